@@ -1,0 +1,126 @@
+//! Parameter holders of the layers that have weights. A generated network
+//! has one field of these types per such layer.
+//!
+//! Kernels are stored as `SMatrix<T, OUT, IN>`: nalgebra is column-major, so
+//! the memory of this matrix is exactly Keras's row-major `[in, out]` kernel
+//! and weights move between the two without transposing.
+
+use crate::rng::SplitMix64;
+use crate::Scalar;
+use nalgebra::{SMatrix, SVector};
+
+/// Fills `kernel` with Glorot-uniform values for a layer of `fan_in` inputs
+/// and `fan_out` units: uniform in `±sqrt(6 / (fan_in + fan_out))`.
+pub fn glorot_uniform<T: Scalar>(kernel: &mut [T], fan_in: usize, fan_out: usize, rng: &mut SplitMix64) {
+    let limit = libm::sqrt(6.0 / (fan_in + fan_out) as f64);
+    for w in kernel {
+        *w = T::of_f64((2.0 * rng.next_f64() - 1.0) * limit);
+    }
+}
+
+/// A `Dense` layer with a bias: `y = act(W x + b)`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Dense<T: Scalar, const IN: usize, const OUT: usize> {
+    /// Keras's `[IN, OUT]` kernel, held as its column-major transpose.
+    pub kernel: SMatrix<T, OUT, IN>,
+    /// The bias.
+    pub bias: SVector<T, OUT>,
+}
+
+impl<T: Scalar, const IN: usize, const OUT: usize> Dense<T, IN, OUT> {
+    /// All zeros.
+    pub fn zeros() -> Self {
+        Self { kernel: SMatrix::zeros(), bias: SVector::zeros() }
+    }
+    /// Glorot-uniform kernel, zero bias.
+    pub fn glorot(rng: &mut SplitMix64) -> Self {
+        let mut layer = Self::zeros();
+        glorot_uniform(layer.kernel.as_mut_slice(), IN, OUT, rng);
+        layer
+    }
+}
+
+/// A `Dense` layer built with `use_bias = false`: `y = act(W x)`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DenseNoBias<T: Scalar, const IN: usize, const OUT: usize> {
+    /// Keras's `[IN, OUT]` kernel, held as its column-major transpose.
+    pub kernel: SMatrix<T, OUT, IN>,
+}
+
+impl<T: Scalar, const IN: usize, const OUT: usize> DenseNoBias<T, IN, OUT> {
+    /// All zeros.
+    pub fn zeros() -> Self {
+        Self { kernel: SMatrix::zeros() }
+    }
+    /// Glorot-uniform kernel.
+    pub fn glorot(rng: &mut SplitMix64) -> Self {
+        let mut layer = Self::zeros();
+        glorot_uniform(layer.kernel.as_mut_slice(), IN, OUT, rng);
+        layer
+    }
+}
+
+/// `LayerNormalization` over the features: `gamma * (x - mean) / sqrt(var + eps) + beta`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LayerNormalization<T: Scalar, const N: usize> {
+    /// Scale, initially ones.
+    pub gamma: SVector<T, N>,
+    /// Offset, initially zeros.
+    pub beta: SVector<T, N>,
+}
+
+impl<T: Scalar, const N: usize> LayerNormalization<T, N> {
+    /// All zeros.
+    pub fn zeros() -> Self {
+        Self { gamma: SVector::zeros(), beta: SVector::zeros() }
+    }
+    /// Keras's initial values: `gamma` ones, `beta` zeros.
+    pub fn initial() -> Self {
+        Self { gamma: SVector::repeat(T::one()), beta: SVector::zeros() }
+    }
+}
+
+/// `BatchNormalization` over the batch, with moving statistics for inference.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BatchNormalization<T: Scalar, const N: usize> {
+    /// Scale, initially ones.
+    pub gamma: SVector<T, N>,
+    /// Offset, initially zeros.
+    pub beta: SVector<T, N>,
+    /// Moving mean (not trained), initially zeros.
+    pub moving_mean: SVector<T, N>,
+    /// Moving variance (not trained), initially ones.
+    pub moving_variance: SVector<T, N>,
+}
+
+impl<T: Scalar, const N: usize> BatchNormalization<T, N> {
+    /// All zeros.
+    pub fn zeros() -> Self {
+        Self {
+            gamma: SVector::zeros(),
+            beta: SVector::zeros(),
+            moving_mean: SVector::zeros(),
+            moving_variance: SVector::zeros(),
+        }
+    }
+    /// Keras's initial values.
+    pub fn initial() -> Self {
+        Self {
+            gamma: SVector::repeat(T::one()),
+            beta: SVector::zeros(),
+            moving_mean: SVector::zeros(),
+            moving_variance: SVector::repeat(T::one()),
+        }
+    }
+
+    /// `moving = moving * momentum + batch * (1 - momentum)`, from the batch
+    /// mean and variance in `stats` (`2 * N` values).
+    pub fn update_moving(&mut self, stats: &[T], momentum: T) {
+        let (mean, var) = stats.split_at(N);
+        let rest = T::one() - momentum;
+        for i in 0..N {
+            self.moving_mean[i] = self.moving_mean[i] * momentum + mean[i] * rest;
+            self.moving_variance[i] = self.moving_variance[i] * momentum + var[i] * rest;
+        }
+    }
+}

@@ -1,0 +1,100 @@
+//! staticnet: Keras-style neural networks compiled at build time.
+//!
+//! The [`network!`] macro turns a Keras functional-API model written inline
+//! into a plain struct of fixed-size nalgebra matrices with generated
+//! `forward`, `forward_batch`, `loss_and_grad` and `train_step` methods.
+//!
+//! ```
+//! staticnet::network! {
+//!     /// A tiny classifier.
+//!     pub struct Tiny {
+//!         let x = Input(4);
+//!         let h = Dense(8, activation = relu)(x);
+//!         let y = Dense(3, activation = softmax)(h);
+//!         Model(x, y);
+//!         compile(optimizer = adam, loss = categorical_crossentropy);
+//!     }
+//! }
+//! let model = Tiny::<f32>::new(42);
+//! let probabilities = model.forward(&staticnet::nalgebra::SVector::<f32, 4>::zeros());
+//! assert!((probabilities.sum() - 1.0).abs() < 1e-6);
+//! ```
+//!
+//! With `default-features = false` the crate is `#![no_std]` and needs no
+//! allocator for inference and training steps.
+#![cfg_attr(not(feature = "std"), no_std)]
+#![warn(missing_docs)]
+
+#[cfg(feature = "alloc")]
+extern crate alloc;
+
+pub use nalgebra;
+pub use staticnet_macros::network;
+
+pub mod activations;
+pub mod kernels;
+pub mod layers;
+pub mod losses;
+pub mod network;
+pub mod optim;
+pub mod rng;
+mod scalar;
+pub mod summary;
+
+#[cfg(feature = "alloc")]
+pub mod fit;
+#[cfg(feature = "alloc")]
+pub mod weights;
+
+pub use activations::Activation;
+pub use losses::Loss;
+pub use network::{HeadInfo, MetricKind, Mode, Network, TensorInfo, Train};
+#[cfg(feature = "alloc")]
+pub use network::Data;
+pub use optim::{Adam, Clip, Optimizer, RmsProp, Sgd};
+pub use scalar::Scalar;
+
+#[cfg(feature = "alloc")]
+pub use fit::{evaluate, fit, predict, FitError, FitOptions, History};
+#[cfg(feature = "alloc")]
+pub use weights::WeightsError;
+
+/// What generated code reaches; not a public API.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::activations::{self, Activation};
+    pub use crate::kernels;
+    pub use crate::layers;
+    pub use crate::losses::{self, Loss};
+    pub use crate::network::{total_len, HeadInfo, MetricKind, Mode, Network, TensorInfo, Train};
+    #[cfg(feature = "alloc")]
+    pub use crate::network::Data;
+    pub use crate::optim::{Adam, Clip, Optimizer, RmsProp, Sgd};
+    pub use crate::rng;
+    pub use crate::summary::{Summary, SummaryRow};
+    pub use crate::Scalar;
+    pub use core;
+    pub use nalgebra::{Const, Dyn, OMatrix, SMatrix, SVector};
+
+    #[cfg(feature = "alloc")]
+    pub use crate::weights;
+    #[cfg(feature = "alloc")]
+    pub use alloc::{boxed::Box, vec::Vec};
+
+    /// Expands its items only when the runtime has `alloc`, so generated
+    /// code needs no cfg of its own.
+    #[cfg(feature = "alloc")]
+    #[macro_export]
+    #[doc(hidden)]
+    macro_rules! __sn_with_alloc {
+        ($($item:item)*) => { $($item)* };
+    }
+    /// Expands its items only when the runtime has `alloc`.
+    #[cfg(not(feature = "alloc"))]
+    #[macro_export]
+    #[doc(hidden)]
+    macro_rules! __sn_with_alloc {
+        ($($item:item)*) => {};
+    }
+    pub use crate::__sn_with_alloc as with_alloc;
+}

@@ -1,0 +1,324 @@
+//! Keras's losses and metrics on column-major batches, with gradients.
+//!
+//! A per-sample loss is a mean over the features (a sum over the classes for
+//! the cross-entropies, as Keras defines them); a batch's loss is
+//! `Σ w_s · loss_s / n` (Keras's `sum_over_batch_size`).
+
+use crate::activations::{self, Activation};
+use crate::network::MetricKind;
+use crate::scalar::c;
+use crate::Scalar;
+
+/// Keras's clipping epsilon for probabilities.
+pub const EPSILON: f64 = 1e-7;
+
+/// A loss, by Keras's name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Loss {
+    /// `mean((y - t)²)`.
+    MeanSquaredError,
+    /// `mean(|y - t|)`.
+    MeanAbsoluteError,
+    /// Huber with delta 1: `0.5 e²` for `|e| ≤ 1`, else `|e| - 0.5`.
+    Huber,
+    /// `-Σ t log p` of renormalised, clipped probabilities, or of
+    /// `log_softmax(y)` when `from_logits`.
+    CategoricalCrossentropy {
+        /// Whether the output is logits rather than probabilities.
+        from_logits: bool,
+    },
+    /// Categorical cross-entropy with a class-index target (one row).
+    SparseCategoricalCrossentropy {
+        /// Whether the output is logits rather than probabilities.
+        from_logits: bool,
+    },
+    /// `-mean(t log p + (1 - t) log(1 - p))` of clipped probabilities, or
+    /// of `sigmoid(y)` when `from_logits`.
+    BinaryCrossentropy {
+        /// Whether the output is logits rather than probabilities.
+        from_logits: bool,
+    },
+}
+
+impl Loss {
+    /// The name Keras gives the loss function.
+    pub fn name(self) -> &'static str {
+        match self {
+            Loss::MeanSquaredError => "mean_squared_error",
+            Loss::MeanAbsoluteError => "mean_absolute_error",
+            Loss::Huber => "huber",
+            Loss::CategoricalCrossentropy { .. } => "categorical_crossentropy",
+            Loss::SparseCategoricalCrossentropy { .. } => "sparse_categorical_crossentropy",
+            Loss::BinaryCrossentropy { .. } => "binary_crossentropy",
+        }
+    }
+
+    /// Rows of the target for a head of `width` units.
+    pub const fn target_width(self, width: usize) -> usize {
+        match self {
+            Loss::SparseCategoricalCrossentropy { .. } => 1,
+            _ => width,
+        }
+    }
+
+    /// Whether the gradient through `act` into this loss is computed fused
+    /// (softmax with categorical, sigmoid with binary cross-entropy).
+    pub const fn fuses_with(self, act: Activation) -> bool {
+        matches!(
+            (self, act),
+            (Loss::CategoricalCrossentropy { from_logits: false }, Activation::Softmax)
+                | (Loss::SparseCategoricalCrossentropy { from_logits: false }, Activation::Softmax)
+                | (Loss::BinaryCrossentropy { from_logits: false }, Activation::Sigmoid)
+        )
+    }
+}
+
+#[inline(always)]
+fn weight_of<T: Scalar>(sample_weight: Option<&[T]>, s: usize) -> T {
+    sample_weight.map_or(T::one(), |w| w[s])
+}
+
+/// The one-hot value of class `j` for a class-index target (an index out of
+/// range is all zeros, as Keras's `one_hot` gives).
+#[inline(always)]
+fn sparse_target<T: Scalar>(index: T, j: usize) -> T {
+    if index.as_f64() == j as f64 {
+        T::one()
+    } else {
+        T::zero()
+    }
+}
+
+/// The batch loss of `output` (rows per sample) against `target`, and when
+/// `grad` is `(buffer, scale)`, adds `scale · d(batch loss)/d(output)` into
+/// the buffer.
+pub fn loss_and_grad<T: Scalar>(
+    loss: Loss,
+    output: &[T],
+    target: &[T],
+    rows: usize,
+    sample_weight: Option<&[T]>,
+    mut grad: Option<(&mut [T], T)>,
+) -> T {
+    let n = output.len() / rows;
+    if n == 0 {
+        return T::zero();
+    }
+    let inv_n = c::<T>(1.0 / n as f64);
+    let inv_rows = c::<T>(1.0 / rows as f64);
+    let trows = loss.target_width(rows);
+    let mut total = T::zero();
+    let eps = c::<T>(EPSILON);
+    let hi = T::one() - eps;
+    for s in 0..n {
+        let y = &output[s * rows..(s + 1) * rows];
+        let t = &target[s * trows..(s + 1) * trows];
+        let w = weight_of(sample_weight, s);
+        let mut g = grad.as_mut().map(|(buf, scale)| (&mut buf[s * rows..(s + 1) * rows], *scale * w * inv_n));
+        let value = match loss {
+            Loss::MeanSquaredError | Loss::MeanAbsoluteError | Loss::Huber => {
+                let mut sum = T::zero();
+                for j in 0..rows {
+                    let e = y[j] - t[j];
+                    let (v, d) = match loss {
+                        Loss::MeanSquaredError => (e * e, e + e),
+                        Loss::MeanAbsoluteError => (e.abs(), sign(e)),
+                        _ => {
+                            if e.abs() <= T::one() {
+                                (c::<T>(0.5) * e * e, e)
+                            } else {
+                                (e.abs() - c(0.5), sign(e))
+                            }
+                        }
+                    };
+                    sum += v;
+                    if let Some((gc, k)) = g.as_mut() {
+                        gc[j] += *k * d * inv_rows;
+                    }
+                }
+                sum * inv_rows
+            }
+            Loss::CategoricalCrossentropy { from_logits } | Loss::SparseCategoricalCrossentropy { from_logits } => {
+                let sparse = matches!(loss, Loss::SparseCategoricalCrossentropy { .. });
+                let tj = |j: usize| if sparse { sparse_target(t[0], j) } else { t[j] };
+                if from_logits {
+                    let max = y.iter().copied().fold(y[0], |m, v| m.max(v));
+                    let sum_exp = y.iter().fold(T::zero(), |a, &v| a + (v - max).exp());
+                    let log_sum = sum_exp.ln() + max;
+                    let mut value = T::zero();
+                    let mut t_sum = T::zero();
+                    for j in 0..rows {
+                        value -= tj(j) * (y[j] - log_sum);
+                        t_sum += tj(j);
+                    }
+                    if let Some((gc, k)) = g.as_mut() {
+                        for j in 0..rows {
+                            gc[j] += *k * ((y[j] - log_sum).exp() * t_sum - tj(j));
+                        }
+                    }
+                    value
+                } else {
+                    let sum = y.iter().fold(T::zero(), |a, &v| a + v);
+                    let mut value = T::zero();
+                    let mut dot = T::zero();
+                    for j in 0..rows {
+                        let p = y[j] / sum;
+                        let cp = p.max(eps).min(hi);
+                        value -= tj(j) * cp.ln();
+                        if p > eps && p < hi {
+                            dot -= tj(j) / cp * p;
+                        }
+                    }
+                    if let Some((gc, k)) = g.as_mut() {
+                        for j in 0..rows {
+                            let p = y[j] / sum;
+                            let gj = if p > eps && p < hi { -tj(j) / p } else { T::zero() };
+                            gc[j] += *k * (gj - dot) / sum;
+                        }
+                    }
+                    value
+                }
+            }
+            Loss::BinaryCrossentropy { from_logits } => {
+                let mut sum = T::zero();
+                for j in 0..rows {
+                    let (v, d) = if from_logits {
+                        let z = y[j];
+                        (activations::softplus(z) - t[j] * z, activations::sigmoid(z) - t[j])
+                    } else {
+                        let p = y[j].max(eps).min(hi);
+                        let v = -(t[j] * p.ln() + (T::one() - t[j]) * (T::one() - p).ln());
+                        let d = if y[j] > eps && y[j] < hi { -t[j] / p + (T::one() - t[j]) / (T::one() - p) } else { T::zero() };
+                        (v, d)
+                    };
+                    sum += v;
+                    if let Some((gc, k)) = g.as_mut() {
+                        gc[j] += *k * d * inv_rows;
+                    }
+                }
+                sum * inv_rows
+            }
+        };
+        total += w * value;
+    }
+    total * inv_n
+}
+
+/// Like [`loss_and_grad`] for a head whose output is `act(z)` with a loss
+/// that [`Loss::fuses_with`] it, but adds the gradient with respect to `z`.
+/// The stable form `p·Σt − t` (or `p − t`) is used wherever Keras's clipping
+/// is inactive, so it equals Keras's gradient; a sample whose probabilities
+/// are clipped takes the exact chain rule through the clip instead.
+pub fn fused_loss_and_grad<T: Scalar>(
+    loss: Loss,
+    act: Activation,
+    output: &[T],
+    target: &[T],
+    rows: usize,
+    sample_weight: Option<&[T]>,
+    grad_z: &mut [T],
+    scale: T,
+) -> T {
+    debug_assert!(loss.fuses_with(act));
+    let value = loss_and_grad(loss, output, target, rows, sample_weight, None);
+    let n = output.len() / rows;
+    let inv_n = c::<T>(1.0 / n as f64);
+    let eps = c::<T>(EPSILON);
+    let hi = T::one() - eps;
+    let trows = loss.target_width(rows);
+    for s in 0..n {
+        let p = &output[s * rows..(s + 1) * rows];
+        let t = &target[s * trows..(s + 1) * trows];
+        let k = scale * weight_of(sample_weight, s) * inv_n;
+        let gz = &mut grad_z[s * rows..(s + 1) * rows];
+        match act {
+            Activation::Sigmoid => {
+                let inv_rows = c::<T>(1.0 / rows as f64);
+                for j in 0..rows {
+                    if p[j] > eps && p[j] < hi {
+                        gz[j] += k * (p[j] - t[j]) * inv_rows;
+                    }
+                }
+            }
+            _ => {
+                let sparse = matches!(loss, Loss::SparseCategoricalCrossentropy { .. });
+                let tj = |j: usize| if sparse { sparse_target(t[0], j) } else { t[j] };
+                let sum = p.iter().fold(T::zero(), |a, &v| a + v);
+                let clipped = p.iter().any(|&v| {
+                    let q = v / sum;
+                    q <= eps || q >= hi
+                });
+                if !clipped {
+                    let t_sum = (0..rows).fold(T::zero(), |a, j| a + tj(j));
+                    for j in 0..rows {
+                        gz[j] += k * (p[j] * t_sum - tj(j));
+                    }
+                } else {
+                    // dL/dp through the clip and the renormalisation, then
+                    // the softmax Jacobian: dz = p ⊙ (dp − p·dp).
+                    let g_of = |j: usize| {
+                        let q = p[j] / sum;
+                        if q > eps && q < hi {
+                            -tj(j) / q
+                        } else {
+                            T::zero()
+                        }
+                    };
+                    let inner = (0..rows).fold(T::zero(), |a, j| a + g_of(j) * p[j] / sum);
+                    let dot_gp = (0..rows).fold(T::zero(), |a, j| a + p[j] * (g_of(j) - inner) / sum);
+                    for j in 0..rows {
+                        let dpj = (g_of(j) - inner) / sum;
+                        gz[j] += k * p[j] * (dpj - dot_gp);
+                    }
+                }
+            }
+        }
+    }
+    value
+}
+
+#[inline(always)]
+fn sign<T: Scalar>(x: T) -> T {
+    if x > T::zero() {
+        T::one()
+    } else if x < T::zero() {
+        -T::one()
+    } else {
+        T::zero()
+    }
+}
+
+fn argmax<T: Scalar>(v: &[T]) -> usize {
+    let mut best = 0;
+    for (i, &x) in v.iter().enumerate() {
+        if x > v[best] {
+            best = i;
+        }
+    }
+    best
+}
+
+/// The sum over the batch of a metric's per-sample values (weighted by
+/// `sample_weight` when given); divide by the weight total for the mean.
+pub fn metric_sum<T: Scalar>(metric: MetricKind, output: &[T], target: &[T], rows: usize, sample_weight: Option<&[T]>) -> f64 {
+    let n = output.len() / rows;
+    let trows = if metric == MetricKind::SparseCategoricalAccuracy { 1 } else { rows };
+    let mut total = 0.0;
+    for s in 0..n {
+        let y = &output[s * rows..(s + 1) * rows];
+        let t = &target[s * trows..(s + 1) * trows];
+        let value = match metric {
+            MetricKind::CategoricalAccuracy => (argmax(y) == argmax(t)) as u8 as f64,
+            MetricKind::SparseCategoricalAccuracy => (argmax(y) as f64 == t[0].as_f64()) as u8 as f64,
+            MetricKind::BinaryAccuracy => {
+                y.iter().zip(t).filter(|(a, b)| (a.as_f64() > 0.5) == (b.as_f64() > 0.5)).count() as f64 / rows as f64
+            }
+            MetricKind::MeanSquaredError => {
+                y.iter().zip(t).map(|(a, b)| { let e = a.as_f64() - b.as_f64(); e * e }).sum::<f64>() / rows as f64
+            }
+            MetricKind::MeanAbsoluteError => y.iter().zip(t).map(|(a, b)| libm::fabs(a.as_f64() - b.as_f64())).sum::<f64>() / rows as f64,
+        };
+        total += value * weight_of(sample_weight, s).as_f64();
+    }
+    total
+}

@@ -1,0 +1,3 @@
+//! weights (placeholder).
+/// Error.
+pub struct WeightsError;
