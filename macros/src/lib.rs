@@ -1,5 +1,40 @@
-//! placeholder
+//! The `network!` proc-macro of staticnet: a thin shim over `parse` (syntax
+//! with spans), `ir` (the graph), `check` (shapes and graph rules) and
+//! `expand` (code generation), which are unit-tested without rustc.
+
+mod check;
+mod expand;
+mod ir;
+mod parse;
+
 use proc_macro::TokenStream;
-/// The network! macro.
+
+/// Compiles a Keras functional-API model into a plain struct of fixed-size
+/// nalgebra matrices with generated forward and backward passes. See the
+/// `staticnet` crate for the language and the generated API.
 #[proc_macro]
-pub fn network(_input: TokenStream) -> TokenStream { TokenStream::new() }
+pub fn network(input: TokenStream) -> TokenStream {
+    expand_network(input.into()).into()
+}
+
+/// The whole pipeline on `proc_macro2` tokens; never panics.
+fn expand_network(input: proc_macro2::TokenStream) -> proc_macro2::TokenStream {
+    let def = match parse::parse(input.clone()) {
+        Ok(def) => def,
+        Err(e) => {
+            let mut out = e.to_compile_error();
+            if let Some((vis, name)) = parse::recover_header(input) {
+                out.extend(expand::placeholder(&vis, &name));
+            }
+            return out;
+        }
+    };
+    match check::check(&def) {
+        Ok(graph) => expand::expand(&def, &graph),
+        Err(e) => {
+            let mut out = e.to_compile_error();
+            out.extend(expand::placeholder(&def.vis, &def.name));
+            out
+        }
+    }
+}
