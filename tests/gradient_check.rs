@@ -1,0 +1,227 @@
+//! Finite-difference checks in f64 of the generated backward passes: every
+//! layer, merge, activation and loss, on graphs with several inputs and heads.
+
+use staticnet::rng::SplitMix64;
+use staticnet::{Loss, Network, Train};
+
+/// Compares `loss_and_grad_slices` with central differences of the loss
+/// for every trainable scalar (at most `per_tensor` of each tensor).
+fn check_gradients<M: Train<f64>>(model: &M, n: usize, inputs: &[Vec<f64>], targets: &[Vec<f64>], sample_weight: Option<&[f64]>) {
+    let ins: Vec<&[f64]> = inputs.iter().map(|v| v.as_slice()).collect();
+    let tgs: Vec<&[f64]> = targets.iter().map(|v| v.as_slice()).collect();
+    let mut ws = vec![0.0; M::TRAIN_ROWS * n];
+    let mut stats = vec![0.0; M::STATS_LEN];
+    let mut heads = vec![0.0; M::HEADS.len()];
+    let mut loss_of = |m: &M, grads: &mut M| m.loss_and_grad_slices(n, &ins, &tgs, sample_weight, &mut ws, &mut stats, grads, &mut heads, 99);
+    let mut grads = M::zeros();
+    let total = loss_of(model, &mut grads);
+    assert!(total.is_finite() && total > 0.0, "loss {total}");
+    let mut scratch = M::zeros();
+    let mut checked = 0;
+    for (t, info) in M::TENSORS.iter().enumerate() {
+        let g = grads.tensor(t).to_vec();
+        if !info.trainable {
+            assert!(g.iter().all(|&v| v == 0.0), "{} is not trainable but has a gradient", info.name);
+            continue;
+        }
+        let scale = g.iter().fold(0.0f64, |m, v| m.max(v.abs())).max(1e-3);
+        let step = (g.len() / 25).max(1);
+        for j in (0..g.len()).step_by(step) {
+            let mut plus = model.clone();
+            let w = plus.tensor(t)[j];
+            let h = 1e-6 * w.abs().max(1.0);
+            plus.tensor_mut(t)[j] = w + h;
+            let mut minus = model.clone();
+            minus.tensor_mut(t)[j] = w - h;
+            let fd = (loss_of(&plus, &mut scratch) - loss_of(&minus, &mut scratch)) / (2.0 * h);
+            assert!(
+                (fd - g[j]).abs() <= 2e-6 * (fd.abs() + scale),
+                "{}[{j}]: backward {:e}, finite difference {fd:e}",
+                info.name,
+                g[j]
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked > 0);
+}
+
+fn uniform(rng: &mut SplitMix64, len: usize, lo: f64, hi: f64) -> Vec<f64> {
+    (0..len).map(|_| lo + (hi - lo) * rng.next_f64()).collect()
+}
+
+fn one_hot(rng: &mut SplitMix64, classes: usize, n: usize) -> Vec<f64> {
+    let mut v = vec![0.0; classes * n];
+    for s in 0..n {
+        v[s * classes + rng.below(classes as u64) as usize] = 1.0;
+    }
+    v
+}
+
+fn bits(rng: &mut SplitMix64, len: usize) -> Vec<f64> {
+    (0..len).map(|_| (rng.next() & 1) as f64).collect()
+}
+
+fn data_for<M: Network<f64>>(rng: &mut SplitMix64, n: usize) -> (Vec<Vec<f64>>, Vec<Vec<f64>>) {
+    let inputs = M::INPUT_WIDTHS.iter().map(|&w| uniform(rng, w * n, -1.0, 1.0)).collect();
+    let targets = M::HEADS
+        .iter()
+        .map(|h| match h.loss {
+            Some(Loss::CategoricalCrossentropy { .. }) => one_hot(rng, h.width, n),
+            Some(Loss::SparseCategoricalCrossentropy { .. }) => (0..n).map(|_| rng.below(h.width as u64) as f64).collect(),
+            Some(Loss::BinaryCrossentropy { .. }) => bits(rng, h.width * n),
+            _ => uniform(rng, h.width * n, -1.5, 1.5),
+        })
+        .collect();
+    (inputs, targets)
+}
+
+staticnet::network! {
+    /// Every activation, each behind its own Dense, merged and sent to
+    /// regression heads with each regression loss.
+    pub struct Activations {
+        let x = Input(5);
+        let y = Input(3);
+        let a = Dense(4, activation = relu)(x);
+        let b = Dense(4, activation = relu6)(y);
+        let c = Dense(4, activation = leaky_relu)(x);
+        let d = Dense(4, activation = elu)(y);
+        let e = Dense(4, activation = selu)(x);
+        let f = Dense(4, activation = gelu)(y);
+        let g = Dense(4, activation = sigmoid)(x);
+        let h = Dense(4, activation = hard_sigmoid)(y);
+        let i = Dense(4, activation = tanh)(x);
+        let j = Dense(4, activation = softmax)(y);
+        let k = Dense(4, activation = log_softmax)(x);
+        let l = Dense(4, activation = softplus)(y);
+        let m = Dense(4, activation = softsign)(x);
+        let n = Dense(4, activation = silu)(y);
+        let o = Dense(4, activation = swish)(x);
+        let p = Dense(4, activation = mish)(y);
+        let q = Dense(4, activation = exponential, use_bias = false)(x);
+        let r = Dense(4, activation = "linear")(y);
+        let sum = add([a, b, c, d, e, f]);
+        let cat = concatenate([g, h, i, j, k, l]);
+        let rest = average([m, n, o, p, q, r]);
+        let out1 = Dense(2, name = "out1")(sum);
+        let out2 = Dense(3, name = "out2")(cat);
+        let out3 = Dense(2, name = "out3")(rest);
+        Model([x, y], [out1, out2, out3]);
+        compile(loss = [mse, mae, huber], loss_weights = [1.0, 0.5, 2.0]);
+    }
+}
+
+#[test]
+fn every_activation() {
+    let mut rng = SplitMix64::new(1);
+    let model = Activations::<f64>::new(3);
+    let (inputs, targets) = data_for::<Activations<f64>>(&mut rng, 4);
+    check_gradients(&model, 4, &inputs, &targets, None);
+}
+
+staticnet::network! {
+    /// Every merge and every other layer, with a head per classification loss.
+    pub struct Layers {
+        let u = Input(6);
+        let v = Input(6);
+        let a = Dense(5, activation = tanh)(u);
+        let b = Dense(5, activation = sigmoid)(v);
+        let diff = subtract([a, b]);
+        let prod = multiply([a, b, diff]);
+        let hi = maximum([a, b]);
+        let lo = minimum([a, b]);
+        let both = Concatenate(axis = -1)([diff, prod, hi, lo]);
+        let normed = LayerNormalization()(both);
+        let batch = BatchNormalization(momentum = 0.9)(normed);
+        let act = Activation(elu)(batch);
+        let drop = Dropout(0.3)(act);
+        let sim = dot([a, b], axes = 1);
+        let cos = Dot(axes = 1, normalize = true)([a, diff]);
+        let feats = concatenate([drop, sim, cos]);
+        let probs = Dense(4, activation = softmax, name = "probs")(feats);
+        let logits = Dense(3, name = "logits")(feats);
+        let sparse = Dense(3, activation = softmax, name = "sparse")(feats);
+        let sparse_logits = Dense(4, name = "sparse_logits")(feats);
+        let flag = Dense(2, activation = sigmoid, name = "flag")(feats);
+        let flag_logits = Dense(1, name = "flag_logits")(feats);
+        let through = Activation(softmax, name = "through")(logits);
+        Model([u, v], [probs, logits, sparse, sparse_logits, flag, flag_logits, through]);
+        compile(
+            loss = {
+                probs: categorical_crossentropy,
+                logits: CategoricalCrossentropy(from_logits = true),
+                sparse: sparse_categorical_crossentropy,
+                sparse_logits: SparseCategoricalCrossentropy(from_logits = true),
+                flag: binary_crossentropy,
+                flag_logits: BinaryCrossentropy(from_logits = true),
+                through: categorical_crossentropy,
+            },
+            loss_weights = { probs: 1.0, logits: 0.5, flag: 2.0, through: 0.7 },
+        );
+    }
+}
+
+#[test]
+fn every_merge_layer_and_loss() {
+    let mut rng = SplitMix64::new(2);
+    let model = Layers::<f64>::new(5);
+    let (inputs, targets) = data_for::<Layers<f64>>(&mut rng, 6);
+    check_gradients(&model, 6, &inputs, &targets, None);
+}
+
+#[test]
+fn sample_weights() {
+    let mut rng = SplitMix64::new(4);
+    let model = Layers::<f64>::new(6);
+    let (inputs, targets) = data_for::<Layers<f64>>(&mut rng, 5);
+    let weights = [0.5, 0.0, 2.0, 1.0, 0.25];
+    check_gradients(&model, 5, &inputs, &targets, Some(&weights));
+}
+
+staticnet::network! {
+    /// A head that feeds another layer too, so its fused gradient must not be used.
+    pub struct SharedHead {
+        let x = Input(4);
+        let p = Dense(3, activation = softmax, name = "p")(x);
+        let q = Dense(2, activation = sigmoid, name = "q")(p);
+        Model(x, [p, q]);
+        compile(loss = [categorical_crossentropy, binary_crossentropy]);
+    }
+}
+
+#[test]
+fn head_that_feeds_another_layer() {
+    let mut rng = SplitMix64::new(8);
+    let model = SharedHead::<f64>::new(9);
+    let (inputs, targets) = data_for::<SharedHead<f64>>(&mut rng, 3);
+    check_gradients(&model, 3, &inputs, &targets, None);
+}
+
+/// The fused softmax + cross-entropy gradient equals the chain rule through
+/// Keras's clip, also where the clip is active (saturated probabilities).
+#[test]
+fn fused_gradient_matches_the_clipped_chain_rule() {
+    use staticnet::activations::{forward, Activation};
+    use staticnet::losses::{fused_loss_and_grad, loss_and_grad};
+    let rows = 4;
+    for z in [[0.3, -0.2, 1.1, 0.4], [40.0, 0.0, -3.0, 1.0], [-30.0, 2.0, 2.5, -1.0]] {
+        let t = [0.0, 1.0, 0.0, 0.0];
+        let loss_of = |z: &[f64]| {
+            let mut p = [0.0; 4];
+            forward(Activation::Softmax, z, &mut p, rows);
+            loss_and_grad(Loss::CategoricalCrossentropy { from_logits: false }, &p, &t, rows, None, None)
+        };
+        let mut p = [0.0; 4];
+        forward(Activation::Softmax, &z, &mut p, rows);
+        let mut g = [0.0; 4];
+        fused_loss_and_grad(Loss::CategoricalCrossentropy { from_logits: false }, Activation::Softmax, &p, &t, rows, None, &mut g, 1.0);
+        for i in 0..4 {
+            let mut zp = z;
+            zp[i] += 1e-6;
+            let mut zm = z;
+            zm[i] -= 1e-6;
+            let fd = (loss_of(&zp) - loss_of(&zm)) / 2e-6;
+            assert!((fd - g[i]).abs() < 1e-6, "z = {z:?}, i = {i}: fused {}, fd {fd}", g[i]);
+        }
+    }
+}
