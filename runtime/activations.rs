@@ -80,6 +80,63 @@ impl Activation {
         matches!(self, Activation::Softmax | Activation::LogSoftmax)
     }
 
+    /// Whether the backward pass needs the activation's input; the others'
+    /// derivatives follow from their output, so training keeps no
+    /// pre-activation buffer for them.
+    pub const fn needs_input(self) -> bool {
+        matches!(self, Activation::Gelu | Activation::Silu | Activation::Mish)
+    }
+
+    /// `d act / dx` written in terms of the output `a = act(x)` (for the
+    /// element-wise activations whose [`Activation::needs_input`] is false).
+    #[inline(always)]
+    pub fn derivative_from_output<T: Scalar>(self, a: T) -> T {
+        let zero = T::zero();
+        let one = T::one();
+        match self {
+            Activation::Relu => step(a > zero),
+            Activation::Relu6 => step(a > zero && a < c(6.0)),
+            Activation::LeakyRelu => {
+                if a >= zero {
+                    one
+                } else {
+                    c(LEAKY_SLOPE)
+                }
+            }
+            // elu: exp(x) = a + 1 where x ≤ 0
+            Activation::Elu => {
+                if a > zero {
+                    one
+                } else {
+                    a + one
+                }
+            }
+            // selu: scale·alpha·exp(x) = a + scale·alpha where x ≤ 0
+            Activation::Selu => {
+                if a > zero {
+                    c(SELU_SCALE)
+                } else {
+                    a + c(SELU_SCALE * SELU_ALPHA)
+                }
+            }
+            Activation::Sigmoid => a * (one - a),
+            Activation::HardSigmoid => {
+                if a > zero && a < one {
+                    c(1.0 / 6.0)
+                } else {
+                    zero
+                }
+            }
+            Activation::Tanh => one - a * a,
+            // softplus: sigmoid(x) = 1 - exp(-a)
+            Activation::Softplus => one - (-a).exp(),
+            // softsign: 1 / (1 + |x|)² = (1 - |a|)²
+            Activation::Softsign => (one - a.abs()) * (one - a.abs()),
+            Activation::Exponential => a,
+            _ => one,
+        }
+    }
+
     /// The activation of one scalar (not for softmax and log_softmax).
     #[inline(always)]
     pub fn scalar<T: Scalar>(self, x: T) -> T {
@@ -322,6 +379,20 @@ fn columnwise_in_place<T: Scalar>(act: Activation, col: &mut [T]) {
     }
 }
 
+/// Turns `g = dL/da` into `dL/dz` in place from the output `a` alone, for
+/// activations whose [`Activation::needs_input`] is false.
+pub fn backward_from_output<T: Scalar>(act: Activation, a: &[T], g: &mut [T], rows: usize) {
+    match act {
+        Activation::Linear => {}
+        Activation::Softmax | Activation::LogSoftmax => backward(act, a, a, g, rows),
+        _ => {
+            for (d, &y) in g.iter_mut().zip(a) {
+                *d *= act.derivative_from_output(y);
+            }
+        }
+    }
+}
+
 /// Turns `g = dL/da` into `dL/dz` in place, given `z` and `a = act(z)`.
 pub fn backward<T: Scalar>(act: Activation, z: &[T], a: &[T], g: &mut [T], rows: usize) {
     match act {
@@ -412,6 +483,21 @@ mod tests {
                 let fd = (act.scalar(x + h) - act.scalar(x - h)) / (2.0 * h);
                 let an = act.derivative(x, act.scalar(x));
                 assert!((fd - an).abs() <= 1e-6 * (1.0 + fd.abs()), "{name}'({x}) = {an}, fd {fd}");
+            }
+        }
+    }
+
+    #[test]
+    fn derivatives_from_outputs_match() {
+        for &(name, act) in Activation::NAMED {
+            if act.is_columnwise() || act.needs_input() {
+                continue;
+            }
+            for &x in &POINTS {
+                let a = act.scalar(x);
+                let want = act.derivative(x, a);
+                let got = act.derivative_from_output(a);
+                assert!((got - want).abs() <= 1e-12 * (1.0 + want.abs()), "{name}'({x}): {got} vs {want}");
             }
         }
     }

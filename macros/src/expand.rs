@@ -219,7 +219,7 @@ pub fn expand(def: &NetworkDef, g: &Graph) -> TokenStream {
                 let iw = lit(in_width(node));
                 let bias = if *use_bias { quote!(Some(&self.#field.bias)) } else { quote!(None) };
                 let act = act_tokens(*activation);
-                let z = if activation.is_linear() { quote!(None) } else { quote!(if __sn_training { Some(&mut *#pre) } else { None }) };
+                let z = if activation.needs_input() { quote!(if __sn_training { Some(&mut *#pre) } else { None }) } else { quote!(None) };
                 quote!(#p::kernels::dense_forward::<T, #iw, #w>(&self.#field.kernel, #bias, #act, #x, #z, &mut *#o);)
             }
             Op::Activation(a) => {
@@ -325,11 +325,13 @@ pub fn expand(def: &NetworkDef, g: &Graph) -> TokenStream {
                     let j = node.inputs[0];
                     let x = val(j);
                     let iw = lit(in_width(node));
+                    let act = act_tokens(*activation);
                     let act_back = if activation.is_linear() || fused_node[k] {
                         quote!()
-                    } else {
-                        let act = act_tokens(*activation);
+                    } else if activation.needs_input() {
                         quote!(#p::activations::backward(#act, &*#pre, &*#o, &mut *#gk, #w);)
+                    } else {
+                        quote!(#p::activations::backward_from_output(#act, &*#o, &mut *#gk, #w);)
                     };
                     let db = if *use_bias { quote!(Some(&mut __sn_grads.#field.bias)) } else { quote!(None) };
                     let d = dx(j);

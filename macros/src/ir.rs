@@ -19,6 +19,12 @@ impl Act {
     pub fn is_linear(self) -> bool {
         self.variant == "Linear"
     }
+
+    /// Whether its backward pass needs its input (the runtime's
+    /// `Activation::needs_input`); the others' derivatives follow from the output.
+    pub fn needs_input(self) -> bool {
+        matches!(self.variant, "Gelu" | "Silu" | "Mish")
+    }
 }
 
 /// Every activation name `network!` accepts.
@@ -288,7 +294,7 @@ impl Graph {
             if node.op != Op::Input {
                 slot.out = Some(alloc(w, &mut rows));
                 match &node.op {
-                    Op::Dense { activation, .. } if !activation.is_linear() => slot.pre = Some(alloc(w, &mut rows)),
+                    Op::Dense { activation, .. } if activation.needs_input() => slot.pre = Some(alloc(w, &mut rows)),
                     Op::Dropout { .. } => slot.pre = Some(alloc(w, &mut rows)),
                     Op::LayerNorm { .. } => {
                         slot.pre = Some(alloc(w, &mut rows));
