@@ -124,3 +124,19 @@ impl<T: Scalar, const N: usize> BatchNormalization<T, N> {
         }
     }
 }
+
+/// Types whose all-zero bit pattern is a valid value: the generated
+/// networks, made only of `f32`/`f64` matrices.
+///
+/// # Safety
+///
+/// Implement it only for types made solely of `f32`/`f64` arrays (and
+/// zero-sized markers), so that zeroed memory is a valid value.
+pub unsafe trait ZeroBits {}
+
+/// A zeroed `M` allocated directly on the heap, never on the stack.
+#[cfg(feature = "alloc")]
+pub fn boxed_zeroed<M: ZeroBits>() -> alloc::boxed::Box<M> {
+    // SAFETY: `M: ZeroBits` promises that all-zero bytes are a valid `M`.
+    unsafe { alloc::boxed::Box::<M>::new_zeroed().assume_init() }
+}

@@ -1,0 +1,45 @@
+//! A `#![no_std]` static library with its own panic handler: if anything
+//! linked `std`, the two panic handlers would collide and the build would
+//! fail. It runs inference and a training step of a generated model with no
+//! allocator. Build it with `cargo build -p staticnet-nostd-check --profile nostd`.
+#![no_std]
+
+use staticnet::nalgebra::{SMatrix, SVector};
+
+staticnet::network! {
+    /// A small controller with two heads and every kind of layer.
+    pub struct Controller {
+        let sensors = Input(12);
+        let h = Dense(16, activation = gelu)(sensors);
+        let h = LayerNormalization()(h);
+        let h = Dropout(0.1)(h);
+        let g = Dense(16, activation = tanh)(sensors);
+        let m = add([h, g]);
+        let m = BatchNormalization()(m);
+        let action = Dense(4, activation = softmax, name = "action")(m);
+        let value = Dense(1, name = "value")(m);
+        Model(sensors, [action, value]);
+        compile(optimizer = Adam(learning_rate = 0.01), loss = [categorical_crossentropy, huber]);
+    }
+}
+
+/// Runs one forward pass and `steps` training steps; returns the last loss.
+#[no_mangle]
+pub extern "C" fn staticnet_train_demo(seed: u64, steps: u32) -> f32 {
+    let mut model = Controller::<f32>::new(seed);
+    let mut optimizer = Controller::<f32>::optimizer();
+    let x = SMatrix::<f32, 12, 8>::from_fn(|i, j| ((i * 5 + j * 3) % 7) as f32 / 7.0 - 0.5);
+    let action = SMatrix::<f32, 4, 8>::from_fn(|i, j| if i == j % 4 { 1.0 } else { 0.0 });
+    let value = SMatrix::<f32, 1, 8>::from_fn(|_, j| j as f32 / 8.0);
+    let mut last = 0.0;
+    for _ in 0..steps {
+        last = model.train_step::<8, _>(&mut optimizer, &x, &action, &value).total;
+    }
+    let out = model.forward(&SVector::<f32, 12>::repeat(0.1));
+    last + out.action[0] * 0.0
+}
+
+#[panic_handler]
+fn panic(_: &core::panic::PanicInfo) -> ! {
+    loop {}
+}
