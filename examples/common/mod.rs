@@ -6,6 +6,7 @@ use staticnet::nalgebra::{Const, Dyn, OMatrix};
 use std::io::Read;
 
 /// The digits: 64 pixels in 0..=16 per image and a class in 0..=9.
+#[derive(Debug)]
 pub struct Digits {
     pub pixels: Vec<[f32; 64]>,
     pub labels: Vec<u8>,
@@ -51,13 +52,22 @@ pub fn parse_digits(text: &str) -> Result<Digits, String> {
 }
 
 impl Digits {
-    /// Indices 0..n in a reproducible shuffled order, split 80/20.
+    /// A reproducible stratified 80/20 split: a fifth of each class, drawn at
+    /// random for `seed`, is held out for testing. Returns (train, test)
+    /// indices, each in shuffled order.
     pub fn split(&self, seed: u64) -> (Vec<usize>, Vec<usize>) {
-        let mut order: Vec<usize> = (0..self.labels.len()).collect();
-        staticnet::rng::shuffle(&mut order, &mut staticnet::rng::SplitMix64::new(seed));
-        let cut = order.len() * 4 / 5;
-        let test = order.split_off(cut);
-        (order, test)
+        let mut rng = staticnet::rng::SplitMix64::new(seed);
+        let (mut train, mut test) = (Vec::new(), Vec::new());
+        for class in 0..10u8 {
+            let mut members: Vec<usize> = (0..self.labels.len()).filter(|&i| self.labels[i] == class).collect();
+            staticnet::rng::shuffle(&mut members, &mut rng);
+            let held = (members.len() + 2) / 5;
+            test.extend_from_slice(&members[..held]);
+            train.extend_from_slice(&members[held..]);
+        }
+        staticnet::rng::shuffle(&mut train, &mut rng);
+        staticnet::rng::shuffle(&mut test, &mut rng);
+        (train, test)
     }
 
     /// Pixels scaled by 1/16, a column per sample.
