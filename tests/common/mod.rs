@@ -64,8 +64,12 @@ pub fn tolerance<T: Scalar>() -> f64 {
 /// Element-wise `|got - want| <= tol * (|want| + max|want|)`: relative to
 /// the element, with the tensor's scale as the floor for near-zero entries.
 pub fn assert_close<T: Scalar>(what: &str, got: &[T], want: &[f64]) {
+    assert_close_within(what, got, want, tolerance::<T>());
+}
+
+/// [`assert_close`] with an explicit tolerance.
+pub fn assert_close_within<T: Scalar>(what: &str, got: &[T], want: &[f64], tol: f64) {
     assert_eq!(got.len(), want.len(), "{what}: length");
-    let tol = tolerance::<T>();
     let scale = want.iter().fold(0.0f64, |m, v| m.max(v.abs()));
     for (i, (g, w)) in got.iter().zip(want).enumerate() {
         let g = g.as_f64();
