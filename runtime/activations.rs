@@ -435,8 +435,8 @@ mod tests {
             Activation::LeakyRelu => if x >= 0.0 { x } else { 0.2 * x },
             Activation::Elu => if x > 0.0 { x } else { x.exp() - 1.0 },
             Activation::Selu => {
-                1.0507009873554804934193349852946
-                    * if x > 0.0 { x } else { 1.6732632423543772848170429916717 * (x.exp() - 1.0) }
+                1.050_700_987_355_480_5
+                    * if x > 0.0 { x } else { 1.673_263_242_354_377_3 * (x.exp() - 1.0) }
             }
             Activation::Gelu => 0.5 * x * (1.0 + libm::erf(x / 2f64.sqrt())),
             Activation::Sigmoid => sig,

@@ -756,7 +756,7 @@ fn samples_of(what: impl FnOnce() -> String, len: usize, width: usize) -> Result
     if width == 0 {
         return Ok(0);
     }
-    if len % width != 0 {
+    if !len.is_multiple_of(width) {
         return Err(FitError::RaggedData { what: what(), len, width });
     }
     Ok(len / width)

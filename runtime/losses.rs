@@ -147,8 +147,8 @@ pub fn loss_and_grad<T: Scalar>(
                     let log_sum = sum_exp.ln() + max;
                     let mut value = T::zero();
                     let mut t_sum = T::zero();
-                    for j in 0..rows {
-                        value -= tj(j) * (y[j] - log_sum);
+                    for (j, &v) in y.iter().enumerate() {
+                        value -= tj(j) * (v - log_sum);
                         t_sum += tj(j);
                     }
                     if let Some((gc, k)) = g.as_mut() {
@@ -161,8 +161,8 @@ pub fn loss_and_grad<T: Scalar>(
                     let sum = y.iter().fold(T::zero(), |a, &v| a + v);
                     let mut value = T::zero();
                     let mut dot = T::zero();
-                    for j in 0..rows {
-                        let p = y[j] / sum;
+                    for (j, &v) in y.iter().enumerate() {
+                        let p = v / sum;
                         let cp = p.max(eps).min(hi);
                         value -= tj(j) * cp.ln();
                         if p > eps && p < hi {
@@ -209,6 +209,7 @@ pub fn loss_and_grad<T: Scalar>(
 /// The stable form `p·Σt − t` (or `p − t`) is used wherever Keras's clipping
 /// is inactive, so it equals Keras's gradient; a sample whose probabilities
 /// are clipped takes the exact chain rule through the clip instead.
+#[allow(clippy::too_many_arguments)]
 pub fn fused_loss_and_grad<T: Scalar>(
     loss: Loss,
     act: Activation,

@@ -91,7 +91,7 @@ fn grouped(n: usize) -> Cell {
     let d = digits.as_str();
     let mut out = Cell::new();
     for (i, ch) in d.chars().enumerate() {
-        if i > 0 && (d.len() - i) % 3 == 0 {
+        if i > 0 && (d.len() - i).is_multiple_of(3) {
             let _ = out.write_char(',');
         }
         let _ = out.write_char(ch);

@@ -402,7 +402,7 @@ fn check_offsets(bytes: &[u8]) -> Result<(), WeightsError> {
                         .and_then(|v| v.checked_add(u64::from(digit - b'0')));
                     i += 1;
                 }
-                if checked && value.map_or(true, |v| v > limit) {
+                if checked && value.is_none_or(|v| v > limit) {
                     return Err(WeightsError::Format(format!(
                         "a tensor's data offset lies beyond the end of the file ({limit} bytes)"
                     )));
