@@ -55,7 +55,7 @@ pub use optim::{Adam, Clip, Optimizer, RmsProp, Sgd};
 pub use scalar::Scalar;
 
 #[cfg(feature = "alloc")]
-pub use fit::{evaluate, fit, predict, FitError, FitOptions, History};
+pub use fit::{evaluate, evaluate_weighted, fit, predict, EarlyStopping, FitError, FitOptions, History, Logs, MonitorMode};
 #[cfg(feature = "alloc")]
 pub use weights::WeightsError;
 
