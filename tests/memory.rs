@@ -147,3 +147,22 @@ fn batch_256_fits_a_2_mib_stack_f32() {
 fn batch_256_fits_a_2_mib_stack_f64() {
     train_in_small_stack::<f64>();
 }
+
+/// `fit` allocates while it sets up and once per epoch for its logs, never
+/// per batch: twice the batches per epoch must not mean more allocations.
+#[test]
+fn fit_does_not_allocate_per_batch() {
+    use staticnet::nalgebra::{Const, Dyn, OMatrix};
+    let count = |samples: usize| {
+        let x = OMatrix::<f32, Const<256>, Dyn>::from_fn(samples, |i, j| ((i * 3 + j) % 17) as f32 / 17.0);
+        let age = OMatrix::<f32, Const<1>, Dyn>::from_fn(samples, |_, j| (j % 5) as f32);
+        let income = OMatrix::<f32, Const<10>, Dyn>::from_fn(samples, |i, j| f32::from(i == j % 10));
+        let gender = OMatrix::<f32, Const<1>, Dyn>::from_fn(samples, |_, j| (j % 2) as f32);
+        let mut model = Box::new(Posts::<f32>::new(1));
+        let mut optimizer = Box::new(Posts::<f32>::optimizer());
+        let options = staticnet::FitOptions::new().epochs(2).batch_size(16).verbose(false);
+        allocations_in(|| staticnet::fit(&mut *model, &mut *optimizer, &x, (&age, &income, &gender), &options).expect("fit")).0
+    };
+    let (few, many) = (count(64), count(256));
+    assert_eq!(few, many, "fit allocated {few} times for 4 batches per epoch, {many} for 16");
+}
