@@ -54,13 +54,11 @@ fn target_width(loss: Option<LossKind>, width: usize) -> usize {
     }
 }
 
-/// A placeholder struct for a network that failed to check, so uses of the
-/// name do not add errors of their own.
-pub fn placeholder(vis: &syn::Visibility, name: &Ident) -> TokenStream {
-    quote! {
-        #[allow(dead_code)]
-        #vis struct #name<T = f32>(::core::marker::PhantomData<T>);
-    }
+/// A placeholder struct for a network that failed to check, with the
+/// methods, argument counts and head fields the broken network shows, so
+/// uses of the name add no errors of their own; see [`crate::placeholder`].
+pub fn placeholder(vis: &syn::Visibility, name: &Ident, iface: &crate::check::Interface) -> TokenStream {
+    crate::placeholder::emit(vis, name, iface)
 }
 
 struct Names {
@@ -112,38 +110,29 @@ pub fn expand(def: &NetworkDef, g: &Graph) -> TokenStream {
 
     // ---- struct fields, tensors, init ----
     let mut fields = Vec::new();
-    let mut init_new = Vec::new();
     let mut init_zero = Vec::new();
+    let mut init_in_place = Vec::new();
     let mut tensor_infos = Vec::new();
     let mut tensor_get = Vec::new();
     let mut tensor_get_mut = Vec::new();
     let mut moving_updates = Vec::new();
     let mut ti = 0usize;
-    for node in &g.nodes {
+    for (k, node) in g.nodes.iter().enumerate() {
         if !node.op.has_params() {
             continue;
         }
         let f = ident(&node.name);
         let w = lit(node.width);
         let iw = lit(in_width(node));
-        let (ty, new_expr, doc) = match &node.op {
-            Op::Dense { use_bias: true, .. } => (
-                quote!(#p::layers::Dense<T, #iw, #w>),
-                quote!(#p::layers::Dense::glorot(&mut __sn_rng)),
-                format!("Layer `{}` (Dense): kernel and bias.", node.name),
-            ),
-            Op::Dense { .. } => (
-                quote!(#p::layers::DenseNoBias<T, #iw, #w>),
-                quote!(#p::layers::DenseNoBias::glorot(&mut __sn_rng)),
-                format!("Layer `{}` (Dense, no bias): kernel.", node.name),
-            ),
+        let (ty, doc) = match &node.op {
+            Op::Dense { use_bias: true, .. } => (quote!(#p::layers::Dense<T, #iw, #w>), format!("Layer `{}` (Dense): kernel and bias.", node.name)),
+            Op::Dense { .. } => (quote!(#p::layers::DenseNoBias<T, #iw, #w>), format!("Layer `{}` (Dense, no bias): kernel.", node.name)),
             Op::LayerNorm { .. } => (
                 quote!(#p::layers::LayerNormalization<T, #w>),
-                quote!(#p::layers::LayerNormalization::initial()),
                 format!("Layer `{}` (LayerNormalization): gamma and beta.", node.name),
             ),
             Op::BatchNorm { momentum, .. } => {
-                let s = layout.slots[g.nodes.iter().position(|n| n.name == node.name).unwrap_or(0)].stats.unwrap_or(0);
+                let s = layout.slots[k].stats.unwrap_or(0);
                 let (a, b) = (lit(s), lit(s + 2 * node.width));
                 let m = f64_lit(*momentum);
                 moving_updates.push(quote! {
@@ -151,14 +140,17 @@ pub fn expand(def: &NetworkDef, g: &Graph) -> TokenStream {
                 });
                 (
                     quote!(#p::layers::BatchNormalization<T, #w>),
-                    quote!(#p::layers::BatchNormalization::initial()),
                     format!("Layer `{}` (BatchNormalization): gamma, beta and moving statistics.", node.name),
                 )
             }
             _ => continue,
         };
         fields.push(quote!(#[doc = #doc] pub #f: #ty,));
-        init_new.push(quote!(#f: #new_expr,));
+        init_in_place.push(match &node.op {
+            Op::Dense { .. } => quote!(#p::layers::glorot_uniform(self.#f.kernel.as_mut_slice(), #iw, #w, &mut __sn_rng);),
+            Op::BatchNorm { .. } => quote!(self.#f = #p::layers::BatchNormalization::initial();),
+            _ => quote!(self.#f = #p::layers::LayerNormalization::initial();),
+        });
         init_zero.push(quote!(#f: <#ty>::zeros(),));
         for (var, shape, trainable) in node.tensors(in_width(node)) {
             let tname = format!("{}.{}", node.name, var);
@@ -174,7 +166,6 @@ pub fn expand(def: &NetworkDef, g: &Graph) -> TokenStream {
     let no_params = fields.is_empty();
     if no_params {
         fields.push(quote!(#[doc(hidden)] pub __sn_scalar: ::core::marker::PhantomData<T>,));
-        init_new.push(quote!(__sn_scalar: ::core::marker::PhantomData,));
         init_zero.push(quote!(__sn_scalar: ::core::marker::PhantomData,));
     }
     let (trainable_count, fixed_count) = g.param_count();
@@ -206,9 +197,52 @@ pub fn expand(def: &NetworkDef, g: &Graph) -> TokenStream {
         quote!(let #x: &[T] = __sn_inputs[#i];)
     });
     let mut forward = Vec::new();
+    // The one-sample pass of `forward`: a stack buffer per node and kernels
+    // specialised for each layer's shape, in inference mode.
+    let mut forward1 = Vec::new();
     for (k, node) in g.nodes.iter().enumerate() {
         let o = &names.out[k];
         let pre = &names.pre[k];
+        if node.op != Op::Input {
+            let buf = format_ident!("__sn_b{}", k);
+            let w = lit(node.width);
+            forward1.push(quote! {
+                let mut #buf = [<T as #p::Scalar>::of_f64(0.0); #w];
+                let #o: &mut [T] = &mut #buf;
+            });
+        }
+        match &node.op {
+            Op::Input => {}
+            Op::Dense { activation, use_bias, .. } => {
+                let x = val(node.inputs[0]);
+                let iw = lit(in_width(node));
+                let w = lit(node.width);
+                let field = ident(&node.name);
+                let bias = if *use_bias { quote!(Some(&self.#field.bias)) } else { quote!(None) };
+                let act = act_tokens(*activation);
+                forward1.push(quote!(#p::kernels::dense_forward1::<T, #iw, #w>(&self.#field.kernel, #bias, #act, #x, &mut *#o);));
+            }
+            Op::Dropout { .. } => {
+                let x = val(node.inputs[0]);
+                forward1.push(quote!(#o.copy_from_slice(#x);));
+            }
+            Op::LayerNorm { epsilon } => {
+                let x = val(node.inputs[0]);
+                let e = f64_lit(*epsilon);
+                let w = lit(node.width);
+                let field = ident(&node.name);
+                forward1.push(quote!(#p::kernels::layer_norm_forward::<T, #w>(&self.#field, #e, #x, &mut *#o, None);));
+            }
+            Op::BatchNorm { epsilon, .. } => {
+                let x = val(node.inputs[0]);
+                let e = f64_lit(*epsilon);
+                let w = lit(node.width);
+                let field = ident(&node.name);
+                forward1.push(quote!(#p::kernels::batch_norm_forward::<T, #w>(&self.#field, #e, #x, &mut *#o, None);));
+            }
+            // The rest do not depend on the mode: the batch statement, with n = 1.
+            _ => {}
+        }
         let aux = &names.aux[k];
         let w = lit(node.width);
         let field = ident(&node.name);
@@ -273,6 +307,9 @@ pub fn expand(def: &NetworkDef, g: &Graph) -> TokenStream {
                 quote!(#p::kernels::dot_forward(#a, #b, #wa, #normalize, &mut *#o);)
             }
         };
+        if matches!(node.op, Op::Activation(_) | Op::Merge(_) | Op::Concatenate | Op::Dot { .. }) {
+            forward1.push(stmt.clone());
+        }
         forward.push(stmt);
     }
 
@@ -331,7 +368,7 @@ pub fn expand(def: &NetworkDef, g: &Graph) -> TokenStream {
                     } else if activation.needs_input() {
                         quote!(#p::activations::backward(#act, &*#pre, &*#o, &mut *#gk, #w);)
                     } else {
-                        quote!(#p::activations::backward_from_output(#act, &*#o, &mut *#gk, #w);)
+                        quote!(#p::kernels::backward_from_output(#act, &*#o, &mut *#gk, #w);)
                     };
                     let db = if *use_bias { quote!(Some(&mut __sn_grads.#field.bias)) } else { quote!(None) };
                     let d = dx(j);
@@ -471,6 +508,29 @@ pub fn expand(def: &NetworkDef, g: &Graph) -> TokenStream {
             quote!(#p::SMatrix::<T, #w, B>::from_column_slice(&__sn_ws[#off * B..(#off + #w) * B]))
         });
         let takes: Vec<TokenStream> = takes.collect();
+        if single {
+            let t = &takes[0];
+            quote!(#t)
+        } else {
+            quote!(#output_name { #(#head_idents: #takes),* })
+        }
+    };
+
+    let forward1_inputs = g.inputs.iter().enumerate().map(|(i, &k)| {
+        let x = format_ident!("__sn_x{}", i);
+        let arg = ident(&g.nodes[k].var);
+        quote!(let #x: &[T] = #arg.as_slice();)
+    });
+    let extract_one = {
+        let takes: Vec<TokenStream> = g
+            .heads
+            .iter()
+            .zip(&head_widths)
+            .map(|(h, w)| {
+                let v = val(h.node);
+                quote!(#p::SMatrix::<T, #w, 1>::from_column_slice(#v))
+            })
+            .collect();
         if single {
             let t = &takes[0];
             quote!(#t)
@@ -659,9 +719,16 @@ pub fn expand(def: &NetworkDef, g: &Graph) -> TokenStream {
             /// Keras's initial weights (Glorot-uniform kernels, zero biases),
             /// reproducible for `seed`.
             pub fn new(seed: u64) -> Self {
+                let mut __sn_model = Self::zeros();
+                __sn_model.__sn_init(seed);
+                __sn_model
+            }
+
+            #[doc(hidden)]
+            fn __sn_init(&mut self, seed: u64) {
                 let mut __sn_rng = #p::rng::SplitMix64::new(seed);
                 let _ = &mut __sn_rng;
-                Self { #(#init_new)* }
+                #(#init_in_place)*
             }
 
             /// Every parameter zero: a gradient buffer.
@@ -682,8 +749,11 @@ pub fn expand(def: &NetworkDef, g: &Graph) -> TokenStream {
             }
 
             #[doc = #forward_doc]
+            #[allow(unused_mut, clippy::all)]
             pub fn forward(&self, #(#in_idents: &#p::SVector<T, #in_widths>),*) -> #one_ret {
-                self.forward_batch::<1>(#(#in_idents),*)
+                #(#forward1_inputs)*
+                #(#forward1)*
+                #extract_one
             }
 
             /// Runs the network on `B` samples at once, a column per sample.
@@ -750,7 +820,20 @@ pub fn expand(def: &NetworkDef, g: &Graph) -> TokenStream {
         #train_impl
 
         #p::with_alloc! {
+            // SAFETY: the struct holds only f32/f64 matrices (T is sealed to
+            // those) and zero-sized markers, for which zeroed memory is valid.
+            #[allow(unsafe_code)]
+            unsafe impl<T: #p::Scalar> #p::layers::ZeroBits for #name<T> {}
+
             impl<T: #p::Scalar> #name<T> {
+                /// Like `new`, but builds the model in place on the heap, never
+                /// as a stack temporary: for models too large for the stack.
+                pub fn new_boxed(seed: u64) -> #p::Box<Self> {
+                    let mut __sn_model = #p::layers::boxed_zeroed::<Self>();
+                    __sn_model.__sn_init(seed);
+                    __sn_model
+                }
+
                 /// The weights as a safetensors file: `"{layer}.kernel"` with
                 /// Keras's `[in, out]` shape, `"{layer}.bias"`, and so on.
                 pub fn to_safetensors(&self) -> #p::Vec<u8> {

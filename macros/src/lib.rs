@@ -4,8 +4,11 @@
 
 mod check;
 mod expand;
+#[cfg(test)]
+mod fuzz;
 mod ir;
 mod parse;
+mod placeholder;
 
 use proc_macro::TokenStream;
 
@@ -17,23 +20,25 @@ pub fn network(input: TokenStream) -> TokenStream {
     expand_network(input.into()).into()
 }
 
-/// The whole pipeline on `proc_macro2` tokens; never panics.
+/// The whole pipeline on `proc_macro2` tokens; never panics. After an error
+/// it emits every error found and a placeholder struct with the network's
+/// name, so code that uses the network adds no errors of its own.
 fn expand_network(input: proc_macro2::TokenStream) -> proc_macro2::TokenStream {
     let def = match parse::parse(input.clone()) {
         Ok(def) => def,
         Err(e) => {
             let mut out = e.to_compile_error();
             if let Some((vis, name)) = parse::recover_header(input) {
-                out.extend(expand::placeholder(&vis, &name));
+                out.extend(expand::placeholder(&vis, &name, &check::Interface::default()));
             }
             return out;
         }
     };
     match check::check(&def) {
         Ok(graph) => expand::expand(&def, &graph),
-        Err(e) => {
-            let mut out = e.to_compile_error();
-            out.extend(expand::placeholder(&def.vis, &def.name));
+        Err(failure) => {
+            let mut out = failure.error.to_compile_error();
+            out.extend(expand::placeholder(&def.vis, &def.name, &failure.iface));
             out
         }
     }

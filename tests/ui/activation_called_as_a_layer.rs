@@ -1,0 +1,11 @@
+staticnet::network! {
+    pub struct Net {
+        let x = Input(8);
+        let h = Dense(16)(x);
+        let h = relu(h);
+        let y = Dense(1)(h);
+        Model(x, y);
+    }
+}
+
+fn main() {}

@@ -1,0 +1,10 @@
+staticnet::network! {
+    pub struct Net {
+        let x = Input(8);
+        let h = Dropout(1.5)(x);
+        let y = Dense(1)(h);
+        Model(x, y);
+    }
+}
+
+fn main() {}

@@ -1,0 +1,11 @@
+staticnet::network! {
+    pub struct Net {
+        let posts = Input(256);
+        let age = Dense(1, name = "age")(posts);
+        let income = Dense(10, activation = softmax, name = "income")(posts);
+        Model(posts, [age, income]);
+        compile(loss = { age: mse, incme: categorical_crossentropy });
+    }
+}
+
+fn main() {}

@@ -1,0 +1,10 @@
+staticnet::network! {
+    pub struct Net {
+        let x = Input(8);
+        let y = Dense(1)(x);
+        Model(x, y);
+        Model(x, y);
+    }
+}
+
+fn main() {}
