@@ -74,7 +74,7 @@ pub mod __private {
     pub use crate::summary::{Summary, SummaryRow};
     pub use crate::Scalar;
     pub use core;
-    pub use nalgebra::{Const, Dyn, OMatrix, SMatrix, SVector};
+    pub use nalgebra::{ArrayStorage, Const, Dyn, OMatrix, SMatrix, SVector};
 
     #[cfg(feature = "alloc")]
     pub use crate::weights;

@@ -230,6 +230,26 @@ pub struct Graph {
     pub optimizer: OptimizerSpec,
     /// Summary title (`Model(name = …)`, else the struct's name).
     pub title: String,
+    /// Weights baked in by `weights("…")`.
+    pub pretrained: Option<Pretrained>,
+}
+
+/// The tensors of a `weights("…")` file, checked against the graph.
+#[derive(Clone, Debug)]
+pub struct Pretrained {
+    /// Absolute path, for `include_bytes!` (so editing the file rebuilds).
+    pub path: String,
+    /// Every parameter tensor's values, in the order of [`Graph::tensors`].
+    pub values: Vec<Vec<f64>>,
+}
+
+/// One parameter tensor of the graph.
+#[derive(Clone, Debug)]
+pub struct TensorSpec {
+    pub layer: NodeId,
+    pub name: String,
+    pub variable: &'static str,
+    pub shape: Vec<usize>,
 }
 
 impl Graph {
@@ -239,6 +259,18 @@ impl Graph {
         for (k, node) in self.nodes.iter().enumerate() {
             for &i in &node.inputs {
                 out[i].push(k);
+            }
+        }
+        out
+    }
+
+    /// Every parameter tensor, in definition order (the runtime's `TENSORS`).
+    pub fn tensors(&self) -> Vec<TensorSpec> {
+        let mut out = Vec::new();
+        for (k, node) in self.nodes.iter().enumerate() {
+            let in_width = node.inputs.first().map_or(0, |&i| self.nodes[i].width);
+            for (variable, shape, _) in node.tensors(in_width) {
+                out.push(TensorSpec { layer: k, name: format!("{}.{}", node.name, variable), variable, shape });
             }
         }
         out

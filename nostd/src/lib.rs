@@ -23,6 +23,28 @@ staticnet::network! {
     }
 }
 
+staticnet::network! {
+    /// The digits classifier, weights baked in from the main example's training.
+    pub struct Digits {
+        let image = Input(64);
+        let x = Dense(32, activation = relu)(image);
+        let x = Dense(32, activation = relu)(x);
+        let class = Dense(10, activation = softmax, name = "class")(x);
+        Model(image, class);
+        weights("../examples/digits.safetensors");
+    }
+}
+
+/// In flash (read-only data): no constructor, no allocator.
+static DIGITS: Digits<f32> = Digits::<f32>::PRETRAINED;
+
+/// Classifies one 8×8 image of pixels in 0..=16.
+#[no_mangle]
+pub extern "C" fn staticnet_classify(pixels: &[f32; 64]) -> u32 {
+    let image = SVector::<f32, 64>::from_fn(|i, _| pixels[i] / 16.0);
+    DIGITS.forward(&image).argmax().0 as u32
+}
+
 /// Runs one forward pass and `steps` training steps; returns the last loss.
 #[no_mangle]
 pub extern "C" fn staticnet_train_demo(seed: u64, steps: u32) -> f32 {
