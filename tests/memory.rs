@@ -65,22 +65,19 @@ staticnet::network! {
 }
 
 staticnet::network! {
-    /// Every layer kind, for the allocation check.
+    /// Every layer kind, for the allocation check (and nested calls, as
+    /// Keras code writes them).
     pub struct AllLayers {
         let a = Input(12);
         let b = Input(12);
         let x = Dense(16, activation = gelu)(a);
         let y = Dense(16, activation = tanh, use_bias = false)(b);
-        let s = add([x, y]);
-        let p = multiply([x, y]);
-        let q = maximum([x, y]);
-        let m = concatenate([s, p, q]);
+        let m = concatenate([add([x, y]), multiply([x, y]), maximum([x, y])]);
         let n = LayerNormalization()(m);
         let n = BatchNormalization()(n);
         let n = Dropout(0.2)(n);
         let d = dot([x, y], axes = 1, normalize = true);
-        let c = concatenate([n, d]);
-        let out = Dense(4, activation = softmax, name = "out")(c);
+        let out = Dense(4, activation = softmax, name = "out")(concatenate([n, d]));
         Model([a, b], out);
         compile(optimizer = Adam(learning_rate = 0.01, amsgrad = true, clipnorm = 1.0), loss = categorical_crossentropy);
     }

@@ -194,6 +194,10 @@ struct Pending {
     merge: Option<MergeKind>,
     /// The token that sets the layer's own width (`Dense`'s units).
     width_span: Option<Span>,
+    /// Whether the layer is named before its inputs are evaluated: Python
+    /// builds `Dense(4)` before evaluating the tensor it is called on, but a
+    /// merge function after its list.
+    name_first: bool,
 }
 
 /// What a `let` name stands for.
@@ -796,7 +800,8 @@ impl Checker<'_> {
                     }
                     // `Layer(args)(tensors)`
                     let (name, span) = callee_name(self.ctx, inner)?;
-                    let pending = self.layer(&name, span, layer_args)?;
+                    let mut pending = self.layer(&name, span, layer_args)?;
+                    pending.name_first = true;
                     self.apply(pending, args, var)
                 } else {
                     let (name, span) = callee_name(self.ctx, func)?;
@@ -1065,6 +1070,7 @@ impl Checker<'_> {
             return None;
         };
         let mut p = Pending {
+            name_first: false,
             base: "",
             name: None,
             span,
@@ -1226,6 +1232,7 @@ impl Checker<'_> {
         }
         let lname = self.layer_name(&a);
         Some(Pending {
+            name_first: false,
             base: merge_base(kind),
             name: lname,
             span,
@@ -1236,9 +1243,20 @@ impl Checker<'_> {
         })
     }
 
+    /// The layer's Keras name (given or automatic), registered as used.
+    fn name_layer(&mut self, p: &mut Pending) -> String {
+        let (name, name_span) = match p.name.take() {
+            Some(n) => n,
+            None => (self.auto_name(p.base), p.span),
+        };
+        self.register_name(&name, name_span);
+        name
+    }
+
     /// Calls a built layer on its tensor arguments and adds the node.
-    fn apply(&mut self, p: Pending, args: &[Arg], var: &str) -> Option<usize> {
+    fn apply(&mut self, mut p: Pending, args: &[Arg], var: &str) -> Option<usize> {
         let what = p.callee_name.clone();
+        let early_name = if p.name_first { Some(self.name_layer(&mut p)) } else { None };
         if let Some(arg) = args.iter().find(|a| a.name.is_some()) {
             let n = arg.name.as_ref().map(|n| n.to_string()).unwrap_or_default();
             self.ctx.error(
@@ -1256,6 +1274,12 @@ impl Checker<'_> {
                                 let n = i.unraw().to_string();
                                 if let Some(id) = self.lookup(&n, i.span()) {
                                     v.push((id, i.span(), n));
+                                }
+                            }
+                            // a nested layer call or merge, as Keras code often writes
+                            nested @ Expr::Call { .. } => {
+                                if let Some(id) = self.tensor_expr(nested, var) {
+                                    v.push((id, nested.span(), self.nodes[id].name.clone()));
                                 }
                             }
                             other => self
@@ -1280,6 +1304,9 @@ impl Checker<'_> {
                     let n = i.unraw().to_string();
                     self.lookup(&n, i.span()).map(|id| vec![(id, i.span(), n)])
                 }
+                [Arg { name: None, value: nested @ Expr::Call { .. } }] => {
+                    self.tensor_expr(nested, var).map(|id| vec![(id, nested.span(), self.nodes[id].name.clone())])
+                }
                 [Arg { name: None, value: Expr::List(_, span) }] => {
                     self.ctx.error(*span, format!("`{what}` takes one tensor, not a list; to combine several, use a merge such as `concatenate([a, b])`"));
                     None
@@ -1303,11 +1330,10 @@ impl Checker<'_> {
                 }
             }
         };
-        let (name, name_span) = match p.name {
+        let name = match early_name {
             Some(n) => n,
-            None => (self.auto_name(p.base), p.span),
+            None => self.name_layer(&mut p),
         };
-        self.register_name(&name, name_span);
         self.attempted_name = Some(name.clone());
         let inputs = inputs?;
         let op = p.op?;
@@ -2461,6 +2487,22 @@ mod tests {
                 #stmt
             }
         })
+    }
+
+    #[test]
+    fn nested_calls_are_named_in_python_order() {
+        let g = run(quote! {
+            pub struct Nested {
+                let x = Input(8);
+                let z = Dense(10, activation = softmax)(concatenate([Dense(3)(x), Dense(5, activation = relu)(x)]));
+                Model(x, z);
+            }
+        })
+        .unwrap();
+        let names: Vec<_> = g.nodes.iter().map(|n| (n.name.as_str(), n.width)).collect();
+        // Python builds `Dense(10)` before evaluating its argument, and the
+        // `Concatenate` inside `concatenate` after its list.
+        assert_eq!(names, [("input_layer", 8), ("dense_1", 3), ("dense_2", 5), ("concatenate", 8), ("dense", 10)]);
     }
 
     #[test]
