@@ -3,6 +3,7 @@
 //! samples. Backward kernels *add* into input gradients, since a tensor
 //! may feed several layers.
 
+pub use crate::activations::backward_from_output;
 use crate::activations::{self, Activation};
 use crate::layers::{BatchNormalization, LayerNormalization};
 use crate::scalar::c;
@@ -34,7 +35,14 @@ pub fn dense_forward<T: Scalar, const IN: usize, const OUT: usize>(
 }
 
 #[inline(always)]
-fn affine<T: Scalar, const OUT: usize>(w: &[T], bias: Option<&SVector<T, OUT>>, x: &[T], out: &mut [T], inp: usize, _o: usize) {
+fn affine<T: Scalar, const OUT: usize>(
+    w: &[T],
+    bias: Option<&SVector<T, OUT>>,
+    x: &[T],
+    out: &mut [T],
+    inp: usize,
+    _o: usize,
+) {
     for (xc, oc) in x.chunks_exact(inp).zip(out.chunks_exact_mut(OUT)) {
         match bias {
             Some(b) => oc.copy_from_slice(b.as_slice()),
@@ -46,6 +54,18 @@ fn affine<T: Scalar, const OUT: usize>(w: &[T], bias: Option<&SVector<T, OUT>>, 
             }
         }
     }
+}
+
+/// `out = act(W x + b)` for one sample, the path `forward` takes.
+#[inline]
+pub fn dense_forward1<T: Scalar, const IN: usize, const OUT: usize>(
+    kernel: &SMatrix<T, OUT, IN>,
+    bias: Option<&SVector<T, OUT>>,
+    act: Activation,
+    x: &[T],
+    out: &mut [T],
+) {
+    dense_forward(kernel, bias, act, x, None, out);
 }
 
 /// Backward of `z = W x + b` given `dz` (`dL/dz`): writes the kernel and bias
@@ -230,7 +250,8 @@ fn inv_norm<T: Scalar>(a: &[T]) -> T {
 /// [`dot_forward`] into `dx`.
 pub fn dot_backward<T: Scalar>(a: &[T], b: &[T], rows: usize, normalize: bool, which: usize, dout: &[T], dx: &mut [T]) {
     let (x, y) = if which == 0 { (a, b) } else { (b, a) };
-    for (((xc, yc), &d), gc) in x.chunks_exact(rows).zip(y.chunks_exact(rows)).zip(dout).zip(dx.chunks_exact_mut(rows)) {
+    for (((xc, yc), &d), gc) in x.chunks_exact(rows).zip(y.chunks_exact(rows)).zip(dout).zip(dx.chunks_exact_mut(rows))
+    {
         if !normalize {
             add_scaled_into(gc, yc, d);
             continue;
@@ -315,7 +336,9 @@ pub fn layer_norm_backward<T: Scalar, const N: usize>(
     }
     if let Some(dx) = dx {
         let inv_n = c::<T>(1.0 / N as f64);
-        for (((hc, dc), gc), &inv) in xhat.chunks_exact(N).zip(dout.chunks_exact(N)).zip(dx.chunks_exact_mut(N)).zip(inv_std) {
+        for (((hc, dc), gc), &inv) in
+            xhat.chunks_exact(N).zip(dout.chunks_exact(N)).zip(dx.chunks_exact_mut(N)).zip(inv_std)
+        {
             let mut mean_dh = T::zero();
             let mut mean_dh_h = T::zero();
             for i in 0..N {
@@ -348,8 +371,8 @@ pub fn batch_norm_forward<T: Scalar, const N: usize>(
     match training {
         None => {
             let mut scale = [T::zero(); N];
-            for i in 0..N {
-                scale[i] = layer.gamma[i] / (layer.moving_variance[i] + eps).sqrt();
+            for (i, s) in scale.iter_mut().enumerate() {
+                *s = layer.gamma[i] / (layer.moving_variance[i] + eps).sqrt();
             }
             for (xc, oc) in x.chunks_exact(N).zip(out.chunks_exact_mut(N)) {
                 for i in 0..N {

@@ -35,8 +35,12 @@ fn loss_tokens(l: LossKind) -> TokenStream {
         LossKind::Mse => quote!(#p::Loss::MeanSquaredError),
         LossKind::Mae => quote!(#p::Loss::MeanAbsoluteError),
         LossKind::Huber => quote!(#p::Loss::Huber),
-        LossKind::Categorical { from_logits } => quote!(#p::Loss::CategoricalCrossentropy { from_logits: #from_logits }),
-        LossKind::SparseCategorical { from_logits } => quote!(#p::Loss::SparseCategoricalCrossentropy { from_logits: #from_logits }),
+        LossKind::Categorical { from_logits } => {
+            quote!(#p::Loss::CategoricalCrossentropy { from_logits: #from_logits })
+        }
+        LossKind::SparseCategorical { from_logits } => {
+            quote!(#p::Loss::SparseCategoricalCrossentropy { from_logits: #from_logits })
+        }
         LossKind::Binary { from_logits } => quote!(#p::Loss::BinaryCrossentropy { from_logits: #from_logits }),
     }
 }
@@ -125,8 +129,13 @@ pub fn expand(def: &NetworkDef, g: &Graph) -> TokenStream {
         let w = lit(node.width);
         let iw = lit(in_width(node));
         let (ty, doc) = match &node.op {
-            Op::Dense { use_bias: true, .. } => (quote!(#p::layers::Dense<T, #iw, #w>), format!("Layer `{}` (Dense): kernel and bias.", node.name)),
-            Op::Dense { .. } => (quote!(#p::layers::DenseNoBias<T, #iw, #w>), format!("Layer `{}` (Dense, no bias): kernel.", node.name)),
+            Op::Dense { use_bias: true, .. } => {
+                (quote!(#p::layers::Dense<T, #iw, #w>), format!("Layer `{}` (Dense): kernel and bias.", node.name))
+            }
+            Op::Dense { .. } => (
+                quote!(#p::layers::DenseNoBias<T, #iw, #w>),
+                format!("Layer `{}` (Dense, no bias): kernel.", node.name),
+            ),
             Op::LayerNorm { .. } => (
                 quote!(#p::layers::LayerNormalization<T, #w>),
                 format!("Layer `{}` (LayerNormalization): gamma and beta.", node.name),
@@ -147,7 +156,9 @@ pub fn expand(def: &NetworkDef, g: &Graph) -> TokenStream {
         };
         fields.push(quote!(#[doc = #doc] pub #f: #ty,));
         init_in_place.push(match &node.op {
-            Op::Dense { .. } => quote!(#p::layers::glorot_uniform(self.#f.kernel.as_mut_slice(), #iw, #w, &mut __sn_rng);),
+            Op::Dense { .. } => {
+                quote!(#p::layers::glorot_uniform(self.#f.kernel.as_mut_slice(), #iw, #w, &mut __sn_rng);)
+            }
             Op::BatchNorm { .. } => quote!(self.#f = #p::layers::BatchNormalization::initial();),
             _ => quote!(self.#f = #p::layers::LayerNormalization::initial();),
         });
@@ -155,7 +166,8 @@ pub fn expand(def: &NetworkDef, g: &Graph) -> TokenStream {
         for (var, shape, trainable) in node.tensors(in_width(node)) {
             let tname = format!("{}.{}", node.name, var);
             let shape_lits = shape.iter().map(|&s| lit(s));
-            tensor_infos.push(quote!(#p::TensorInfo { name: #tname, shape: &[#(#shape_lits),*], trainable: #trainable }));
+            tensor_infos
+                .push(quote!(#p::TensorInfo { name: #tname, shape: &[#(#shape_lits),*], trainable: #trainable }));
             let v = format_ident!("{}", var);
             let idx = lit(ti);
             tensor_get.push(quote!(#idx => self.#f.#v.as_slice(),));
@@ -220,7 +232,9 @@ pub fn expand(def: &NetworkDef, g: &Graph) -> TokenStream {
                 let field = ident(&node.name);
                 let bias = if *use_bias { quote!(Some(&self.#field.bias)) } else { quote!(None) };
                 let act = act_tokens(*activation);
-                forward1.push(quote!(#p::kernels::dense_forward1::<T, #iw, #w>(&self.#field.kernel, #bias, #act, #x, &mut *#o);));
+                forward1.push(
+                    quote!(#p::kernels::dense_forward1::<T, #iw, #w>(&self.#field.kernel, #bias, #act, #x, &mut *#o);),
+                );
             }
             Op::Dropout { .. } => {
                 let x = val(node.inputs[0]);
@@ -253,7 +267,11 @@ pub fn expand(def: &NetworkDef, g: &Graph) -> TokenStream {
                 let iw = lit(in_width(node));
                 let bias = if *use_bias { quote!(Some(&self.#field.bias)) } else { quote!(None) };
                 let act = act_tokens(*activation);
-                let z = if activation.needs_input() { quote!(if __sn_training { Some(&mut *#pre) } else { None }) } else { quote!(None) };
+                let z = if activation.needs_input() {
+                    quote!(if __sn_training { Some(&mut *#pre) } else { None })
+                } else {
+                    quote!(None)
+                };
                 quote!(#p::kernels::dense_forward::<T, #iw, #w>(&self.#field.kernel, #bias, #act, #x, #z, &mut *#o);)
             }
             Op::Activation(a) => {
@@ -264,7 +282,7 @@ pub fn expand(def: &NetworkDef, g: &Graph) -> TokenStream {
             Op::Dropout { rate } => {
                 let x = val(node.inputs[0]);
                 let r = f64_lit(*rate);
-                let stream = lit(k) ;
+                let stream = lit(k);
                 quote! {
                     if __sn_training {
                         #p::kernels::dropout_forward(#r, __sn_seed, #stream as u64, #x, &mut *#pre, &mut *#o);
@@ -446,7 +464,9 @@ pub fn expand(def: &NetworkDef, g: &Graph) -> TokenStream {
                     for (i, &j) in node.inputs.iter().enumerate() {
                         if g.nodes[j].op != Op::Input {
                             let gj = &names.grad[j];
-                            parts.push(quote!(#p::kernels::dot_backward(#a, #b, #wa, #normalize, #i, &*#gk, &mut *#gj);));
+                            parts.push(
+                                quote!(#p::kernels::dot_backward(#a, #b, #wa, #normalize, #i, &*#gk, &mut *#gj);),
+                            );
                         }
                     }
                     quote!(#(#parts)*)
@@ -483,7 +503,8 @@ pub fn expand(def: &NetworkDef, g: &Graph) -> TokenStream {
     let head_idents: Vec<Ident> = heads.iter().map(|n| ident(&n.name)).collect();
     let head_widths: Vec<Literal> = heads.iter().map(|n| lit(n.width)).collect();
     let target_idents: Vec<Ident> = heads.iter().map(|n| format_ident!("{}_target", n.name)).collect();
-    let target_widths: Vec<Literal> = g.heads.iter().map(|h| lit(target_width(h.loss, g.nodes[h.node].width))).collect();
+    let target_widths: Vec<Literal> =
+        g.heads.iter().map(|h| lit(target_width(h.loss, g.nodes[h.node].width))).collect();
     let head_offsets: Vec<Literal> = g.heads.iter().map(|h| lit(layout.slots[h.node].out.unwrap_or(0))).collect();
     let n_heads = lit(g.heads.len());
     let fwd_rows = lit(layout.forward_rows);
@@ -493,9 +514,9 @@ pub fn expand(def: &NetworkDef, g: &Graph) -> TokenStream {
 
     let batch_ret = if single {
         let w = &head_widths[0];
-        quote!(#p::SMatrix<T, #w, B>)
+        quote!(#p::SMatrix<T, #w, { B }>)
     } else {
-        quote!(#output_name<T, B>)
+        quote!(#output_name<T, { B }>)
     };
     let one_ret = if single {
         let w = &head_widths[0];
@@ -504,9 +525,9 @@ pub fn expand(def: &NetworkDef, g: &Graph) -> TokenStream {
         quote!(#output_name<T, 1>)
     };
     let extract_heads = {
-        let takes = head_offsets.iter().zip(&head_widths).map(|(off, w)| {
-            quote!(#p::SMatrix::<T, #w, B>::from_column_slice(&__sn_ws[#off * B..(#off + #w) * B]))
-        });
+        let takes = head_offsets.iter().zip(&head_widths).map(
+            |(off, w)| quote!(#p::SMatrix::<T, #w, { B }>::from_column_slice(&__sn_ws[#off * B..(#off + #w) * B])),
+        );
         let takes: Vec<TokenStream> = takes.collect();
         if single {
             let t = &takes[0];
@@ -548,11 +569,12 @@ pub fn expand(def: &NetworkDef, g: &Graph) -> TokenStream {
             #[doc = #doc]
             #[derive(Clone, Debug, PartialEq)]
             #vis struct #output_name<T: #p::Scalar, const B: usize = 1> {
-                #( #[doc = #docs] pub #head_idents: #p::SMatrix<T, #head_widths, B>, )*
+                #( #[doc = #docs] pub #head_idents: #p::SMatrix<T, #head_widths, { B }>, )*
             }
         }
     };
-    let losses_doc = format!("The losses [`{name}`]'s training methods report: the weighted total and each head's unweighted loss.");
+    let losses_doc =
+        format!("The losses [`{name}`]'s training methods report: the weighted total and each head's unweighted loss.");
     let loss_field_docs = heads.iter().map(|n| format!("Loss of head `{}` (unweighted).", n.name));
     let losses_struct = quote! {
         #[doc = #losses_doc]
@@ -621,8 +643,8 @@ pub fn expand(def: &NetworkDef, g: &Graph) -> TokenStream {
             /// loss and the weighted total, and writes the total's gradient into
             /// `grads` (dropout uses seed 0; see `train_step` for fresh masks).
             #[allow(clippy::too_many_arguments)]
-            pub fn loss_and_grad<const B: usize>(&self, #(#in_idents: &#p::SMatrix<T, #in_widths, B>,)* #(#target_idents: &#p::SMatrix<T, #target_widths, B>,)* grads: &mut Self) -> #losses_name<T> {
-                let mut __sn_ws = #p::SMatrix::<T, #train_rows, B>::zeros();
+            pub fn loss_and_grad<const B: usize>(&self, #(#in_idents: &#p::SMatrix<T, #in_widths, { B }>,)* #(#target_idents: &#p::SMatrix<T, #target_widths, { B }>,)* grads: &mut Self) -> #losses_name<T> {
+                let mut __sn_ws = #p::SMatrix::<T, #train_rows, { B }>::zeros();
                 let mut __sn_stats = #p::SVector::<T, #stats_len>::zeros();
                 let mut __sn_head = [<T as #p::Scalar>::of_f64(0.0); #n_heads];
                 let __sn_total = self.__sn_pass(B, #pass_inputs, __sn_ws.as_mut_slice(), #p::Mode::Training { dropout_seed: 0 }, __sn_stats.as_mut_slice(),
@@ -640,9 +662,9 @@ pub fn expand(def: &NetworkDef, g: &Graph) -> TokenStream {
             /// moving-statistics update, then one optimizer update. Returns the
             /// losses before the update.
             #[allow(clippy::too_many_arguments)]
-            pub fn train_step<const B: usize, O: #p::Optimizer<T, Self>>(&mut self, optimizer: &mut O, #(#in_idents: &#p::SMatrix<T, #in_widths, B>,)* #(#target_idents: &#p::SMatrix<T, #target_widths, B>,)*) -> #losses_name<T> {
+            pub fn train_step<const B: usize, O: #p::Optimizer<T, Self>>(&mut self, optimizer: &mut O, #(#in_idents: &#p::SMatrix<T, #in_widths, { B }>,)* #(#target_idents: &#p::SMatrix<T, #target_widths, { B }>,)*) -> #losses_name<T> {
                 let mut __sn_grads = Self::zeros();
-                let mut __sn_ws = #p::SMatrix::<T, #train_rows, B>::zeros();
+                let mut __sn_ws = #p::SMatrix::<T, #train_rows, { B }>::zeros();
                 let mut __sn_stats = #p::SVector::<T, #stats_len>::zeros();
                 let mut __sn_head = [<T as #p::Scalar>::of_f64(0.0); #n_heads];
                 let __sn_seed = #p::rng::mix(optimizer.iterations() ^ 0x5EED_0F_D80F_0000);
@@ -699,7 +721,11 @@ pub fn expand(def: &NetworkDef, g: &Graph) -> TokenStream {
         "Runs the network on one sample{}.",
         if single { String::new() } else { format!(", returning a [`{output_name}`] with one field per head") }
     );
-    let struct_doc_note = format!("\n\nGenerated by `network!`: {} parameters, inputs {}.", trainable_count + fixed_count, in_names.join(", "));
+    let struct_doc_note = format!(
+        "\n\nGenerated by `network!`: {} parameters, inputs {}.",
+        trainable_count + fixed_count,
+        in_names.join(", ")
+    );
 
     let pretrained_items = pretrained(name, g);
     quote! {
@@ -758,8 +784,8 @@ pub fn expand(def: &NetworkDef, g: &Graph) -> TokenStream {
             }
 
             /// Runs the network on `B` samples at once, a column per sample.
-            pub fn forward_batch<const B: usize>(&self, #(#in_idents: &#p::SMatrix<T, #in_widths, B>),*) -> #batch_ret {
-                let mut __sn_ws = #p::SMatrix::<T, #fwd_rows, B>::zeros();
+            pub fn forward_batch<const B: usize>(&self, #(#in_idents: &#p::SMatrix<T, #in_widths, { B }>),*) -> #batch_ret {
+                let mut __sn_ws = #p::SMatrix::<T, #fwd_rows, { B }>::zeros();
                 let mut __sn_stats = #p::SVector::<T, #stats_len>::zeros();
                 self.__sn_pass(B, #pass_inputs, __sn_ws.as_mut_slice(), #p::Mode::Inference, __sn_stats.as_mut_slice(), None);
                 let __sn_ws = __sn_ws.as_slice();
@@ -872,7 +898,8 @@ fn pretrained(name: &Ident, g: &Graph) -> TokenStream {
     let p = p();
     let specs = g.tensors();
     let path = &pre.path;
-    let doc = format!("The weights baked in from `{path}` at compile time; a `static` of it lives in read-only memory.");
+    let doc =
+        format!("The weights baked in from `{path}` at compile time; a `static` of it lives in read-only memory.");
     let mut impls = Vec::new();
     for ty in ["f32", "f64"] {
         let scalar = format_ident!("{}", ty);
