@@ -61,8 +61,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let allocations = ALLOCATIONS.load(Ordering::Relaxed) - before;
 
     println!("size_of::<Digits<f32>>() = {} bytes", std::mem::size_of::<Digits<f32>>());
-    println!("weights in read-only data (static MODEL): {} bytes, {} parameters", std::mem::size_of_val(&MODEL), Digits::<f32>::PARAM_COUNT);
-    println!("classified {} digits: {:.2}% correct (the training and the test split alike)", images.len(), 100.0 * correct as f64 / images.len() as f64);
+    println!(
+        "weights in read-only data (static MODEL): {} bytes, {} parameters",
+        std::mem::size_of_val(&MODEL),
+        Digits::<f32>::PARAM_COUNT
+    );
+    println!(
+        "classified {} digits: {:.2}% correct (the training and the test split alike)",
+        images.len(),
+        100.0 * correct as f64 / images.len() as f64
+    );
     println!("heap allocations during inference: {allocations}");
     Ok(())
 }

@@ -329,7 +329,23 @@ fn map_elementwise<T: Scalar>(act: Activation, z: &[T], a: &mut [T]) {
             }
         };
     }
-    each!(Linear, Relu, Relu6, LeakyRelu, Elu, Selu, Gelu, Sigmoid, HardSigmoid, Tanh, Softplus, Softsign, Silu, Mish, Exponential);
+    each!(
+        Linear,
+        Relu,
+        Relu6,
+        LeakyRelu,
+        Elu,
+        Selu,
+        Gelu,
+        Sigmoid,
+        HardSigmoid,
+        Tanh,
+        Softplus,
+        Softsign,
+        Silu,
+        Mish,
+        Exponential
+    );
 }
 
 /// `buf = act(buf)` in place, for inference.
@@ -432,11 +448,22 @@ mod tests {
             Activation::Linear => x,
             Activation::Relu => x.max(0.0),
             Activation::Relu6 => x.clamp(0.0, 6.0),
-            Activation::LeakyRelu => if x >= 0.0 { x } else { 0.2 * x },
-            Activation::Elu => if x > 0.0 { x } else { x.exp() - 1.0 },
+            Activation::LeakyRelu => {
+                if x >= 0.0 {
+                    x
+                } else {
+                    0.2 * x
+                }
+            }
+            Activation::Elu => {
+                if x > 0.0 {
+                    x
+                } else {
+                    x.exp() - 1.0
+                }
+            }
             Activation::Selu => {
-                1.050_700_987_355_480_5
-                    * if x > 0.0 { x } else { 1.673_263_242_354_377_3 * (x.exp() - 1.0) }
+                1.050_700_987_355_480_5 * if x > 0.0 { x } else { 1.673_263_242_354_377_3 * (x.exp() - 1.0) }
             }
             Activation::Gelu => 0.5 * x * (1.0 + libm::erf(x / 2f64.sqrt())),
             Activation::Sigmoid => sig,

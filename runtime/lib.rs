@@ -48,14 +48,16 @@ pub mod weights;
 
 pub use activations::Activation;
 pub use losses::Loss;
-pub use network::{HeadInfo, MetricKind, Mode, Network, TensorInfo, Train};
 #[cfg(feature = "alloc")]
 pub use network::Data;
+pub use network::{HeadInfo, MetricKind, Mode, Network, TensorInfo, Train};
 pub use optim::{Adam, Clip, Optimizer, RmsProp, Sgd};
 pub use scalar::Scalar;
 
 #[cfg(feature = "alloc")]
-pub use fit::{evaluate, evaluate_weighted, fit, predict, EarlyStopping, FitError, FitOptions, History, Logs, MonitorMode};
+pub use fit::{
+    evaluate, evaluate_weighted, fit, predict, EarlyStopping, FitError, FitOptions, History, Logs, MonitorMode,
+};
 #[cfg(feature = "alloc")]
 pub use weights::WeightsError;
 
@@ -66,9 +68,9 @@ pub mod __private {
     pub use crate::kernels;
     pub use crate::layers;
     pub use crate::losses::{self, Loss};
-    pub use crate::network::{total_len, HeadInfo, MetricKind, Mode, Network, TensorInfo, Train};
     #[cfg(feature = "alloc")]
     pub use crate::network::Data;
+    pub use crate::network::{total_len, HeadInfo, MetricKind, Mode, Network, TensorInfo, Train};
     pub use crate::optim::{Adam, Clip, Optimizer, RmsProp, Sgd};
     pub use crate::rng;
     pub use crate::summary::{Summary, SummaryRow};

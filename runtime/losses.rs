@@ -188,7 +188,11 @@ pub fn loss_and_grad<T: Scalar>(
                     } else {
                         let p = y[j].max(eps).min(hi);
                         let v = -(t[j] * p.ln() + (T::one() - t[j]) * (T::one() - p).ln());
-                        let d = if y[j] > eps && y[j] < hi { -t[j] / p + (T::one() - t[j]) / (T::one() - p) } else { T::zero() };
+                        let d = if y[j] > eps && y[j] < hi {
+                            -t[j] / p + (T::one() - t[j]) / (T::one() - p)
+                        } else {
+                            T::zero()
+                        };
                         (v, d)
                     };
                     sum += v;
@@ -301,7 +305,13 @@ fn argmax<T: Scalar>(v: &[T]) -> usize {
 
 /// The sum over the batch of a metric's per-sample values (weighted by
 /// `sample_weight` when given); divide by the weight total for the mean.
-pub fn metric_sum<T: Scalar>(metric: MetricKind, output: &[T], target: &[T], rows: usize, sample_weight: Option<&[T]>) -> f64 {
+pub fn metric_sum<T: Scalar>(
+    metric: MetricKind,
+    output: &[T],
+    target: &[T],
+    rows: usize,
+    sample_weight: Option<&[T]>,
+) -> f64 {
     let n = output.len() / rows;
     let trows = if metric == MetricKind::SparseCategoricalAccuracy { 1 } else { rows };
     let mut total = 0.0;
@@ -315,9 +325,18 @@ pub fn metric_sum<T: Scalar>(metric: MetricKind, output: &[T], target: &[T], row
                 y.iter().zip(t).filter(|(a, b)| (a.as_f64() > 0.5) == (b.as_f64() > 0.5)).count() as f64 / rows as f64
             }
             MetricKind::MeanSquaredError => {
-                y.iter().zip(t).map(|(a, b)| { let e = a.as_f64() - b.as_f64(); e * e }).sum::<f64>() / rows as f64
+                y.iter()
+                    .zip(t)
+                    .map(|(a, b)| {
+                        let e = a.as_f64() - b.as_f64();
+                        e * e
+                    })
+                    .sum::<f64>()
+                    / rows as f64
             }
-            MetricKind::MeanAbsoluteError => y.iter().zip(t).map(|(a, b)| libm::fabs(a.as_f64() - b.as_f64())).sum::<f64>() / rows as f64,
+            MetricKind::MeanAbsoluteError => {
+                y.iter().zip(t).map(|(a, b)| libm::fabs(a.as_f64() - b.as_f64())).sum::<f64>() / rows as f64
+            }
         };
         total += value * weight_of(sample_weight, s).as_f64();
     }

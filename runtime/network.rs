@@ -66,9 +66,9 @@ impl MetricKind {
     /// The name Keras logs for it.
     pub const fn name(self) -> &'static str {
         match self {
-            MetricKind::CategoricalAccuracy
-            | MetricKind::BinaryAccuracy
-            | MetricKind::SparseCategoricalAccuracy => "accuracy",
+            MetricKind::CategoricalAccuracy | MetricKind::BinaryAccuracy | MetricKind::SparseCategoricalAccuracy => {
+                "accuracy"
+            }
             MetricKind::MeanSquaredError => "mse",
             MetricKind::MeanAbsoluteError => "mae",
         }

@@ -102,25 +102,13 @@ impl std::error::Error for ClipError {}
 impl<T: Scalar> Clip<T> {
     /// No clipping (Keras's default).
     pub const fn none() -> Self {
-        Clip {
-            clipnorm: None,
-            clipvalue: None,
-            global_clipnorm: None,
-        }
+        Clip { clipnorm: None, clipvalue: None, global_clipnorm: None }
     }
 
     /// Clipping as Keras's optimizer arguments give it; an error when more
     /// than one is `Some`, as Keras raises one.
-    pub fn new(
-        clipnorm: Option<T>,
-        clipvalue: Option<T>,
-        global_clipnorm: Option<T>,
-    ) -> Result<Self, ClipError> {
-        let clip = Clip {
-            clipnorm,
-            clipvalue,
-            global_clipnorm,
-        };
+    pub fn new(clipnorm: Option<T>, clipvalue: Option<T>, global_clipnorm: Option<T>) -> Result<Self, ClipError> {
+        let clip = Clip { clipnorm, clipvalue, global_clipnorm };
         if clip.count() > 1 {
             Err(ClipError)
         } else {
@@ -130,29 +118,17 @@ impl<T: Scalar> Clip<T> {
 
     /// Per-tensor norm clipping (Keras's `clipnorm`).
     pub const fn clipnorm(clipnorm: T) -> Self {
-        Clip {
-            clipnorm: Some(clipnorm),
-            clipvalue: None,
-            global_clipnorm: None,
-        }
+        Clip { clipnorm: Some(clipnorm), clipvalue: None, global_clipnorm: None }
     }
 
     /// Element clipping (Keras's `clipvalue`).
     pub const fn clipvalue(clipvalue: T) -> Self {
-        Clip {
-            clipnorm: None,
-            clipvalue: Some(clipvalue),
-            global_clipnorm: None,
-        }
+        Clip { clipnorm: None, clipvalue: Some(clipvalue), global_clipnorm: None }
     }
 
     /// Global norm clipping (Keras's `global_clipnorm`).
     pub const fn global_clipnorm(global_clipnorm: T) -> Self {
-        Clip {
-            clipnorm: None,
-            clipvalue: None,
-            global_clipnorm: Some(global_clipnorm),
-        }
+        Clip { clipnorm: None, clipvalue: None, global_clipnorm: Some(global_clipnorm) }
     }
 
     /// Whether no clipping applies.
@@ -162,9 +138,7 @@ impl<T: Scalar> Clip<T> {
 
     /// How many of the three are `Some`.
     fn count(&self) -> usize {
-        self.clipnorm.is_some() as usize
-            + self.clipvalue.is_some() as usize
-            + self.global_clipnorm.is_some() as usize
+        self.clipnorm.is_some() as usize + self.clipvalue.is_some() as usize + self.global_clipnorm.is_some() as usize
     }
 
     /// The clip that applies, in Keras's `_clip_gradients` order.
@@ -248,11 +222,7 @@ impl<T: Scalar> ClipPass<T> {
                 // Keras's `_clip_by_norm`: `g * c / maximum(l2norm, c)` with
                 // `l2norm = l2sum > 0 ? sqrt(l2sum) : l2sum`; NaN propagates.
                 let l2sum = sum_of_squares(g);
-                let l2norm = if l2sum > T::zero() {
-                    l2sum.sqrt()
-                } else {
-                    l2sum
-                };
+                let l2norm = if l2sum > T::zero() { l2sum.sqrt() } else { l2sum };
                 let denominator = if l2norm < c { c } else { l2norm };
                 GradClip::Norm { c, denominator }
             }
@@ -298,11 +268,7 @@ fn sum_of_squares<T: Scalar>(g: &[T]) -> T {
 /// Indices of the trainable tensors of `M`.
 #[inline]
 fn trainable<T: Scalar, M: Network<T>>() -> impl Iterator<Item = usize> {
-    M::TENSORS
-        .iter()
-        .enumerate()
-        .filter(|(_, info)| info.trainable)
-        .map(|(i, _)| i)
+    M::TENSORS.iter().enumerate().filter(|(_, info)| info.trainable).map(|(i, _)| i)
 }
 
 /// Stochastic gradient descent, Keras 3's `keras.optimizers.SGD`.
@@ -352,10 +318,7 @@ impl<T: Scalar, M: Network<T>> Sgd<T, M> {
     /// When `momentum` is not in `[0, 1]`, as Keras raises a `ValueError`.
     #[must_use]
     pub fn with_momentum(mut self, momentum: f64) -> Self {
-        assert!(
-            (0.0..=1.0).contains(&momentum),
-            "`momentum` must be a float between [0, 1]"
-        );
+        assert!((0.0..=1.0).contains(&momentum), "`momentum` must be a float between [0, 1]");
         self.momentum = c(momentum);
         self
     }
@@ -630,12 +593,7 @@ impl<T: Scalar, M: Network<T>> Optimizer<T, M> for RmsProp<T, M> {
             let v = &mut self.velocities.tensor_mut(i)[..n];
             let m = &mut self.momentums.tensor_mut(i)[..n];
             let a = &mut self.average_gradients.tensor_mut(i)[..n];
-            let elements = w
-                .iter_mut()
-                .zip(g)
-                .zip(v.iter_mut())
-                .zip(m.iter_mut())
-                .zip(a.iter_mut());
+            let elements = w.iter_mut().zip(g).zip(v.iter_mut()).zip(m.iter_mut()).zip(a.iter_mut());
             for ((((w, &g), v), m), a) in elements {
                 let g = clip.apply(g);
                 *v = rho * *v + one_minus_rho * (g * g);
@@ -835,22 +793,14 @@ impl<T: Scalar, M: Network<T>> Optimizer<T, M> for Adam<T, M> {
             let m = &mut self.momentums.tensor_mut(i)[..n];
             let v = &mut self.velocities.tensor_mut(i)[..n];
             let v_hat = &mut self.velocity_hats.tensor_mut(i)[..n];
-            let elements = w
-                .iter_mut()
-                .zip(g)
-                .zip(m.iter_mut())
-                .zip(v.iter_mut())
-                .zip(v_hat.iter_mut());
+            let elements = w.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut()).zip(v_hat.iter_mut());
             for ((((w, &g), m), v), v_hat) in elements {
                 let g = clip.apply(g);
                 *m += (g - *m) * one_minus_beta_1;
                 *v += (g * g - *v) * one_minus_beta_2;
                 let v = if amsgrad {
                     // `maximum(v_hat, v)`; a NaN `v` propagates.
-                    if !matches!(
-                        (*v_hat).partial_cmp(&*v),
-                        Some(Ordering::Greater | Ordering::Equal)
-                    ) {
+                    if !matches!((*v_hat).partial_cmp(&*v), Some(Ordering::Greater | Ordering::Equal)) {
                         *v_hat = *v;
                     }
                     *v_hat
@@ -894,21 +844,9 @@ mod tests {
     impl<T: Scalar> Network<T> for Tiny<T> {
         const PARAM_COUNT: usize = 11;
         const TENSORS: &'static [TensorInfo] = &[
-            TensorInfo {
-                name: "dense.kernel",
-                shape: &[2, 3],
-                trainable: true,
-            },
-            TensorInfo {
-                name: "bn.moving_mean",
-                shape: &[2],
-                trainable: false,
-            },
-            TensorInfo {
-                name: "dense.bias",
-                shape: &[3],
-                trainable: true,
-            },
+            TensorInfo { name: "dense.kernel", shape: &[2, 3], trainable: true },
+            TensorInfo { name: "bn.moving_mean", shape: &[2], trainable: false },
+            TensorInfo { name: "dense.bias", shape: &[3], trainable: true },
         ];
         const INPUT_NAMES: &'static [&'static str] = &[];
         const INPUT_WIDTHS: &'static [usize] = &[];
@@ -919,11 +857,7 @@ mod tests {
         const STATS_LEN: usize = 0;
 
         fn zeros() -> Self {
-            Tiny {
-                kernel: [T::zero(); 6],
-                moving_mean: [T::zero(); 2],
-                bias: [T::zero(); 3],
-            }
+            Tiny { kernel: [T::zero(); 6], moving_mean: [T::zero(); 2], bias: [T::zero(); 3] }
         }
         fn with_seed(_seed: u64) -> Self {
             Self::zeros()
@@ -944,15 +878,7 @@ mod tests {
                 _ => panic!("no tensor {i}"),
             }
         }
-        fn forward_slices(
-            &self,
-            _n: usize,
-            _inputs: &[&[T]],
-            _workspace: &mut [T],
-            _mode: Mode,
-            _stats: &mut [T],
-        ) {
-        }
+        fn forward_slices(&self, _n: usize, _inputs: &[&[T]], _workspace: &mut [T], _mode: Mode, _stats: &mut [T]) {}
     }
 
     const KERNEL: [f64; 6] = [0.5, -0.3, 0.8, 0.1, 0.7, -0.6];
@@ -966,11 +892,7 @@ mod tests {
     ];
 
     fn tiny<T: Scalar>(kernel: [f64; 6], moving_mean: [f64; 2], bias: [f64; 3]) -> Tiny<T> {
-        Tiny {
-            kernel: kernel.map(c),
-            moving_mean: moving_mean.map(c),
-            bias: bias.map(c),
-        }
+        Tiny { kernel: kernel.map(c), moving_mean: moving_mean.map(c), bias: bias.map(c) }
     }
 
     /// Three steps from `KERNEL`/`BIAS` with `GRADS` (the non-trainable
@@ -1002,19 +924,11 @@ mod tests {
                     step + 1
                 );
             }
-            assert_eq!(
-                model.moving_mean,
-                MOVING_MEAN.map(c::<T>),
-                "a non-trainable tensor changed"
-            );
+            assert_eq!(model.moving_mean, MOVING_MEAN.map(c::<T>), "a non-trainable tensor changed");
         }
     }
 
-    fn check64<O: Optimizer<f64, Tiny<f64>>>(
-        optimizer: O,
-        lrs: Option<[f64; 2]>,
-        expected: &[[f64; 9]; 3],
-    ) {
+    fn check64<O: Optimizer<f64, Tiny<f64>>>(optimizer: O, lrs: Option<[f64; 2]>, expected: &[[f64; 9]; 3]) {
         check(optimizer, lrs, expected, 1e-12);
     }
 
@@ -1027,56 +941,35 @@ mod tests {
 
     #[test]
     fn sgd_momentum() {
-        check64(
-            Sgd::<f64, T64>::new().with_momentum(0.9),
-            None,
-            &SGD_MOMENTUM,
-        );
+        check64(Sgd::<f64, T64>::new().with_momentum(0.9), None, &SGD_MOMENTUM);
     }
 
     #[test]
     fn sgd_nesterov() {
-        check64(
-            Sgd::<f64, T64>::new()
-                .with_momentum(0.9)
-                .with_nesterov(true),
-            None,
-            &SGD_NESTEROV,
-        );
+        check64(Sgd::<f64, T64>::new().with_momentum(0.9).with_nesterov(true), None, &SGD_NESTEROV);
     }
 
     #[test]
     fn sgd_clipnorm() {
-        let sgd = Sgd::<f64, T64>::new()
-            .with_learning_rate(0.1)
-            .with_momentum(0.5)
-            .with_clipnorm(2.4);
+        let sgd = Sgd::<f64, T64>::new().with_learning_rate(0.1).with_momentum(0.5).with_clipnorm(2.4);
         check64(sgd, None, &SGD_CLIPNORM);
     }
 
     #[test]
     fn sgd_clipvalue() {
-        let sgd = Sgd::<f64, T64>::new()
-            .with_learning_rate(0.1)
-            .with_momentum(0.5)
-            .with_clipvalue(1.0);
+        let sgd = Sgd::<f64, T64>::new().with_learning_rate(0.1).with_momentum(0.5).with_clipvalue(1.0);
         check64(sgd, None, &SGD_CLIPVALUE);
     }
 
     #[test]
     fn sgd_global_clipnorm() {
-        let sgd = Sgd::<f64, T64>::new()
-            .with_learning_rate(0.1)
-            .with_momentum(0.5)
-            .with_global_clipnorm(2.7);
+        let sgd = Sgd::<f64, T64>::new().with_learning_rate(0.1).with_momentum(0.5).with_global_clipnorm(2.7);
         check64(sgd, None, &SGD_GLOBAL_CLIPNORM);
     }
 
     #[test]
     fn sgd_set_learning_rate() {
-        let sgd = Sgd::<f64, T64>::new()
-            .with_momentum(0.9)
-            .with_nesterov(true);
+        let sgd = Sgd::<f64, T64>::new().with_momentum(0.9).with_nesterov(true);
         check64(sgd, Some([0.05, 0.002]), &SGD_SET_LR);
     }
 
@@ -1087,20 +980,12 @@ mod tests {
 
     #[test]
     fn rmsprop_momentum() {
-        check64(
-            RmsProp::<f64, T64>::new().with_momentum(0.5),
-            None,
-            &RMSPROP_MOMENTUM,
-        );
+        check64(RmsProp::<f64, T64>::new().with_momentum(0.5), None, &RMSPROP_MOMENTUM);
     }
 
     #[test]
     fn rmsprop_centered() {
-        check64(
-            RmsProp::<f64, T64>::new().with_centered(true),
-            None,
-            &RMSPROP_CENTERED,
-        );
+        check64(RmsProp::<f64, T64>::new().with_centered(true), None, &RMSPROP_CENTERED);
     }
 
     #[test]
@@ -1116,20 +1001,12 @@ mod tests {
 
     #[test]
     fn rmsprop_clipvalue() {
-        check64(
-            RmsProp::<f64, T64>::new().with_clipvalue(0.5),
-            None,
-            &RMSPROP_CLIPVALUE,
-        );
+        check64(RmsProp::<f64, T64>::new().with_clipvalue(0.5), None, &RMSPROP_CLIPVALUE);
     }
 
     #[test]
     fn rmsprop_set_learning_rate() {
-        check64(
-            RmsProp::<f64, T64>::new().with_momentum(0.5),
-            Some([0.01, 0.0005]),
-            &RMSPROP_SET_LR,
-        );
+        check64(RmsProp::<f64, T64>::new().with_momentum(0.5), Some([0.01, 0.0005]), &RMSPROP_SET_LR);
     }
 
     #[test]
@@ -1139,11 +1016,7 @@ mod tests {
 
     #[test]
     fn adam_amsgrad() {
-        check64(
-            Adam::<f64, T64>::new().with_amsgrad(true),
-            None,
-            &ADAM_AMSGRAD,
-        );
+        check64(Adam::<f64, T64>::new().with_amsgrad(true), None, &ADAM_AMSGRAD);
     }
 
     #[test]
@@ -1159,19 +1032,13 @@ mod tests {
 
     #[test]
     fn adam_clipnorm() {
-        let adam = Adam::<f64, T64>::new()
-            .with_learning_rate(0.01)
-            .with_epsilon(0.5)
-            .with_clipnorm(2.4);
+        let adam = Adam::<f64, T64>::new().with_learning_rate(0.01).with_epsilon(0.5).with_clipnorm(2.4);
         check64(adam, None, &ADAM_CLIPNORM);
     }
 
     #[test]
     fn adam_global_clipnorm() {
-        let adam = Adam::<f64, T64>::new()
-            .with_learning_rate(0.01)
-            .with_epsilon(0.5)
-            .with_global_clipnorm(2.7);
+        let adam = Adam::<f64, T64>::new().with_learning_rate(0.01).with_epsilon(0.5).with_global_clipnorm(2.7);
         check64(adam, None, &ADAM_GLOBAL_CLIPNORM);
     }
 
@@ -1182,58 +1049,24 @@ mod tests {
 
     #[test]
     fn f32_follows_keras_f64_closely() {
-        check(
-            Adam::<f32, Tiny<f32>>::new().with_amsgrad(true),
-            None,
-            &ADAM_AMSGRAD,
-            1e-5,
-        );
-        let sgd = Sgd::<f32, Tiny<f32>>::new()
-            .with_learning_rate(0.1)
-            .with_momentum(0.5);
-        check(
-            sgd.with_global_clipnorm(2.7),
-            None,
-            &SGD_GLOBAL_CLIPNORM,
-            1e-5,
-        );
-        check(
-            Sgd::<f32, Tiny<f32>>::new()
-                .with_momentum(0.9)
-                .with_nesterov(true),
-            None,
-            &SGD_NESTEROV,
-            1e-5,
-        );
+        check(Adam::<f32, Tiny<f32>>::new().with_amsgrad(true), None, &ADAM_AMSGRAD, 1e-5);
+        let sgd = Sgd::<f32, Tiny<f32>>::new().with_learning_rate(0.1).with_momentum(0.5);
+        check(sgd.with_global_clipnorm(2.7), None, &SGD_GLOBAL_CLIPNORM, 1e-5);
+        check(Sgd::<f32, Tiny<f32>>::new().with_momentum(0.9).with_nesterov(true), None, &SGD_NESTEROV, 1e-5);
     }
 
     #[test]
     fn defaults_are_keras_defaults() {
         let sgd = Sgd::<f64, T64>::default();
-        assert_eq!(
-            (sgd.learning_rate, sgd.momentum, sgd.nesterov),
-            (0.01, 0.0, false)
-        );
+        assert_eq!((sgd.learning_rate, sgd.momentum, sgd.nesterov), (0.01, 0.0, false));
         let rmsprop = RmsProp::<f64, T64>::default();
         assert_eq!(
-            (
-                rmsprop.learning_rate,
-                rmsprop.rho,
-                rmsprop.momentum,
-                rmsprop.epsilon,
-                rmsprop.centered
-            ),
+            (rmsprop.learning_rate, rmsprop.rho, rmsprop.momentum, rmsprop.epsilon, rmsprop.centered),
             (0.001, 0.9, 0.0, 1e-7, false)
         );
         let adam = Adam::<f64, T64>::default();
         assert_eq!(
-            (
-                adam.learning_rate,
-                adam.beta_1,
-                adam.beta_2,
-                adam.epsilon,
-                adam.amsgrad
-            ),
+            (adam.learning_rate, adam.beta_1, adam.beta_2, adam.epsilon, adam.amsgrad),
             (0.001, 0.9, 0.999, 1e-7, false)
         );
         for clip in [sgd.clip, rmsprop.clip, adam.clip] {
@@ -1247,35 +1080,25 @@ mod tests {
     fn clip_new_rejects_more_than_one() {
         assert_eq!(Clip::new(Some(1.0), None, None), Ok(Clip::clipnorm(1.0)));
         assert_eq!(Clip::new(None, Some(1.0), None), Ok(Clip::clipvalue(1.0)));
-        assert_eq!(
-            Clip::new(None, None, Some(1.0)),
-            Ok(Clip::global_clipnorm(1.0))
-        );
+        assert_eq!(Clip::new(None, None, Some(1.0)), Ok(Clip::global_clipnorm(1.0)));
         assert_eq!(Clip::<f64>::new(None, None, None), Ok(Clip::none()));
         assert_eq!(Clip::new(Some(1.0), Some(1.0), None), Err(ClipError));
         assert_eq!(Clip::new(None, Some(1.0), Some(1.0)), Err(ClipError));
         // Keras counts `is not None`, so even a zero counts.
         assert_eq!(Clip::new(Some(0.0), None, Some(1.0)), Err(ClipError));
         let message = format!("{ClipError}");
-        assert_eq!(
-            message,
-            "only one of `clipnorm`, `clipvalue` and `global_clipnorm` can be set"
-        );
+        assert_eq!(message, "only one of `clipnorm`, `clipvalue` and `global_clipnorm` can be set");
     }
 
     #[test]
     #[should_panic(expected = "only one of")]
     fn builders_reject_a_second_clip() {
-        let _ = Adam::<f64, T64>::new()
-            .with_clipnorm(1.0)
-            .with_clipvalue(0.5);
+        let _ = Adam::<f64, T64>::new().with_clipnorm(1.0).with_clipvalue(0.5);
     }
 
     #[test]
     fn builders_may_reset_the_same_clip() {
-        let rmsprop = RmsProp::<f64, T64>::new()
-            .with_global_clipnorm(1.0)
-            .with_global_clipnorm(2.0);
+        let rmsprop = RmsProp::<f64, T64>::new().with_global_clipnorm(1.0).with_global_clipnorm(2.0);
         assert_eq!(rmsprop.clip, Clip::global_clipnorm(2.0));
     }
 
@@ -1289,9 +1112,7 @@ mod tests {
     /// minus the clipped gradient.
     fn clipped(clip: Clip<f64>, kernel_grad: [f64; 6], bias_grad: [f64; 3]) -> T64 {
         let mut model = T64::zeros();
-        let mut sgd = Sgd::<f64, T64>::new()
-            .with_learning_rate(1.0)
-            .with_clip(clip);
+        let mut sgd = Sgd::<f64, T64>::new().with_learning_rate(1.0).with_clip(clip);
         sgd.apply(&mut model, &tiny(kernel_grad, [5.0, 5.0], bias_grad));
         model
     }
@@ -1300,53 +1121,30 @@ mod tests {
     fn clip_precedence_follows_keras() {
         let g = ([3.0, 0.0, 0.0, 0.0, 0.0, -4.0], [0.0, 0.0, 2.0]);
         // clipnorm first: kernel norm 5 → 1, bias norm 2 → 1.
-        let all = Clip {
-            clipnorm: Some(1.0),
-            clipvalue: Some(0.1),
-            global_clipnorm: Some(1.0),
-        };
+        let all = Clip { clipnorm: Some(1.0), clipvalue: Some(0.1), global_clipnorm: Some(1.0) };
         let model = clipped(all, g.0, g.1);
         assert_eq!(model.kernel, [-0.6, 0.0, 0.0, 0.0, 0.0, 0.8]);
         assert_eq!(model.bias, [0.0, 0.0, -1.0]);
         // A non-positive clipnorm is off: global_clipnorm applies (norm sqrt 29).
-        let global = Clip {
-            clipnorm: Some(0.0),
-            clipvalue: Some(0.1),
-            global_clipnorm: Some(1.0),
-        };
+        let global = Clip { clipnorm: Some(0.0), clipvalue: Some(0.1), global_clipnorm: Some(1.0) };
         let model = clipped(global, g.0, g.1);
         let scale = 1.0 * f64::min(1.0 / 29f64.sqrt(), 1.0);
         assert_eq!(model.kernel[0], -(3.0 * scale));
         assert_eq!(model.bias[2], -(2.0 * scale));
         // Then clipvalue.
-        let value = Clip {
-            clipnorm: None,
-            clipvalue: Some(0.1),
-            global_clipnorm: Some(-1.0),
-        };
+        let value = Clip { clipnorm: None, clipvalue: Some(0.1), global_clipnorm: Some(-1.0) };
         let model = clipped(value, g.0, g.1);
         assert_eq!(model.kernel, [-0.1, 0.0, 0.0, 0.0, 0.0, 0.1]);
         assert_eq!(model.bias, [0.0, 0.0, -0.1]);
         // Nothing positive: no clipping.
-        let off = Clip {
-            clipnorm: Some(-1.0),
-            clipvalue: Some(0.0),
-            global_clipnorm: None,
-        };
+        let off = Clip { clipnorm: Some(-1.0), clipvalue: Some(0.0), global_clipnorm: None };
         assert!(off.is_none());
-        assert_eq!(
-            clipped(off, g.0, g.1).kernel,
-            [-3.0, 0.0, 0.0, 0.0, 0.0, 4.0]
-        );
+        assert_eq!(clipped(off, g.0, g.1).kernel, [-3.0, 0.0, 0.0, 0.0, 0.0, 4.0]);
     }
 
     #[test]
     fn clipping_zero_gradients_gives_zero() {
-        for clip in [
-            Clip::clipnorm(1.0),
-            Clip::global_clipnorm(1.0),
-            Clip::clipvalue(1.0),
-        ] {
+        for clip in [Clip::clipnorm(1.0), Clip::global_clipnorm(1.0), Clip::clipvalue(1.0)] {
             let model = clipped(clip, [0.0; 6], [0.0; 3]);
             assert_eq!(model, T64::zeros(), "{clip:?}");
         }
@@ -1355,11 +1153,7 @@ mod tests {
     #[test]
     fn global_clipnorm_of_an_infinite_norm_is_nan() {
         // Keras: `scale = clip * min(1/norm, 1/clip) + (norm - norm)`.
-        let model = clipped(
-            Clip::global_clipnorm(1.0),
-            [f64::INFINITY, 0.0, 0.0, 0.0, 0.0, 0.0],
-            [1.0, 0.0, 0.0],
-        );
+        let model = clipped(Clip::global_clipnorm(1.0), [f64::INFINITY, 0.0, 0.0, 0.0, 0.0, 0.0], [1.0, 0.0, 0.0]);
         assert!(model.kernel.iter().chain(&model.bias).all(|x| x.is_nan()));
     }
 
@@ -1410,17 +1204,7 @@ mod tests {
     //           rows.append(list(np.asarray(k.value).reshape(-1)) + list(np.asarray(b.value)))
     //       print(name, [[repr(float(x)) for x in r] for r in rows])
     const SGD: [[f64; 9]; 3] = [
-        [
-            0.497,
-            -0.288,
-            0.775,
-            0.10400000000000001,
-            0.691,
-            -0.569,
-            0.0475,
-            -0.015,
-            0.085,
-        ],
+        [0.497, -0.288, 0.775, 0.10400000000000001, 0.691, -0.569, 0.0475, -0.015, 0.085],
         [
             0.504,
             -0.296,
@@ -1445,28 +1229,8 @@ mod tests {
         ],
     ];
     const SGD_MOMENTUM: [[f64; 9]; 3] = [
-        [
-            0.497,
-            -0.288,
-            0.775,
-            0.10400000000000001,
-            0.691,
-            -0.569,
-            0.0475,
-            -0.015,
-            0.085,
-        ],
-        [
-            0.5013,
-            -0.28519999999999995,
-            0.7415,
-            0.10560000000000001,
-            0.6989,
-            -0.5416,
-            0.04875,
-            -0.0165,
-            0.0805,
-        ],
+        [0.497, -0.288, 0.775, 0.10400000000000001, 0.691, -0.569, 0.0475, -0.015, 0.085],
+        [0.5013, -0.28519999999999995, 0.7415, 0.10560000000000001, 0.6989, -0.5416, 0.04875, -0.0165, 0.0805],
         [
             0.50517,
             -0.28067999999999993,
@@ -1550,17 +1314,7 @@ mod tests {
         ],
     ];
     const SGD_CLIPVALUE: [[f64; 9]; 3] = [
-        [
-            0.47,
-            -0.19999999999999998,
-            0.7000000000000001,
-            0.14,
-            0.61,
-            -0.5,
-            0.025,
-            0.030000000000000002,
-            0.0,
-        ],
+        [0.47, -0.19999999999999998, 0.7000000000000001, 0.14, 0.61, -0.5, 0.025, 0.030000000000000002, 0.0],
         [
             0.5249999999999999,
             -0.22999999999999998,

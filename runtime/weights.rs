@@ -77,10 +77,9 @@ impl fmt::Display for WeightsError {
             WeightsError::Shape { name, expected, found } => {
                 write!(f, "tensor `{name}` has shape {found:?}, the model needs {expected:?}")
             }
-            WeightsError::Dtype { name, dtype } => write!(
-                f,
-                "tensor `{name}` has dtype {dtype}, which cannot be loaded: expected F64, F32, F16 or BF16"
-            ),
+            WeightsError::Dtype { name, dtype } => {
+                write!(f, "tensor `{name}` has dtype {dtype}, which cannot be loaded: expected F64, F32, F16 or BF16")
+            }
             WeightsError::Format(message) => write!(f, "invalid safetensors file: {message}"),
         }
     }
@@ -132,11 +131,7 @@ fn check_model<T: Scalar, M: Network<T>>(model: &M) {
             info.shape,
             info.len()
         );
-        assert!(
-            M::TENSORS[..i].iter().all(|other| other.name != info.name),
-            "two tensors are named `{}`",
-            info.name
-        );
+        assert!(M::TENSORS[..i].iter().all(|other| other.name != info.name), "two tensors are named `{}`", info.name);
     }
 }
 
@@ -164,11 +159,7 @@ pub fn to_safetensors<T: Scalar, M: Network<T>>(model: &M) -> Vec<u8> {
             for (x, out) in values.iter().zip(data.chunks_exact_mut(T::BYTES)) {
                 x.write_le(out);
             }
-            Raw {
-                dtype,
-                shape: info.shape,
-                data,
-            }
+            Raw { dtype, shape: info.shape, data }
         })
         .collect();
     let tensors = M::TENSORS.iter().map(|info| info.name).zip(raws.iter());
@@ -216,10 +207,7 @@ pub fn from_safetensors<T: Scalar, M: Network<T>>(bytes: &[u8]) -> Result<M, Wei
 /// # Errors
 ///
 /// As [`from_safetensors`], counting only the keys that start with `prefix`.
-pub fn from_safetensors_prefixed<T: Scalar, M: Network<T>>(
-    bytes: &[u8],
-    prefix: &str,
-) -> Result<M, WeightsError> {
+pub fn from_safetensors_prefixed<T: Scalar, M: Network<T>>(bytes: &[u8], prefix: &str) -> Result<M, WeightsError> {
     let mut model = M::zeros();
     read_safetensors_into(&mut model, bytes, prefix)?;
     Ok(model)
@@ -248,9 +236,7 @@ pub fn read_safetensors_into<T: Scalar, M: Network<T>>(
     for info in M::TENSORS {
         let key = format!("{prefix}{}", info.name);
         let Ok(view) = file.tensor(&key) else {
-            return Err(WeightsError::Missing {
-                name: info.name.into(),
-            });
+            return Err(WeightsError::Missing { name: info.name.into() });
         };
         if view.shape() != info.shape {
             return Err(WeightsError::Shape {
@@ -260,10 +246,7 @@ pub fn read_safetensors_into<T: Scalar, M: Network<T>>(
             });
         }
         let Some(width) = width_of(view.dtype()) else {
-            return Err(WeightsError::Dtype {
-                name: info.name.into(),
-                dtype: view.dtype().to_string(),
-            });
+            return Err(WeightsError::Dtype { name: info.name.into(), dtype: view.dtype().to_string() });
         };
         if view.data().len() != info.len().saturating_mul(width) {
             // The parser checks this; kept so that a parser bug cannot turn
@@ -362,10 +345,7 @@ fn check_offsets(bytes: &[u8]) -> Result<(), WeightsError> {
         return Ok(());
     };
     let n = u64::from_le_bytes([a, b, c, d, e, f, g, h]);
-    let Some(header) = usize::try_from(n)
-        .ok()
-        .and_then(|n| bytes.get(8..n.checked_add(8)?))
-    else {
+    let Some(header) = usize::try_from(n).ok().and_then(|n| bytes.get(8..n.checked_add(8)?)) else {
         return Ok(());
     };
     let limit = bytes.len() as u64;
@@ -397,9 +377,7 @@ fn check_offsets(bytes: &[u8]) -> Result<(), WeightsError> {
             b'0'..=b'9' => {
                 let mut value: Option<u64> = Some(0);
                 while let Some(&digit @ b'0'..=b'9') = header.get(i) {
-                    value = value
-                        .and_then(|v| v.checked_mul(10))
-                        .and_then(|v| v.checked_add(u64::from(digit - b'0')));
+                    value = value.and_then(|v| v.checked_mul(10)).and_then(|v| v.checked_add(u64::from(digit - b'0')));
                     i += 1;
                 }
                 if checked && value.is_none_or(|v| v > limit) {
@@ -433,21 +411,9 @@ mod tests {
     }
 
     const TINY_TENSORS: &[TensorInfo] = &[
-        TensorInfo {
-            name: "dense.kernel",
-            shape: &[2, 3],
-            trainable: true,
-        },
-        TensorInfo {
-            name: "dense.bias",
-            shape: &[3],
-            trainable: true,
-        },
-        TensorInfo {
-            name: "norm.gamma",
-            shape: &[3],
-            trainable: true,
-        },
+        TensorInfo { name: "dense.kernel", shape: &[2, 3], trainable: true },
+        TensorInfo { name: "dense.bias", shape: &[3], trainable: true },
+        TensorInfo { name: "norm.gamma", shape: &[3], trainable: true },
     ];
 
     impl<T: Scalar> Network<T> for Tiny<T> {
@@ -463,11 +429,7 @@ mod tests {
 
         fn zeros() -> Self {
             let z = T::of_f64(0.0);
-            Tiny {
-                kernel: [z; 6],
-                bias: [z; 3],
-                gamma: [z; 3],
-            }
+            Tiny { kernel: [z; 6], bias: [z; 3], gamma: [z; 3] }
         }
         fn with_seed(seed: u64) -> Self {
             let mut rng = SplitMix64::new(seed);
@@ -503,36 +465,12 @@ mod tests {
     impl<T: Scalar> Network<T> for Mlp<T> {
         const PARAM_COUNT: usize = crate::network::total_len(Self::TENSORS);
         const TENSORS: &'static [TensorInfo] = &[
-            TensorInfo {
-                name: "dense.kernel",
-                shape: &[64, 32],
-                trainable: true,
-            },
-            TensorInfo {
-                name: "dense.bias",
-                shape: &[32],
-                trainable: true,
-            },
-            TensorInfo {
-                name: "dense_1.kernel",
-                shape: &[32, 32],
-                trainable: true,
-            },
-            TensorInfo {
-                name: "dense_1.bias",
-                shape: &[32],
-                trainable: true,
-            },
-            TensorInfo {
-                name: "dense_2.kernel",
-                shape: &[32, 10],
-                trainable: true,
-            },
-            TensorInfo {
-                name: "dense_2.bias",
-                shape: &[10],
-                trainable: true,
-            },
+            TensorInfo { name: "dense.kernel", shape: &[64, 32], trainable: true },
+            TensorInfo { name: "dense.bias", shape: &[32], trainable: true },
+            TensorInfo { name: "dense_1.kernel", shape: &[32, 32], trainable: true },
+            TensorInfo { name: "dense_1.bias", shape: &[32], trainable: true },
+            TensorInfo { name: "dense_2.kernel", shape: &[32, 10], trainable: true },
+            TensorInfo { name: "dense_2.bias", shape: &[10], trainable: true },
         ];
         const INPUT_NAMES: &'static [&'static str] = &["input_tensor"];
         const INPUT_WIDTHS: &'static [usize] = &[64];
@@ -543,10 +481,7 @@ mod tests {
         const STATS_LEN: usize = 0;
 
         fn zeros() -> Self {
-            Mlp(Self::TENSORS
-                .iter()
-                .map(|t| vec![T::of_f64(0.0); t.len()])
-                .collect())
+            Mlp(Self::TENSORS.iter().map(|t| vec![T::of_f64(0.0); t.len()]).collect())
         }
         fn with_seed(_: u64) -> Self {
             Self::zeros()
@@ -564,12 +499,7 @@ mod tests {
     fn file(entries: &[(&str, Dtype, &[usize], Vec<u8>)]) -> Vec<u8> {
         let views: Vec<(&str, TensorView<'_>)> = entries
             .iter()
-            .map(|(name, dtype, shape, data)| {
-                (
-                    *name,
-                    TensorView::new(*dtype, shape.to_vec(), data).unwrap(),
-                )
-            })
+            .map(|(name, dtype, shape, data)| (*name, TensorView::new(*dtype, shape.to_vec(), data).unwrap()))
             .collect();
         safetensors::serialize(views, None).unwrap()
     }
@@ -627,20 +557,13 @@ mod tests {
             let view = file.tensor(info.name).unwrap();
             assert_eq!(view.dtype(), Dtype::F32);
             assert_eq!(view.shape(), info.shape);
-            let values: Vec<f32> = view
-                .data()
-                .chunks_exact(4)
-                .map(f32::from_le_slice)
-                .collect();
+            let values: Vec<f32> = view.data().chunks_exact(4).map(f32::from_le_slice).collect();
             assert_eq!(values, model.tensor(i));
         }
         let (_, metadata) = SafeTensors::read_metadata(&bytes).unwrap();
         let metadata = metadata.metadata().as_ref().unwrap();
         assert_eq!(metadata.len(), 1);
-        assert_eq!(
-            metadata.get("format").map(String::as_str),
-            Some("staticnet")
-        );
+        assert_eq!(metadata.get("format").map(String::as_str), Some("staticnet"));
         // Deterministic output.
         assert_eq!(bytes, to_safetensors(&model.clone()));
     }
@@ -698,14 +621,8 @@ mod tests {
     fn every_truncation_is_an_error() {
         let bytes = to_safetensors(&Tiny::<f64>::with_seed(2));
         for len in 0..bytes.len() {
-            assert!(
-                load64(&bytes[..len]).is_err(),
-                "prefix of {len} bytes loaded"
-            );
-            assert!(
-                load32(&bytes[..len]).is_err(),
-                "prefix of {len} bytes loaded"
-            );
+            assert!(load64(&bytes[..len]).is_err(), "prefix of {len} bytes loaded");
+            assert!(load32(&bytes[..len]).is_err(), "prefix of {len} bytes loaded");
         }
         assert!(matches!(load64(&bytes[..3]), Err(WeightsError::Format(_))));
         let err = load64(&bytes[..bytes.len() - 1]).unwrap_err();
@@ -719,10 +636,7 @@ mod tests {
         bytes[8] = b'[';
         let err = load64(&bytes).unwrap_err();
         assert!(matches!(err, WeightsError::Format(_)), "{err:?}");
-        assert!(
-            err.to_string().starts_with("invalid safetensors file: "),
-            "{err}"
-        );
+        assert!(err.to_string().starts_with("invalid safetensors file: "), "{err}");
 
         // A header length beyond the file.
         let mut bytes = to_safetensors(&Tiny::<f64>::with_seed(2));
@@ -765,41 +679,23 @@ mod tests {
 
         // The same with the key spelled with a JSON escape.
         let escaped = header.replace("data_offsets", "data\\u005foffsets");
-        assert!(matches!(
-            load64(&raw_file(&escaped, 0)),
-            Err(WeightsError::Format(_))
-        ));
+        assert!(matches!(load64(&raw_file(&escaped, 0)), Err(WeightsError::Format(_))));
 
         // A shape whose element count overflows.
         let header = r#"{"dense.kernel":{"dtype":"F64","shape":[4294967296,4294967296,16],"data_offsets":[0,0]}}"#;
-        assert!(matches!(
-            load64(&raw_file(header, 0)),
-            Err(WeightsError::Format(_))
-        ));
+        assert!(matches!(load64(&raw_file(header, 0)), Err(WeightsError::Format(_))));
 
         // Numbers too large for u64, and offsets past the end.
         let header = r#"{"dense.bias":{"dtype":"F64","shape":[3],"data_offsets":[0,99999999999999999999999]}}"#;
-        assert!(matches!(
-            load64(&raw_file(header, 24)),
-            Err(WeightsError::Format(_))
-        ));
+        assert!(matches!(load64(&raw_file(header, 24)), Err(WeightsError::Format(_))));
         let header = r#"{"dense.bias":{"dtype":"F64","shape":[3],"data_offsets":[0,48]}}"#;
-        assert!(matches!(
-            load64(&raw_file(header, 24)),
-            Err(WeightsError::Format(_))
-        ));
+        assert!(matches!(load64(&raw_file(header, 24)), Err(WeightsError::Format(_))));
 
         // Negative and fractional sizes.
         let header = r#"{"dense.bias":{"dtype":"F64","shape":[-3],"data_offsets":[0,24]}}"#;
-        assert!(matches!(
-            load64(&raw_file(header, 24)),
-            Err(WeightsError::Format(_))
-        ));
+        assert!(matches!(load64(&raw_file(header, 24)), Err(WeightsError::Format(_))));
         let header = r#"{"dense.bias":{"dtype":"F64","shape":[3.5],"data_offsets":[0,24]}}"#;
-        assert!(matches!(
-            load64(&raw_file(header, 24)),
-            Err(WeightsError::Format(_))
-        ));
+        assert!(matches!(load64(&raw_file(header, 24)), Err(WeightsError::Format(_))));
     }
 
     #[test]
@@ -807,39 +703,20 @@ mod tests {
         // Zero elements: a shape dimension may exceed the file length.
         let header = r#"{"dense.bias":{"dtype":"F64","shape":[3],"data_offsets":[0,24]},"e":{"dtype":"F64","shape":[0,1000000],"data_offsets":[24,24]}}"#;
         let err = load64(&raw_file(header, 24)).unwrap_err();
-        assert_eq!(
-            err,
-            WeightsError::Missing {
-                name: "dense.kernel".into()
-            }
-        );
+        assert_eq!(err, WeightsError::Missing { name: "dense.kernel".into() });
     }
 
     #[test]
     fn wrong_shape_names_both_shapes() {
         let bytes = tiny_file_with(&[("dense.kernel", Dtype::F64, &[3, 2], f64_bytes(&[0.0; 6]))]);
         let err = load64(&bytes).unwrap_err();
-        assert_eq!(
-            err,
-            WeightsError::Shape {
-                name: "dense.kernel".into(),
-                expected: vec![2, 3],
-                found: vec![3, 2]
-            }
-        );
-        assert_eq!(
-            err.to_string(),
-            "tensor `dense.kernel` has shape [3, 2], the model needs [2, 3]"
-        );
+        assert_eq!(err, WeightsError::Shape { name: "dense.kernel".into(), expected: vec![2, 3], found: vec![3, 2] });
+        assert_eq!(err.to_string(), "tensor `dense.kernel` has shape [3, 2], the model needs [2, 3]");
 
         let bytes = tiny_file_with(&[("norm.gamma", Dtype::F64, &[], f64_bytes(&[1.0]))]);
         assert_eq!(
             load32(&bytes),
-            Err(WeightsError::Shape {
-                name: "norm.gamma".into(),
-                expected: vec![3],
-                found: vec![]
-            })
+            Err(WeightsError::Shape { name: "norm.gamma".into(), expected: vec![3], found: vec![] })
         );
     }
 
@@ -848,13 +725,7 @@ mod tests {
         let ints: Vec<u8> = [1i32, 2, 3].iter().flat_map(|x| x.to_le_bytes()).collect();
         let bytes = tiny_file_with(&[("dense.bias", Dtype::I32, &[3], ints)]);
         let err = load64(&bytes).unwrap_err();
-        assert_eq!(
-            err,
-            WeightsError::Dtype {
-                name: "dense.bias".into(),
-                dtype: "I32".into()
-            }
-        );
+        assert_eq!(err, WeightsError::Dtype { name: "dense.bias".into(), dtype: "I32".into() });
         assert_eq!(
             err.to_string(),
             "tensor `dense.bias` has dtype I32, which cannot be loaded: expected F64, F32, F16 or BF16"
@@ -866,31 +737,13 @@ mod tests {
     fn missing_tensor_is_named() {
         let model = Tiny::<f64>::with_seed(4);
         let bytes = file(&[
-            (
-                "dense.kernel",
-                Dtype::F64,
-                &[2, 3],
-                f64_bytes(&model.kernel),
-            ),
+            ("dense.kernel", Dtype::F64, &[2, 3], f64_bytes(&model.kernel)),
             ("norm.gamma", Dtype::F64, &[3], f64_bytes(&model.gamma)),
         ]);
         let err = load64(&bytes).unwrap_err();
-        assert_eq!(
-            err,
-            WeightsError::Missing {
-                name: "dense.bias".into()
-            }
-        );
-        assert_eq!(
-            err.to_string(),
-            "the file has no tensor `dense.bias`, which the model needs"
-        );
-        assert_eq!(
-            load64(&file(&[])),
-            Err(WeightsError::Missing {
-                name: "dense.kernel".into()
-            })
-        );
+        assert_eq!(err, WeightsError::Missing { name: "dense.bias".into() });
+        assert_eq!(err.to_string(), "the file has no tensor `dense.bias`, which the model needs");
+        assert_eq!(load64(&file(&[])), Err(WeightsError::Missing { name: "dense.kernel".into() }));
     }
 
     #[test]
@@ -900,16 +753,8 @@ mod tests {
             ("dense_1.kernel", Dtype::I32, &[1], vec![0; 4]),
         ]);
         let err = load64(&bytes).unwrap_err();
-        assert_eq!(
-            err,
-            WeightsError::Unexpected {
-                name: "dense_1.kernel".into()
-            }
-        );
-        assert_eq!(
-            err.to_string(),
-            "the file has a tensor `dense_1.kernel`, which the model does not have"
-        );
+        assert_eq!(err, WeightsError::Unexpected { name: "dense_1.kernel".into() });
+        assert_eq!(err.to_string(), "the file has a tensor `dense_1.kernel`, which the model does not have");
     }
 
     #[test]
@@ -920,12 +765,7 @@ mod tests {
             ("dense.bias", Dtype::F64, &[3], f64_bytes(&[0.0; 3])),
             ("norm.gamma", Dtype::F64, &[2], f64_bytes(&[0.0; 2])),
         ]);
-        assert_eq!(
-            load64(&bytes),
-            Err(WeightsError::Missing {
-                name: "dense.kernel".into()
-            })
-        );
+        assert_eq!(load64(&bytes), Err(WeightsError::Missing { name: "dense.kernel".into() }));
         let bytes = tiny_file_with(&[
             ("aaa", Dtype::F64, &[1], f64_bytes(&[0.0])),
             ("norm.gamma", Dtype::F64, &[2], f64_bytes(&[0.0; 2])),
@@ -951,34 +791,17 @@ mod tests {
         let mut entries: Vec<(String, Dtype, &[usize], Vec<u8>)> = TINY_TENSORS
             .iter()
             .enumerate()
-            .map(|(i, t)| {
-                (
-                    format!("weights/{}", t.name),
-                    Dtype::F64,
-                    t.shape,
-                    f64_bytes(model.tensor(i)),
-                )
-            })
+            .map(|(i, t)| (format!("weights/{}", t.name), Dtype::F64, t.shape, f64_bytes(model.tensor(i))))
             .collect();
         // Keys outside the prefix, of any dtype and shape, are ignored.
         entries.push(("dense.kernel".into(), Dtype::I32, &[1], vec![0; 4]));
-        entries.push((
-            "expect/grad/dense.kernel".into(),
-            Dtype::F64,
-            &[3, 2],
-            f64_bytes(&[0.0; 6]),
-        ));
+        entries.push(("expect/grad/dense.kernel".into(), Dtype::F64, &[3, 2], f64_bytes(&[0.0; 6])));
         entries.push(("input/x".into(), Dtype::F32, &[4, 2], vec![0; 32]));
-        let borrowed: Vec<(&str, Dtype, &[usize], Vec<u8>)> = entries
-            .iter()
-            .map(|(n, d, s, b)| (n.as_str(), *d, *s, b.clone()))
-            .collect();
+        let borrowed: Vec<(&str, Dtype, &[usize], Vec<u8>)> =
+            entries.iter().map(|(n, d, s, b)| (n.as_str(), *d, *s, b.clone())).collect();
         let bytes = file(&borrowed);
 
-        assert_eq!(
-            from_safetensors_prefixed::<f64, Tiny<f64>>(&bytes, "weights/"),
-            Ok(model.clone())
-        );
+        assert_eq!(from_safetensors_prefixed::<f64, Tiny<f64>>(&bytes, "weights/"), Ok(model.clone()));
         let as_f32 = from_safetensors_prefixed::<f32, Tiny<f32>>(&bytes, "weights/").unwrap();
         assert_eq!(as_f32.kernel[0], model.kernel[0] as f32);
         // Without the prefix the other keys count.
@@ -988,21 +811,13 @@ mod tests {
         with_extra.push(("weights/dense_9.bias", Dtype::F64, &[1], f64_bytes(&[0.0])));
         assert_eq!(
             from_safetensors_prefixed::<f64, Tiny<f64>>(&file(&with_extra), "weights/"),
-            Err(WeightsError::Unexpected {
-                name: "dense_9.bias".into()
-            })
+            Err(WeightsError::Unexpected { name: "dense_9.bias".into() })
         );
         // A missing key under the prefix is reported by the model's name.
-        let without: Vec<_> = borrowed
-            .iter()
-            .filter(|e| e.0 != "weights/dense.bias")
-            .cloned()
-            .collect();
+        let without: Vec<_> = borrowed.iter().filter(|e| e.0 != "weights/dense.bias").cloned().collect();
         assert_eq!(
             from_safetensors_prefixed::<f64, Tiny<f64>>(&file(&without), "weights/"),
-            Err(WeightsError::Missing {
-                name: "dense.bias".into()
-            })
+            Err(WeightsError::Missing { name: "dense.bias".into() })
         );
     }
 
@@ -1030,15 +845,8 @@ mod tests {
         let errors = [
             WeightsError::Missing { name: "a".into() },
             WeightsError::Unexpected { name: "a".into() },
-            WeightsError::Shape {
-                name: "a".into(),
-                expected: vec![1],
-                found: vec![2],
-            },
-            WeightsError::Dtype {
-                name: "a".into(),
-                dtype: "I8".into(),
-            },
+            WeightsError::Shape { name: "a".into(), expected: vec![1], found: vec![2] },
+            WeightsError::Dtype { name: "a".into(), dtype: "I8".into() },
             WeightsError::Format("header too small".into()),
         ];
         for e in errors {
@@ -1077,14 +885,9 @@ mod tests {
             let mut bytes = valid[round % valid.len()].clone();
             let edits = 1 + rng.below(4);
             for _ in 0..edits {
-                let header_end = 8 + u64::from_le_bytes(bytes[..8].try_into().unwrap())
-                    .min(bytes.len() as u64 - 8);
+                let header_end = 8 + u64::from_le_bytes(bytes[..8].try_into().unwrap()).min(bytes.len() as u64 - 8);
                 // Mostly the header, where the structure is.
-                let at = if rng.below(4) == 0 {
-                    rng.below(bytes.len() as u64)
-                } else {
-                    rng.below(header_end)
-                } as usize;
+                let at = if rng.below(4) == 0 { rng.below(bytes.len() as u64) } else { rng.below(header_end) } as usize;
                 match rng.below(4) {
                     0 => bytes[at] ^= 1 << rng.below(8),
                     1 => bytes[at] = rng.below(256) as u8,

@@ -6,13 +6,21 @@ use staticnet::{Loss, Network, Train};
 
 /// Compares `loss_and_grad_slices` with central differences of the loss
 /// for every trainable scalar (at most `per_tensor` of each tensor).
-fn check_gradients<M: Train<f64>>(model: &M, n: usize, inputs: &[Vec<f64>], targets: &[Vec<f64>], sample_weight: Option<&[f64]>) {
+fn check_gradients<M: Train<f64>>(
+    model: &M,
+    n: usize,
+    inputs: &[Vec<f64>],
+    targets: &[Vec<f64>],
+    sample_weight: Option<&[f64]>,
+) {
     let ins: Vec<&[f64]> = inputs.iter().map(|v| v.as_slice()).collect();
     let tgs: Vec<&[f64]> = targets.iter().map(|v| v.as_slice()).collect();
     let mut ws = vec![0.0; M::TRAIN_ROWS * n];
     let mut stats = vec![0.0; M::STATS_LEN];
     let mut heads = vec![0.0; M::HEADS.len()];
-    let mut loss_of = |m: &M, grads: &mut M| m.loss_and_grad_slices(n, &ins, &tgs, sample_weight, &mut ws, &mut stats, grads, &mut heads, 99);
+    let mut loss_of = |m: &M, grads: &mut M| {
+        m.loss_and_grad_slices(n, &ins, &tgs, sample_weight, &mut ws, &mut stats, grads, &mut heads, 99)
+    };
     let mut grads = M::zeros();
     let total = loss_of(model, &mut grads);
     assert!(total.is_finite() && total > 0.0, "loss {total}");
@@ -68,7 +76,9 @@ fn data_for<M: Network<f64>>(rng: &mut SplitMix64, n: usize) -> (Vec<Vec<f64>>, 
         .iter()
         .map(|h| match h.loss {
             Some(Loss::CategoricalCrossentropy { .. }) => one_hot(rng, h.width, n),
-            Some(Loss::SparseCategoricalCrossentropy { .. }) => (0..n).map(|_| rng.below(h.width as u64) as f64).collect(),
+            Some(Loss::SparseCategoricalCrossentropy { .. }) => {
+                (0..n).map(|_| rng.below(h.width as u64) as f64).collect()
+            }
             Some(Loss::BinaryCrossentropy { .. }) => bits(rng, h.width * n),
             _ => uniform(rng, h.width * n, -1.5, 1.5),
         })
@@ -214,7 +224,16 @@ fn fused_gradient_matches_the_clipped_chain_rule() {
         let mut p = [0.0; 4];
         forward(Activation::Softmax, &z, &mut p, rows);
         let mut g = [0.0; 4];
-        fused_loss_and_grad(Loss::CategoricalCrossentropy { from_logits: false }, Activation::Softmax, &p, &t, rows, None, &mut g, 1.0);
+        fused_loss_and_grad(
+            Loss::CategoricalCrossentropy { from_logits: false },
+            Activation::Softmax,
+            &p,
+            &t,
+            rows,
+            None,
+            &mut g,
+            1.0,
+        );
         for i in 0..4 {
             let mut zp = z;
             zp[i] += 1e-6;

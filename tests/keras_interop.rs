@@ -38,7 +38,8 @@ fn check<T: Scalar>() {
     let f = Fixture::load("interop");
     assert_eq!(f.metadata["inputs"], r#"["a", "b"]"#);
     assert_eq!(f.metadata["heads"], r#"["cls", "reg"]"#);
-    let model: Interop<T> = staticnet::weights::from_safetensors_prefixed(&f.bytes, "weights/").expect("exported weights");
+    let model: Interop<T> =
+        staticnet::weights::from_safetensors_prefixed(&f.bytes, "weights/").expect("exported weights");
     assert!(model.batch_normalization.moving_variance.iter().any(|v| (v.as_f64() - 1.0).abs() > 1e-3));
     let a = f.matrix::<T, 12, 8>("input/a");
     let b = f.matrix::<T, 6, 8>("input/b");
@@ -46,7 +47,10 @@ fn check<T: Scalar>() {
     let tol = if T::BYTES == 8 { 1e-6 } else { 1e-4 };
     assert_close_within("cls", out.cls.as_slice(), f.get("expect/output/cls"), tol);
     assert_close_within("reg", out.reg.as_slice(), f.get("expect/output/reg"), tol);
-    let one = model.forward(&SVector::from_column_slice(a.column(3).as_slice()), &SVector::from_column_slice(b.column(3).as_slice()));
+    let one = model.forward(
+        &SVector::from_column_slice(a.column(3).as_slice()),
+        &SVector::from_column_slice(b.column(3).as_slice()),
+    );
     assert_close_within("cls[3]", one.cls.as_slice(), &f.get("expect/output/cls")[15..20], tol);
 }
 

@@ -149,7 +149,7 @@ mod seed_posts {
         f.assert_network_text(NETWORK_TEXT);
         let mut model: Posts<T> = load(&f);
         let x = f.matrix::<T, 48, 8>("input/posts");
-let age = f.matrix::<T, 1, 8>("target/age");
+        let age = f.matrix::<T, 1, 8>("target/age");
         let income = f.matrix::<T, 10, 8>("target/income");
         let gender = f.matrix::<T, 1, 8>("target/gender");
         let out = model.forward_batch::<8>(&x);
@@ -176,16 +176,28 @@ let age = f.matrix::<T, 1, 8>("target/age");
         assert_scalar_within("age loss", losses.age, f.scalar("expect/loss/age"), reported);
         assert_scalar_close("income loss", losses.income, f.scalar("expect/loss/income"));
         assert_scalar_within("gender loss", losses.gender, f.scalar("expect/loss/gender"), reported);
-        let pairs = |head: &str| f.get(&format!("expect/output/{head}")).iter().zip(f.get(&format!("target/{head}"))).map(|(&p, &t)| (p, t)).collect::<Vec<_>>();
+        let pairs = |head: &str| {
+            f.get(&format!("expect/output/{head}"))
+                .iter()
+                .zip(f.get(&format!("target/{head}")))
+                .map(|(&p, &t)| (p, t))
+                .collect::<Vec<_>>()
+        };
         let mse: f64 = pairs("age").iter().map(|(p, t)| (p - t) * (p - t)).sum::<f64>() / 8.0;
-        let bce: f64 = pairs("gender").iter().map(|(p, t)| -(t * p.ln() + (1.0 - t) * (1.0 - p).ln())).sum::<f64>() / 8.0;
+        let bce: f64 =
+            pairs("gender").iter().map(|(p, t)| -(t * p.ln() + (1.0 - t) * (1.0 - p).ln())).sum::<f64>() / 8.0;
         assert_scalar_within("mse of Keras's outputs", losses.age, mse, exact);
         assert_scalar_within("bce of Keras's outputs", losses.gender, bce, exact);
         assert_tensors(&f, "expect/grad/", &grads);
         let mut opt = Posts::<T>::optimizer();
         for step in 0..3 {
             let l = model.train_step::<8, _>(&mut opt, &x, &age, &income, &gender);
-            assert_scalar_within(&format!("step {step} loss"), l.total, f.scalar(&format!("expect/step_loss/{step}")), reported);
+            assert_scalar_within(
+                &format!("step {step} loss"),
+                l.total,
+                f.scalar(&format!("expect/step_loss/{step}")),
+                reported,
+            );
         }
         assert_tensors(&f, "expect/step3/", &model);
     }

@@ -158,7 +158,10 @@ fn fit_does_not_allocate_per_batch() {
         let mut model = Box::new(Posts::<f32>::new(1));
         let mut optimizer = Box::new(Posts::<f32>::optimizer());
         let options = staticnet::FitOptions::new().epochs(2).batch_size(16).verbose(false);
-        allocations_in(|| staticnet::fit(&mut *model, &mut *optimizer, &x, (&age, &income, &gender), &options).expect("fit")).0
+        allocations_in(|| {
+            staticnet::fit(&mut *model, &mut *optimizer, &x, (&age, &income, &gender), &options).expect("fit")
+        })
+        .0
     };
     let (few, many) = (count(64), count(256));
     assert_eq!(few, many, "fit allocated {few} times for 4 batches per epoch, {many} for 16");

@@ -67,7 +67,9 @@ fn keras_layout_and_names() {
     let kernel = file.tensor("dense.kernel").unwrap();
     assert_eq!(kernel.shape(), [6, 5]);
     // Keras's [in, out] row-major: element (i, o) at i * out + o.
-    let at = |i: usize, o: usize| f32::from_le_bytes(kernel.data()[4 * (i * 5 + o)..4 * (i * 5 + o) + 4].try_into().unwrap());
+    let at = |i: usize, o: usize| {
+        f32::from_le_bytes(kernel.data()[4 * (i * 5 + o)..4 * (i * 5 + o) + 4].try_into().unwrap())
+    };
     assert_eq!(at(2, 3), model.dense.kernel[(3, 2)]);
 }
 

@@ -17,7 +17,9 @@ pub fn load_digits() -> Result<Digits, String> {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/data/digits.csv.gz");
     let file = std::fs::File::open(path).map_err(|e| format!("cannot open {path}: {e}"))?;
     let mut text = String::new();
-    flate2::read::GzDecoder::new(file).read_to_string(&mut text).map_err(|e| format!("cannot decompress {path}: {e}"))?;
+    flate2::read::GzDecoder::new(file)
+        .read_to_string(&mut text)
+        .map_err(|e| format!("cannot decompress {path}: {e}"))?;
     parse_digits(&text).map_err(|e| format!("{path}: {e}"))
 }
 
@@ -38,7 +40,8 @@ pub fn parse_digits(text: &str) -> Result<Digits, String> {
             }
             image[k] = v;
         }
-        let label: u8 = fields[64].parse().map_err(|_| format!("line {}: label `{}` is not a digit", i + 1, fields[64]))?;
+        let label: u8 =
+            fields[64].parse().map_err(|_| format!("line {}: label `{}` is not a digit", i + 1, fields[64]))?;
         if label > 9 {
             return Err(format!("line {}: label {label} is not a digit", i + 1));
         }
@@ -87,7 +90,9 @@ impl Digits {
 
     /// Ink mass: the mean pixel value scaled to 0..=1.
     pub fn ink(&self, idx: &[usize]) -> OMatrix<f32, Const<1>, Dyn> {
-        OMatrix::<f32, Const<1>, Dyn>::from_fn(idx.len(), |_, c| self.pixels[idx[c]].iter().sum::<f32>() / (64.0 * 16.0))
+        OMatrix::<f32, Const<1>, Dyn>::from_fn(idx.len(), |_, c| {
+            self.pixels[idx[c]].iter().sum::<f32>() / (64.0 * 16.0)
+        })
     }
 }
 

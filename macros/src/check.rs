@@ -2099,6 +2099,101 @@ fn loss_name(e: &Expr) -> Option<String> {
     }
 }
 
+/// Reads and checks the file of `weights("path")` (relative to the crate's
+/// manifest): every tensor must be there with the graph's shape, F32 or F64,
+/// finite; nothing else may be.
+fn finish_weights(ctx: &mut Ctx, mut graph: Graph, stmt: Option<(&Expr, Span)>) -> Graph {
+    let Some((Expr::Call { args, .. }, span)) = stmt else { return graph };
+    let lit = match args.as_slice() {
+        [Arg { name: None, value: Expr::Str(s) }] => s,
+        _ => {
+            ctx.error(
+                span,
+                "`weights` takes one path, relative to the crate's Cargo.toml: `weights(\"model.safetensors\");`",
+            );
+            return graph;
+        }
+    };
+    let rel = lit.value();
+    let base = std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| ".".into());
+    let path = std::path::Path::new(&base).join(&rel);
+    let bytes = match std::fs::read(&path) {
+        Ok(b) => b,
+        Err(e) => {
+            ctx.error(lit.span(), format!("cannot read weights file `{}`: {e}", path.display()));
+            return graph;
+        }
+    };
+    let file = match safetensors::SafeTensors::deserialize(&bytes) {
+        Ok(f) => f,
+        Err(e) => {
+            ctx.error(lit.span(), format!("`{rel}` is not a safetensors file: {e}"));
+            return graph;
+        }
+    };
+    let specs = graph.tensors();
+    let mut values = Vec::new();
+    let mut ok = true;
+    for spec in &specs {
+        let Ok(view) = file.tensor(&spec.name) else {
+            ctx.error(
+                lit.span(),
+                format!("`{rel}` has no tensor `{}`, which layer `{}` needs", spec.name, graph.nodes[spec.layer].name),
+            );
+            ok = false;
+            continue;
+        };
+        if view.shape() != spec.shape.as_slice() {
+            ctx.error(
+                lit.span(),
+                format!(
+                    "tensor `{}` in `{rel}` has shape {:?}, the network needs {:?}",
+                    spec.name,
+                    view.shape(),
+                    spec.shape
+                ),
+            );
+            ok = false;
+            continue;
+        }
+        let data: Vec<f64> = match view.dtype() {
+            safetensors::Dtype::F64 => {
+                view.data().chunks_exact(8).map(|c| f64::from_le_bytes(c.try_into().unwrap_or([0; 8]))).collect()
+            }
+            safetensors::Dtype::F32 => view
+                .data()
+                .chunks_exact(4)
+                .map(|c| f64::from(f32::from_le_bytes(c.try_into().unwrap_or([0; 4]))))
+                .collect(),
+            other => {
+                ctx.error(
+                    lit.span(),
+                    format!("tensor `{}` in `{rel}` has dtype {other:?}: expected F32 or F64", spec.name),
+                );
+                ok = false;
+                continue;
+            }
+        };
+        if data.iter().any(|v| !v.is_finite()) {
+            ctx.error(lit.span(), format!("tensor `{}` in `{rel}` holds a value that is not finite", spec.name));
+            ok = false;
+            continue;
+        }
+        values.push(data);
+    }
+    let mut extra: Vec<String> =
+        file.names().into_iter().filter(|n| !specs.iter().any(|s| s.name == *n)).map(str::to_string).collect();
+    extra.sort();
+    if let Some(name) = extra.first() {
+        ctx.error(lit.span(), format!("`{rel}` has a tensor `{name}`, which is not a weight of this network"));
+        ok = false;
+    }
+    if ok {
+        graph.pretrained = Some(Pretrained { path: path.to_string_lossy().into_owned(), values });
+    }
+    graph
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -2469,10 +2564,19 @@ mod tests {
             .collect();
         let views: Vec<(String, safetensors::tensor::TensorView)> = data
             .iter()
-            .map(|(n, bytes, shape)| (n.clone(), safetensors::tensor::TensorView::new(safetensors::Dtype::F32, shape.clone(), bytes).unwrap()))
+            .map(|(n, bytes, shape)| {
+                (
+                    n.clone(),
+                    safetensors::tensor::TensorView::new(safetensors::Dtype::F32, shape.clone(), bytes).unwrap(),
+                )
+            })
             .collect();
         let bytes = safetensors::serialize(views, None).unwrap();
-        let path = std::env::temp_dir().join(format!("staticnet-check-{}-{}.safetensors", std::process::id(), tensors.len() * 7 + tensors[0].1[0]));
+        let path = std::env::temp_dir().join(format!(
+            "staticnet-check-{}-{}.safetensors",
+            std::process::id(),
+            tensors.len() * 7 + tensors[0].1[0]
+        ));
         std::fs::write(&path, bytes).unwrap();
         path.to_string_lossy().into_owned()
     }
@@ -2521,80 +2625,4 @@ mod tests {
         let errs = with_weights("/nonexistent/w.safetensors").unwrap_err().join("\n");
         assert!(errs.contains("cannot read weights file"), "{errs}");
     }
-}
-
-/// Reads and checks the file of `weights("path")` (relative to the crate's
-/// manifest): every tensor must be there with the graph's shape, F32 or F64,
-/// finite; nothing else may be.
-fn finish_weights(ctx: &mut Ctx, mut graph: Graph, stmt: Option<(&Expr, Span)>) -> Graph {
-    let Some((Expr::Call { args, .. }, span)) = stmt else { return graph };
-    let lit = match args.as_slice() {
-        [Arg { name: None, value: Expr::Str(s) }] => s,
-        _ => {
-            ctx.error(span, "`weights` takes one path, relative to the crate's Cargo.toml: `weights(\"model.safetensors\");`");
-            return graph;
-        }
-    };
-    let rel = lit.value();
-    let base = std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| ".".into());
-    let path = std::path::Path::new(&base).join(&rel);
-    let bytes = match std::fs::read(&path) {
-        Ok(b) => b,
-        Err(e) => {
-            ctx.error(lit.span(), format!("cannot read weights file `{}`: {e}", path.display()));
-            return graph;
-        }
-    };
-    let file = match safetensors::SafeTensors::deserialize(&bytes) {
-        Ok(f) => f,
-        Err(e) => {
-            ctx.error(lit.span(), format!("`{rel}` is not a safetensors file: {e}"));
-            return graph;
-        }
-    };
-    let specs = graph.tensors();
-    let mut values = Vec::new();
-    let mut ok = true;
-    for spec in &specs {
-        let Ok(view) = file.tensor(&spec.name) else {
-            ctx.error(lit.span(), format!("`{rel}` has no tensor `{}`, which layer `{}` needs", spec.name, graph.nodes[spec.layer].name));
-            ok = false;
-            continue;
-        };
-        if view.shape() != spec.shape.as_slice() {
-            ctx.error(
-                lit.span(),
-                format!("tensor `{}` in `{rel}` has shape {:?}, the network needs {:?}", spec.name, view.shape(), spec.shape),
-            );
-            ok = false;
-            continue;
-        }
-        let data: Vec<f64> = match view.dtype() {
-            safetensors::Dtype::F64 => view.data().chunks_exact(8).map(|c| f64::from_le_bytes(c.try_into().unwrap_or([0; 8]))).collect(),
-            safetensors::Dtype::F32 => {
-                view.data().chunks_exact(4).map(|c| f64::from(f32::from_le_bytes(c.try_into().unwrap_or([0; 4])))).collect()
-            }
-            other => {
-                ctx.error(lit.span(), format!("tensor `{}` in `{rel}` has dtype {other:?}: expected F32 or F64", spec.name));
-                ok = false;
-                continue;
-            }
-        };
-        if data.iter().any(|v| !v.is_finite()) {
-            ctx.error(lit.span(), format!("tensor `{}` in `{rel}` holds a value that is not finite", spec.name));
-            ok = false;
-            continue;
-        }
-        values.push(data);
-    }
-    let mut extra: Vec<String> = file.names().into_iter().filter(|n| !specs.iter().any(|s| s.name == *n)).map(str::to_string).collect();
-    extra.sort();
-    if let Some(name) = extra.first() {
-        ctx.error(lit.span(), format!("`{rel}` has a tensor `{name}`, which is not a weight of this network"));
-        ok = false;
-    }
-    if ok {
-        graph.pretrained = Some(Pretrained { path: path.to_string_lossy().into_owned(), values });
-    }
-    graph
 }

@@ -303,7 +303,8 @@ impl Graph {
     pub fn fused(&self, h: usize, consumers: &[Vec<NodeId>]) -> bool {
         let head = &self.heads[h];
         let node = &self.nodes[head.node];
-        let used_once = consumers[head.node].is_empty() && self.heads.iter().filter(|o| o.node == head.node).count() == 1;
+        let used_once =
+            consumers[head.node].is_empty() && self.heads.iter().filter(|o| o.node == head.node).count() == 1;
         match (head.loss, node.op.activation()) {
             (Some(loss), Some(act)) => used_once && loss.fuses_with(act),
             _ => false,

@@ -1,7 +1,7 @@
 //! A `#![no_std]` static library with its own panic handler: if anything
 //! linked `std`, the two panic handlers would collide and the build would
 //! fail. It runs inference and a training step of a generated model with no
-//! allocator. Build it with `cargo build -p staticnet-nostd-check --profile nostd`.
+//! allocator. Build it with `cargo build --manifest-path nostd/Cargo.toml --release`.
 #![no_std]
 
 use staticnet::nalgebra::{SMatrix, SVector};

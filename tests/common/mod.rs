@@ -39,7 +39,10 @@ impl Fixture {
 
     /// The tensor as a matrix of `T`; Keras's row-major `[batch, features]`
     /// is nalgebra's column-major `features × batch`.
-    pub fn matrix<T: Scalar, const R: usize, const C: usize>(&self, key: &str) -> staticnet::nalgebra::SMatrix<T, R, C> {
+    pub fn matrix<T: Scalar, const R: usize, const C: usize>(
+        &self,
+        key: &str,
+    ) -> staticnet::nalgebra::SMatrix<T, R, C> {
         let data = self.get(key);
         assert_eq!(data.len(), R * C, "{key}");
         staticnet::nalgebra::SMatrix::from_iterator(data.iter().map(|&v| T::of_f64(v)))
@@ -48,7 +51,11 @@ impl Fixture {
     /// Checks that the `network` text in the metadata is the one compiled.
     pub fn assert_network_text(&self, compiled: &str) {
         let strip = |s: &str| s.chars().filter(|c| !c.is_whitespace()).collect::<String>();
-        assert_eq!(strip(&self.metadata["network"]), strip(compiled), "the test compiles a different model than the fixture");
+        assert_eq!(
+            strip(&self.metadata["network"]),
+            strip(compiled),
+            "the test compiles a different model than the fixture"
+        );
     }
 }
 
@@ -93,6 +100,10 @@ pub fn assert_scalar_within<T: Scalar>(what: &str, got: T, want: f64, tol: f64) 
 /// Every tensor of `model` against `{prefix}{name}` in the fixture.
 pub fn assert_tensors<T: Scalar, M: Network<T>>(fixture: &Fixture, prefix: &str, model: &M) {
     for (i, info) in M::TENSORS.iter().enumerate() {
-        assert_close(&format!("{prefix}{}", info.name), model.tensor(i), fixture.get(&format!("{prefix}{}", info.name)));
+        assert_close(
+            &format!("{prefix}{}", info.name),
+            model.tensor(i),
+            fixture.get(&format!("{prefix}{}", info.name)),
+        );
     }
 }
