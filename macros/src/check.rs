@@ -1792,26 +1792,34 @@ fn per_head<'e>(ctx: &mut Ctx, graph: &Graph, key: &str, expr: &'e Expr) -> (Vec
     }
 }
 
+/// A name, its span, and the arguments when it was called.
+type Named<'e> = (String, Span, Option<&'e Vec<Arg>>);
+
+/// A name given as an identifier, a string, a path, or a call with
+/// arguments (`mse`, `"mse"`, `keras.losses.mse`, `Huber(delta = 1.0)`):
+/// the name, its span and the call's arguments. `Err` for any other form,
+/// for the caller to report; `Ok(None)` when the callee was already reported.
+fn named<'e>(ctx: &mut Ctx, expr: &'e Expr) -> Result<Option<Named<'e>>, &'e Expr> {
+    Ok(match expr {
+        Expr::Ident(i) => Some((i.unraw().to_string(), i.span(), None)),
+        Expr::Str(s) => Some((s.value(), s.span(), None)),
+        Expr::Path(_) => callee_name(ctx, expr).map(|(n, s)| (n, s, None)),
+        Expr::Call { func, args, .. } => callee_name(ctx, func).map(|(n, s)| (n, s, Some(args))),
+        other => return Err(other),
+    })
+}
+
 fn loss_of(ctx: &mut Ctx, expr: &Expr) -> Option<LossKind> {
-    let (name, span, args) = match expr {
-        Expr::Ident(i) => (i.unraw().to_string(), i.span(), None),
-        Expr::Str(s) => (s.value(), s.span(), None),
-        Expr::Path(_) => {
-            let (n, s) = callee_name(ctx, expr)?;
-            (n, s, None)
-        }
-        Expr::Call { func, args, .. } => {
-            let (n, s) = callee_name(ctx, func)?;
-            (n, s, Some(args))
-        }
-        Expr::List(..) | Expr::Map(..) => {
+    let (name, span, args) = match named(ctx, expr) {
+        Ok(found) => found?,
+        Err(Expr::List(..) | Expr::Map(..)) => {
             ctx.error(
                 expr.span(),
                 "mixed `loss` forms: give one loss, a list of losses, or a map `{ head: loss }`, not a nesting of them",
             );
             return None;
         }
-        other => {
+        Err(other) => {
             ctx.error(other.span(), format!("expected a loss such as `mse`, found {}", other.describe()));
             return None;
         }
@@ -1892,18 +1900,9 @@ fn resolve_metric(name: &str, loss: Option<LossKind>, width: usize) -> Metric {
 }
 
 fn optimizer_of(ctx: &mut Ctx, expr: &Expr) -> Option<OptimizerSpec> {
-    let (name, span, args) = match expr {
-        Expr::Ident(i) => (i.unraw().to_string(), i.span(), None),
-        Expr::Str(s) => (s.value(), s.span(), None),
-        Expr::Path(_) => {
-            let (n, s) = callee_name(ctx, expr)?;
-            (n, s, None)
-        }
-        Expr::Call { func, args, .. } => {
-            let (n, s) = callee_name(ctx, func)?;
-            (n, s, Some(args))
-        }
-        other => {
+    let (name, span, args) = match named(ctx, expr) {
+        Ok(found) => found?,
+        Err(other) => {
             ctx.error(
                 other.span(),
                 format!(
