@@ -3,15 +3,21 @@
 //! samples. Backward kernels *add* into input gradients, since a tensor
 //! may feed several layers.
 
+pub mod gemm;
+#[cfg(target_arch = "x86_64")]
+mod x86;
+
 pub use crate::activations::backward_from_output;
 use crate::activations::{self, Activation};
 use crate::layers::{BatchNormalization, LayerNormalization};
 use crate::scalar::c;
 use crate::{rng, Scalar};
+use gemm::{gemm_nn, gemm_nt, gemm_tn, Start};
 use nalgebra::{SMatrix, SVector};
 
 /// `out = act(W x + b)` for `n` samples; keeps the pre-activation in `z`
-/// when `z` is given (training), else activates `out` in place.
+/// when `z` is given (training), else activates `out` in place. ReLU and
+/// linear activations are fused into the product's store.
 #[inline]
 pub fn dense_forward<T: Scalar, const IN: usize, const OUT: usize>(
     kernel: &SMatrix<T, OUT, IN>,
@@ -21,36 +27,22 @@ pub fn dense_forward<T: Scalar, const IN: usize, const OUT: usize>(
     z: Option<&mut [T]>,
     out: &mut [T],
 ) {
+    let n = x.len() / IN;
+    let start = match bias {
+        Some(b) => Start::Bias(b.as_slice()),
+        None => Start::Zero,
+    };
     let w = kernel.as_slice();
     match z {
         Some(z) => {
-            affine(w, bias, x, z, IN, OUT);
+            gemm_nn(OUT, n, IN, w, x, z, start, false);
             activations::forward(act, z, out, OUT);
         }
         None => {
-            affine(w, bias, x, out, IN, OUT);
-            activations::forward_in_place(act, out, OUT);
-        }
-    }
-}
-
-#[inline(always)]
-fn affine<T: Scalar, const OUT: usize>(
-    w: &[T],
-    bias: Option<&SVector<T, OUT>>,
-    x: &[T],
-    out: &mut [T],
-    inp: usize,
-    _o: usize,
-) {
-    for (xc, oc) in x.chunks_exact(inp).zip(out.chunks_exact_mut(OUT)) {
-        match bias {
-            Some(b) => oc.copy_from_slice(b.as_slice()),
-            None => oc.fill(T::zero()),
-        }
-        for (&xi, wc) in xc.iter().zip(w.chunks_exact(OUT)) {
-            for (o, &wv) in oc.iter_mut().zip(wc) {
-                *o += wv * xi;
+            let fused = matches!(act, Activation::Linear | Activation::Relu);
+            gemm_nn(OUT, n, IN, w, x, out, start, act == Activation::Relu);
+            if !fused {
+                activations::forward_in_place(act, out, OUT);
             }
         }
     }
@@ -65,7 +57,7 @@ pub fn dense_forward1<T: Scalar, const IN: usize, const OUT: usize>(
     x: &[T],
     out: &mut [T],
 ) {
-    dense_forward(kernel, bias, act, x, None, out);
+    dense_forward(kernel, bias, act, &x[..IN], None, out);
 }
 
 /// Backward of `z = W x + b` given `dz` (`dL/dz`): writes the kernel and bias
@@ -79,15 +71,8 @@ pub fn dense_backward<T: Scalar, const IN: usize, const OUT: usize>(
     dbias: Option<&mut SVector<T, OUT>>,
     dx: Option<&mut [T]>,
 ) {
-    let dw = dkernel.as_mut_slice();
-    dw.fill(T::zero());
-    for (xc, dc) in x.chunks_exact(IN).zip(dz.chunks_exact(OUT)) {
-        for (&xi, dwc) in xc.iter().zip(dw.chunks_exact_mut(OUT)) {
-            for (g, &d) in dwc.iter_mut().zip(dc) {
-                *g += d * xi;
-            }
-        }
-    }
+    let n = dz.len() / OUT;
+    gemm_nt(OUT, IN, n, dz, x, dkernel.as_mut_slice(), Start::Zero);
     if let Some(db) = dbias {
         db.fill(T::zero());
         for dc in dz.chunks_exact(OUT) {
@@ -97,17 +82,26 @@ pub fn dense_backward<T: Scalar, const IN: usize, const OUT: usize>(
         }
     }
     if let Some(dx) = dx {
-        let w = kernel.as_slice();
-        for (dxc, dc) in dx.chunks_exact_mut(IN).zip(dz.chunks_exact(OUT)) {
-            for (g, wc) in dxc.iter_mut().zip(w.chunks_exact(OUT)) {
-                let mut s = T::zero();
-                for (&wv, &d) in wc.iter().zip(dc) {
-                    s += wv * d;
-                }
-                *g += s;
-            }
-        }
+        gemm_tn(IN, n, OUT, kernel.as_slice(), dz, dx, Start::Keep);
     }
+}
+
+/// Runs `f` inside a function compiled with AVX2 and FMA enabled when the
+/// CPU has them, so the element-wise loops inlined into it vectorize 8 (f32)
+/// or 4 (f64) wide instead of the baseline's 4 or 2. Results are unchanged:
+/// Rust never contracts `a * b + c` into an FMA.
+#[inline(always)]
+pub(crate) fn wide<R>(f: impl FnOnce() -> R) -> R {
+    #[cfg(target_arch = "x86_64")]
+    if x86::avx2_fma() {
+        #[target_feature(enable = "avx2,fma")]
+        unsafe fn avx2<R>(f: impl FnOnce() -> R) -> R {
+            f()
+        }
+        // SAFETY: the CPU has the features `avx2` was compiled for.
+        return unsafe { avx2(f) };
+    }
+    f()
 }
 
 /// `dst += src`.

@@ -13,7 +13,15 @@ mod sealed {
 /// The math comes from nalgebra's [`RealField`] (libm without `std`); this
 /// trait adds the few conversions and functions the runtime needs.
 pub trait Scalar:
-    RealField + Copy + Default + core::fmt::Display + core::fmt::Debug + Send + Sync + sealed::Sealed
+    RealField
+    + Copy
+    + Default
+    + core::fmt::Display
+    + core::fmt::Debug
+    + Send
+    + Sync
+    + sealed::Sealed
+    + crate::kernels::gemm::Gemm
 {
     /// The safetensors dtype name of this type (`"F32"` or `"F64"`).
     const DTYPE: &'static str;

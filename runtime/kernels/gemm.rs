@@ -1,0 +1,394 @@
+//! Matrix products on column-major slices, the only place where a network
+//! spends real time.
+//!
+//! Sizes are run-time values, so each product is compiled once per scalar
+//! type inside this crate rather than once per layer shape in every user
+//! crate; the thin const-generic wrappers in [`super`] pass the sizes the
+//! model fixes. On x86-64 the AVX2+FMA kernels of [`super::x86`] are taken
+//! when the CPU has them (detected once with `std`, or enabled at compile
+//! time with `-C target-feature` for `no_std`); elsewhere the portable loops
+//! below, which the compiler vectorizes for the baseline target.
+
+use crate::Scalar;
+
+/// What the output holds before the product is added to it.
+#[derive(Clone, Copy, Debug)]
+pub enum Start<'a, T> {
+    /// Overwrite: `C = A·B`.
+    Zero,
+    /// Accumulate: `C += A·B`.
+    Keep,
+    /// One value per row added to every column: `C = A·B + bias`.
+    Bias(&'a [T]),
+}
+
+/// `C = start + A·B`, optionally followed by ReLU, with `A` an `m×k`
+/// column-major matrix, `B` `k×n` and `C` `m×n`: the forward pass of a dense
+/// layer (`A` the kernel, `B` a batch of inputs). `n == 1` takes a
+/// matrix-vector kernel.
+///
+/// # Panics
+/// If a slice is shorter than its matrix or the bias shorter than `m`.
+///
+/// ```
+/// use staticnet::kernels::gemm::{gemm_nn, Start};
+/// let a = [1.0f32, 2.0, 3.0, 4.0]; // [[1, 3], [2, 4]]
+/// let b = [1.0f32, 1.0];
+/// let mut c = [0.0f32; 2];
+/// gemm_nn(2, 1, 2, &a, &b, &mut c, Start::Bias(&[0.5, -10.0]), true);
+/// assert_eq!(c, [4.5, 0.0]);
+/// ```
+#[inline]
+#[allow(clippy::too_many_arguments)]
+pub fn gemm_nn<T: Scalar>(m: usize, n: usize, k: usize, a: &[T], b: &[T], c: &mut [T], start: Start<T>, relu: bool) {
+    check(m, n, k, a.len(), b.len(), c.len(), start);
+    split_columns(Layout::NN, m, n, k, a, b, c, start, relu);
+}
+
+/// `C = start + A·Bᵀ` with `A` `m×k` and `Bt` `n×k`, both column-major: the
+/// kernel gradient of a dense layer (`A` the output gradients, `Bt` the
+/// layer's inputs, `k` the batch).
+///
+/// # Panics
+/// As [`gemm_nn`].
+#[inline]
+pub fn gemm_nt<T: Scalar>(m: usize, n: usize, k: usize, a: &[T], bt: &[T], c: &mut [T], start: Start<T>) {
+    check(m, n, k, a.len(), bt.len(), c.len(), start);
+    split_columns(Layout::NT, m, n, k, a, bt, c, start, false);
+}
+
+/// `C = start + Aᵀ·B` with `At` `k×m` and `B` `k×n`, both column-major: the
+/// input gradient of a dense layer (`At` the kernel, `B` the output
+/// gradients).
+///
+/// # Panics
+/// As [`gemm_nn`].
+#[inline]
+pub fn gemm_tn<T: Scalar>(m: usize, n: usize, k: usize, at: &[T], b: &[T], c: &mut [T], start: Start<T>) {
+    check(m, n, k, at.len(), b.len(), c.len(), start);
+    split_columns(Layout::TN, m, n, k, at, b, c, start, false);
+}
+
+fn check<T>(m: usize, n: usize, k: usize, a: usize, b: usize, c: usize, start: Start<T>) {
+    assert!(a >= m * k && b >= k * n && c >= m * n, "gemm: slices shorter than {m}x{k} · {k}x{n}");
+    if let Start::Bias(bias) = start {
+        assert!(bias.len() >= m, "gemm: bias shorter than {m}");
+    }
+}
+
+/// Which operand is stored transposed.
+#[doc(hidden)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Layout {
+    /// `A·B`.
+    NN,
+    /// `A·Bᵀ`.
+    NT,
+    /// `Aᵀ·B`.
+    TN,
+}
+
+/// The scalar-type-specific entry; sizes are checked by the callers. `ldb`
+/// is the distance between the stored columns of `B` (`k` for `NN` and
+/// `TN`, the whole `n` for `NT`), so a block of columns can be computed on
+/// its own.
+#[doc(hidden)]
+pub trait Gemm: Sized {
+    #[allow(clippy::too_many_arguments)]
+    fn gemm(
+        layout: Layout,
+        m: usize,
+        n: usize,
+        k: usize,
+        a: &[Self],
+        b: &[Self],
+        ldb: usize,
+        c: &mut [Self],
+        start: Start<Self>,
+        relu: bool,
+    );
+
+    /// Softmax of one column in place (`z[i] = e^(z[i] − max) / Σ`);
+    /// vectorized for `f32` on AVX2, libm's `exp` otherwise.
+    fn softmax_in_place(col: &mut [Self]);
+}
+
+/// Products smaller than this many multiply-adds (a few microseconds) stay
+/// on the calling thread even with the `parallel` feature: waking a second
+/// thread costs more than it saves.
+#[cfg(feature = "parallel")]
+const PARALLEL_MIN_WORK: usize = 1 << 17;
+
+/// Runs the product, with the `parallel` feature split by columns of `C`
+/// over rayon's threads when it is big enough; each thread computes whole
+/// columns, so the result is the same as on one thread.
+#[allow(clippy::too_many_arguments)]
+#[inline]
+fn split_columns<T: Scalar>(
+    layout: Layout,
+    m: usize,
+    n: usize,
+    k: usize,
+    a: &[T],
+    b: &[T],
+    c: &mut [T],
+    start: Start<T>,
+    relu: bool,
+) {
+    let ldb = if layout == Layout::NT { n } else { k };
+    #[cfg(feature = "parallel")]
+    {
+        let threads = rayon::current_num_threads();
+        if threads > 1 && m * n * k >= PARALLEL_MIN_WORK && n >= 16 {
+            return columns_parallel(layout, m, n, k, a, b, ldb, c, start, relu, threads.min(n / 8));
+        }
+    }
+    T::gemm(layout, m, n, k, a, b, ldb, c, start, relu);
+}
+
+/// Splits columns `0..n` into `parts` blocks computed by rayon's threads.
+#[cfg(feature = "parallel")]
+#[allow(clippy::too_many_arguments)]
+fn columns_parallel<T: Scalar>(
+    layout: Layout,
+    m: usize,
+    n: usize,
+    k: usize,
+    a: &[T],
+    b: &[T],
+    ldb: usize,
+    c: &mut [T],
+    start: Start<T>,
+    relu: bool,
+    parts: usize,
+) {
+    if parts <= 1 {
+        return T::gemm(layout, m, n, k, a, b, ldb, c, start, relu);
+    }
+    let left_parts = parts / 2;
+    let left = n * left_parts / parts;
+    let (c_left, c_right) = c[..m * n].split_at_mut(m * left);
+    // Where column `left` of `B` starts: `B` is stored by columns, `Bᵀ` by rows.
+    let b_right = if layout == Layout::NT { &b[left..] } else { &b[left * ldb..] };
+    rayon::join(
+        || columns_parallel(layout, m, left, k, a, b, ldb, c_left, start, relu, left_parts),
+        || columns_parallel(layout, m, n - left, k, a, b_right, ldb, c_right, start, relu, parts - left_parts),
+    );
+}
+
+macro_rules! gemm_for {
+    ($t:ident) => {
+        impl Gemm for $t {
+            #[inline]
+            fn gemm(
+                layout: Layout,
+                m: usize,
+                n: usize,
+                k: usize,
+                a: &[$t],
+                b: &[$t],
+                ldb: usize,
+                c: &mut [$t],
+                start: Start<$t>,
+                relu: bool,
+            ) {
+                #[cfg(target_arch = "x86_64")]
+                if super::x86::avx2_fma() {
+                    // SAFETY: the CPU has AVX2 and FMA, and the callers proved
+                    // every slice long enough for the sizes.
+                    unsafe { super::x86::$t::gemm(layout, m, n, k, a, b, ldb, c, start, relu) };
+                    return;
+                }
+                portable(layout, m, n, k, a, b, ldb, c, start, relu);
+            }
+
+            #[inline]
+            fn softmax_in_place(col: &mut [$t]) {
+                softmax_in_place_for!($t, col)
+            }
+        }
+    };
+}
+
+#[cfg(target_arch = "x86_64")]
+macro_rules! softmax_in_place_for {
+    (f32, $col:ident) => {
+        if super::x86::avx2_fma() {
+            // SAFETY: the CPU has AVX2 and FMA.
+            unsafe { super::x86::f32::softmax_in_place($col) }
+        } else {
+            crate::activations::softmax_in_place_libm($col)
+        }
+    };
+    (f64, $col:ident) => {
+        crate::activations::softmax_in_place_libm($col)
+    };
+}
+#[cfg(not(target_arch = "x86_64"))]
+macro_rules! softmax_in_place_for {
+    ($t:ident, $col:ident) => {
+        crate::activations::softmax_in_place_libm($col)
+    };
+}
+
+gemm_for!(f32);
+gemm_for!(f64);
+
+/// The loops for targets without the SIMD kernels; also the reference the
+/// SIMD kernels are tested against.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn portable<T: Scalar>(
+    layout: Layout,
+    m: usize,
+    n: usize,
+    k: usize,
+    a: &[T],
+    b: &[T],
+    ldb: usize,
+    c: &mut [T],
+    start: Start<T>,
+    relu: bool,
+) {
+    for (j, cc) in c[..m * n].chunks_exact_mut(m).enumerate() {
+        match start {
+            Start::Zero => cc.fill(T::zero()),
+            Start::Keep => {}
+            Start::Bias(bias) => cc.copy_from_slice(&bias[..m]),
+        }
+        match layout {
+            Layout::NN | Layout::NT => {
+                for p in 0..k {
+                    let bv = if layout == Layout::NN { b[p + j * ldb] } else { b[j + p * ldb] };
+                    for (o, &av) in cc.iter_mut().zip(&a[p * m..p * m + m]) {
+                        *o += av * bv;
+                    }
+                }
+            }
+            Layout::TN => {
+                let bc = &b[j * ldb..j * ldb + k];
+                for (i, o) in cc.iter_mut().enumerate() {
+                    let ac = &a[i * k..i * k + k];
+                    *o += ac.iter().zip(bc).fold(T::zero(), |s, (&x, &y)| s + x * y);
+                }
+            }
+        }
+        if relu {
+            for o in cc.iter_mut() {
+                *o = o.max(T::zero());
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn data<T: Scalar>(len: usize, salt: usize) -> Vec<T> {
+        (0..len).map(|i| T::of_f64(((i * 7919 + salt * 104_729) % 997) as f64 / 997.0 - 0.45)).collect()
+    }
+
+    /// Every layout, start and awkward size against the portable loops (and
+    /// those against a naive triple loop), so tails of every length are hit.
+    fn against_reference<T: Scalar>(tol: f64) {
+        let sizes = [1usize, 2, 3, 4, 5, 7, 8, 9, 10, 15, 16, 17, 24, 31, 32, 33, 40, 64, 65];
+        let mut case = 0;
+        for &m in &sizes {
+            for &n in &[1usize, 2, 5, 6, 7, 13, 64, 300] {
+                for &k in &[1usize, 3, 8, 9, 17, 64] {
+                    case += 1;
+                    for layout in [Layout::NN, Layout::NT, Layout::TN] {
+                        let a = data::<T>(m * k, case);
+                        let b = data::<T>(k * n, case + 1);
+                        let bias = data::<T>(m, case + 2);
+                        let init = data::<T>(m * n, case + 3);
+                        for (s, relu) in [(0, false), (1, false), (2, true), (2, false)] {
+                            let start = match s {
+                                0 => Start::Zero,
+                                1 => Start::Keep,
+                                _ => Start::Bias(&bias),
+                            };
+                            let mut want = init.clone();
+                            for j in 0..n {
+                                for i in 0..m {
+                                    let mut v = match s {
+                                        0 => 0.0,
+                                        1 => init[i + j * m].as_f64(),
+                                        _ => bias[i].as_f64(),
+                                    };
+                                    for p in 0..k {
+                                        let av = if layout == Layout::TN { a[p + i * k] } else { a[i + p * m] };
+                                        let bv = if layout == Layout::NT { b[j + p * n] } else { b[p + j * k] };
+                                        v += av.as_f64() * bv.as_f64();
+                                    }
+                                    want[i + j * m] = T::of_f64(if relu { v.max(0.0) } else { v });
+                                }
+                            }
+                            let mut got = init.clone();
+                            match layout {
+                                Layout::NN => gemm_nn(m, n, k, &a, &b, &mut got, start, relu),
+                                Layout::NT if !relu => gemm_nt(m, n, k, &a, &b, &mut got, start),
+                                Layout::TN if !relu => gemm_tn(m, n, k, &a, &b, &mut got, start),
+                                _ => {
+                                    let ldb = if layout == Layout::NT { n } else { k };
+                                    T::gemm(layout, m, n, k, &a, &b, ldb, &mut got, start, relu)
+                                }
+                            }
+                            let mut port = init.clone();
+                            let ldb = if layout == Layout::NT { n } else { k };
+                            portable(layout, m, n, k, &a, &b, ldb, &mut port, start, relu);
+                            for (idx, ((g, p), w)) in got.iter().zip(&port).zip(&want).enumerate() {
+                                let w = w.as_f64();
+                                for (what, v) in [("dispatched", g.as_f64()), ("portable", p.as_f64())] {
+                                    assert!(
+                                        (v - w).abs() <= tol * (1.0 + w.abs()) * (k as f64).sqrt(),
+                                        "{what} {layout:?} m={m} n={n} k={k} start={s} relu={relu} at {idx}: {v} vs {w}"
+                                    );
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn f64_matches_reference() {
+        against_reference::<f64>(1e-13);
+    }
+
+    #[test]
+    fn f32_matches_reference() {
+        against_reference::<f32>(1e-5);
+    }
+
+    /// The dispatched softmax (vectorized `exp` on AVX2) against libm's,
+    /// for every length up to 40 and inputs from -120 to 30 around the max.
+    #[test]
+    fn f32_softmax_matches_libm() {
+        for rows in 1..=40usize {
+            for salt in 0..8 {
+                let z: Vec<f32> =
+                    data::<f64>(rows, salt * 41 + rows).iter().map(|v| (v * 300.0 - 30.0) as f32).collect();
+                let mut got = z.clone();
+                f32::softmax_in_place(&mut got);
+                let mut want = z.clone();
+                crate::activations::softmax_in_place_libm(&mut want);
+                for (g, w) in got.iter().zip(&want) {
+                    assert!((g - w).abs() <= 4.0 * f32::EPSILON * w.abs() + 1e-37, "rows={rows}: {g} vs {w}");
+                }
+            }
+        }
+        let mut with_nan = [0.5f32, f32::NAN, 1.0];
+        f32::softmax_in_place(&mut with_nan);
+        assert!(with_nan.iter().all(|v| v.is_nan()));
+    }
+
+    #[test]
+    #[should_panic(expected = "gemm: slices shorter")]
+    fn short_slice_is_refused() {
+        let mut c = [0.0f32; 3];
+        gemm_nn(2, 2, 1, &[1.0; 2], &[1.0; 2], &mut c, Start::Zero, false);
+    }
+}

@@ -1,0 +1,685 @@
+//! AVX2+FMA kernels for x86-64, one body written once (the macro below) and
+//! instantiated for `f32` (8 lanes) and `f64` (4 lanes).
+//!
+//! - `A·B` and `A·Bᵀ`: a register tile of 2 vectors × 6 columns (12
+//!   accumulators), `A` loaded straight from the kernel's column-major
+//!   storage, `B` broadcast one element at a time, so neither is packed.
+//! - `A·x` (one sample): up to 4 vectors of rows, with the `k` loop split
+//!   into interleaved streams so at least 8 independent FMA chains hide the
+//!   FMA latency even for narrow layers.
+//! - `Aᵀ·B`: dot products of contiguous columns, 3 × 4 at a time.
+//!
+//! Row tails use masked loads and stores, so no kernel reads or writes
+//! outside its slices. The bias, the accumulate-into and ReLU are fused
+//! into the store.
+// Kernels take their matrices as pointer, size and stride; grouping them in
+// structs made the hot loops no clearer.
+#![allow(unsafe_op_in_unsafe_fn, clippy::too_many_arguments)]
+
+use super::gemm::{Layout, Start};
+
+/// Whether the AVX2+FMA kernels can run: fixed at compile time when the
+/// target enables both features; otherwise asked of the CPU once (with
+/// `std`) or taken as no (without).
+#[inline]
+pub(crate) fn avx2_fma() -> bool {
+    #[cfg(all(target_feature = "avx2", target_feature = "fma"))]
+    {
+        true
+    }
+    #[cfg(all(not(all(target_feature = "avx2", target_feature = "fma")), feature = "std"))]
+    {
+        use core::sync::atomic::{AtomicU8, Ordering};
+        // 0: not asked yet, 1: no, 2: yes.
+        static HAS: AtomicU8 = AtomicU8::new(0);
+        match HAS.load(Ordering::Relaxed) {
+            2 => true,
+            1 => false,
+            _ => {
+                let yes = std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma");
+                HAS.store(if yes { 2 } else { 1 }, Ordering::Relaxed);
+                yes
+            }
+        }
+    }
+    #[cfg(all(not(all(target_feature = "avx2", target_feature = "fma")), not(feature = "std")))]
+    {
+        false
+    }
+}
+
+/// Tells the fused store what to add and whether to apply ReLU.
+#[derive(Clone, Copy)]
+struct Epilogue<E> {
+    keep: bool,
+    bias: *const E,
+    relu: bool,
+}
+
+macro_rules! kernels_body {
+    ($e:ident) => {
+        type E = $e;
+
+        const MR_VECTORS: usize = 2;
+        const NR: usize = 6;
+        const UNROLL: usize = 4;
+
+        /// See [`super::super::gemm::Gemm`].
+        ///
+        /// # Safety
+        /// The CPU must have AVX2 and FMA, and the slices must hold the
+        /// matrices their sizes describe (and the bias `m` values).
+        #[target_feature(enable = "avx2,fma")]
+        pub(crate) unsafe fn gemm(
+            layout: Layout,
+            m: usize,
+            n: usize,
+            k: usize,
+            a: &[E],
+            b: &[E],
+            ldb: usize,
+            c: &mut [E],
+            start: Start<E>,
+            relu: bool,
+        ) {
+            let e = Epilogue {
+                keep: matches!(start, Start::Keep),
+                bias: match start {
+                    Start::Bias(bias) => bias.as_ptr(),
+                    _ => core::ptr::null(),
+                },
+                relu,
+            };
+            let (a, b, c) = (a.as_ptr(), b.as_ptr(), c.as_mut_ptr());
+            // One-row and depth-one products would fill one lane of eight;
+            // each is the same product read another way.
+            match layout {
+                Layout::NN if n == 1 => matvec(m, k, a, m, b, c, e),
+                // `c[j] = a · B[:, j]`.
+                Layout::NN if m == 1 => dots(1, n, k, a, b, ldb, c, e),
+                Layout::NN => blocked(m, n, k, a, b, 1, ldb, c, e),
+                // `cᵀ = Bt · aᵀ`, when no per-row bias breaks the symmetry.
+                Layout::NT if m == 1 && e.bias.is_null() => matvec(n, k, b, ldb, a, c, e),
+                Layout::NT => blocked(m, n, k, a, b, ldb, 1, c, e),
+                // With `k = 1`, `Aᵀ·B` and `A·Bᵀ` are the same outer product.
+                Layout::TN if k == 1 => blocked(m, n, 1, a, b, ldb, 1, c, e),
+                // Packing pays for itself only when reused across columns.
+                Layout::TN if n < 4 => dots(m, n, k, a, b, ldb, c, e),
+                Layout::TN => packed_tn(m, n, k, a, b, ldb, c, e),
+            }
+        }
+
+        /// Fused store of one accumulator vector at `c` (rows `row..` of the
+        /// bias), masked when `MASKED`.
+        #[inline]
+        #[target_feature(enable = "avx2,fma")]
+        unsafe fn store<const MASKED: bool>(mut x: V, c: *mut E, row: usize, mask: M, e: Epilogue<E>) {
+            if !e.bias.is_null() {
+                x = add(x, if MASKED { mload(e.bias.add(row), mask) } else { load(e.bias.add(row)) });
+            } else if e.keep {
+                x = add(x, if MASKED { mload(c, mask) } else { load(c) });
+            }
+            if e.relu {
+                x = max(x, zero());
+            }
+            if MASKED {
+                mstore(c, mask, x)
+            } else {
+                storeu(c, x)
+            }
+        }
+
+        /// `C = start + A·B` where `B[p, j]` is `b[p * rsb + j * csb]`.
+        #[target_feature(enable = "avx2,fma")]
+        unsafe fn blocked(
+            m: usize,
+            n: usize,
+            k: usize,
+            a: *const E,
+            b: *const E,
+            rsb: usize,
+            csb: usize,
+            c: *mut E,
+            e: Epilogue<E>,
+        ) {
+            let mut i0 = 0;
+            while i0 < m {
+                let rows = (m - i0).min(MR_VECTORS * L);
+                row_block(k, a.add(i0), m, b, rsb, csb, n, c.add(i0), m, i0, rows, e);
+                i0 += rows;
+            }
+        }
+
+        /// Rows `row..row + rows` (at most `MR_VECTORS·L`) of `C`, every
+        /// column, `NR` columns at a time; `a` and `c` point at that row.
+        #[inline]
+        #[target_feature(enable = "avx2,fma")]
+        unsafe fn row_block(
+            k: usize,
+            a: *const E,
+            lda: usize,
+            b: *const E,
+            rsb: usize,
+            csb: usize,
+            n: usize,
+            c: *mut E,
+            ldc: usize,
+            row: usize,
+            rows: usize,
+            e: Epilogue<E>,
+        ) {
+            let mask = mask_of(rows % L);
+            let mut j0 = 0;
+            while j0 < n {
+                let cols = (n - j0).min(NR);
+                let (bp, cp) = (b.add(j0 * csb), c.add(j0 * ldc));
+                macro_rules! with_cols {
+                    ($mv:literal, $masked:literal) => {
+                        match cols {
+                            1 => tile::<$mv, 1, $masked>(k, a, lda, bp, rsb, csb, cp, ldc, row, mask, e),
+                            2 => tile::<$mv, 2, $masked>(k, a, lda, bp, rsb, csb, cp, ldc, row, mask, e),
+                            3 => tile::<$mv, 3, $masked>(k, a, lda, bp, rsb, csb, cp, ldc, row, mask, e),
+                            4 => tile::<$mv, 4, $masked>(k, a, lda, bp, rsb, csb, cp, ldc, row, mask, e),
+                            5 => tile::<$mv, 5, $masked>(k, a, lda, bp, rsb, csb, cp, ldc, row, mask, e),
+                            _ => tile::<$mv, 6, $masked>(k, a, lda, bp, rsb, csb, cp, ldc, row, mask, e),
+                        }
+                    };
+                }
+                match (rows.div_ceil(L), rows % L != 0) {
+                    (1, false) => with_cols!(1, false),
+                    (1, true) => with_cols!(1, true),
+                    (_, false) => with_cols!(2, false),
+                    (_, true) => with_cols!(2, true),
+                }
+                j0 += cols;
+            }
+        }
+
+        /// One `MV`-vector × `NC`-column block of `C`, over all of `k`.
+        #[inline]
+        #[target_feature(enable = "avx2,fma")]
+        unsafe fn tile<const MV: usize, const NC: usize, const MASKED: bool>(
+            k: usize,
+            a: *const E,
+            lda: usize,
+            b: *const E,
+            rsb: usize,
+            csb: usize,
+            c: *mut E,
+            ldc: usize,
+            row: usize,
+            mask: M,
+            e: Epilogue<E>,
+        ) {
+            let mut acc = [[zero(); MV]; NC];
+            macro_rules! step {
+                ($p:expr) => {{
+                    let ap = a.add($p * lda);
+                    let mut av = [zero(); MV];
+                    for (v, slot) in av.iter_mut().enumerate() {
+                        *slot = if MASKED && v == MV - 1 { mload(ap.add(v * L), mask) } else { load(ap.add(v * L)) };
+                    }
+                    let bp = b.add($p * rsb);
+                    for (j, accj) in acc.iter_mut().enumerate() {
+                        let bj = splat(*bp.add(j * csb));
+                        for (slot, &x) in accj.iter_mut().zip(&av) {
+                            *slot = fma(x, bj, *slot);
+                        }
+                    }
+                }};
+            }
+            // Unrolled by hand: measured on Zen 3, the rolled loop reaches
+            // half the FMA throughput, four steps per iteration over 80%.
+            let mut p = 0;
+            while p + UNROLL <= k {
+                for u in 0..UNROLL {
+                    step!(p + u);
+                }
+                p += UNROLL;
+            }
+            while p < k {
+                step!(p);
+                p += 1;
+            }
+            for (j, accj) in acc.iter().enumerate() {
+                for (v, &x) in accj.iter().enumerate() {
+                    let cp = c.add(j * ldc + v * L);
+                    if MASKED && v == MV - 1 {
+                        store::<true>(x, cp, row + v * L, mask, e);
+                    } else {
+                        store::<false>(x, cp, row + v * L, mask, e);
+                    }
+                }
+            }
+        }
+
+        /// `c = start + A·x` for one sample.
+        #[target_feature(enable = "avx2,fma")]
+        unsafe fn matvec(m: usize, k: usize, a: *const E, lda: usize, x: *const E, c: *mut E, e: Epilogue<E>) {
+            let mut i0 = 0;
+            while i0 < m {
+                let rows = (m - i0).min(4 * L);
+                let mask = mask_of(rows % L);
+                let (ap, cp) = (a.add(i0), c.add(i0));
+                match (rows.div_ceil(L), rows % L != 0) {
+                    (1, false) => mv_tile::<1, 8, 8, false>(k, ap, lda, x, cp, i0, mask, e),
+                    (1, true) => mv_tile::<1, 8, 8, true>(k, ap, lda, x, cp, i0, mask, e),
+                    (2, false) => mv_tile::<2, 4, 8, false>(k, ap, lda, x, cp, i0, mask, e),
+                    (2, true) => mv_tile::<2, 4, 8, true>(k, ap, lda, x, cp, i0, mask, e),
+                    (3, false) => mv_tile::<3, 4, 8, false>(k, ap, lda, x, cp, i0, mask, e),
+                    (3, true) => mv_tile::<3, 4, 8, true>(k, ap, lda, x, cp, i0, mask, e),
+                    (_, false) => mv_tile::<4, 2, 8, false>(k, ap, lda, x, cp, i0, mask, e),
+                    (_, true) => mv_tile::<4, 2, 8, true>(k, ap, lda, x, cp, i0, mask, e),
+                }
+                i0 += rows;
+            }
+        }
+
+        /// `MV` vectors of rows, the `k` loop split into `S` streams (so `MV·S`
+        /// independent FMA chains) and unrolled `U` times.
+        #[inline]
+        #[target_feature(enable = "avx2,fma")]
+        unsafe fn mv_tile<const MV: usize, const S: usize, const U: usize, const MASKED: bool>(
+            k: usize,
+            a: *const E,
+            lda: usize,
+            x: *const E,
+            c: *mut E,
+            row: usize,
+            mask: M,
+            e: Epilogue<E>,
+        ) {
+            let mut acc = [[zero(); MV]; S];
+            macro_rules! column {
+                ($p:expr, $v:expr) => {{
+                    let ap = a.add($p * lda + $v * L);
+                    if MASKED && $v == MV - 1 {
+                        mload(ap, mask)
+                    } else {
+                        load(ap)
+                    }
+                }};
+            }
+            // `U` steps per iteration, step `u` into stream `u % S`.
+            let mut p = 0;
+            while p + U <= k {
+                for u in 0..U {
+                    let xs = splat(*x.add(p + u));
+                    for (v, slot) in acc[u % S].iter_mut().enumerate() {
+                        *slot = fma(column!(p + u, v), xs, *slot);
+                    }
+                }
+                p += U;
+            }
+            while p < k {
+                let xs = splat(*x.add(p));
+                for (v, slot) in acc[0].iter_mut().enumerate() {
+                    *slot = fma(column!(p, v), xs, *slot);
+                }
+                p += 1;
+            }
+            for v in 0..MV {
+                let mut sum = acc[0][v];
+                for accs in &acc[1..] {
+                    sum = add(sum, accs[v]);
+                }
+                if MASKED && v == MV - 1 {
+                    store::<true>(sum, c.add(v * L), row + v * L, mask, e);
+                } else {
+                    store::<false>(sum, c.add(v * L), row + v * L, mask, e);
+                }
+            }
+        }
+
+        /// `C = start + Aᵀ·B`: panels of `Aᵀ` (`MR_VECTORS·L` rows by up to
+        /// `KC` of `k`) are transposed into a stack buffer, zero-padded to
+        /// whole vectors, and multiplied by the blocked kernel, so each
+        /// panel is reused across every column of `B`.
+        #[target_feature(enable = "avx2,fma")]
+        unsafe fn packed_tn(
+            m: usize,
+            n: usize,
+            k: usize,
+            at: *const E,
+            b: *const E,
+            ldb: usize,
+            c: *mut E,
+            e: Epilogue<E>,
+        ) {
+            const MR: usize = MR_VECTORS * L;
+            const KC: usize = 256;
+            // Aligned so the panel's vector loads never straddle cache lines.
+            #[repr(align(32))]
+            struct Panel([E; MR * KC]);
+            let mut panel = Panel([0.0 as E; MR * KC]);
+            let panel = &mut panel.0;
+            let mut i0 = 0;
+            while i0 < m {
+                let rows = (m - i0).min(MR);
+                let mut p0 = 0;
+                while p0 < k {
+                    let depth = (k - p0).min(KC);
+                    for p in 0..depth {
+                        let dst = &mut panel[p * MR..p * MR + MR];
+                        for (r, slot) in dst.iter_mut().enumerate() {
+                            *slot = if r < rows { *at.add((i0 + r) * k + p0 + p) } else { 0.0 };
+                        }
+                    }
+                    // Later depth chunks add to what the first one stored;
+                    // ReLU only after the last.
+                    let chunk = Epilogue {
+                        keep: e.keep || p0 > 0,
+                        bias: if p0 == 0 { e.bias } else { core::ptr::null() },
+                        relu: e.relu && p0 + depth == k,
+                    };
+                    row_block(depth, panel.as_ptr(), MR, b.add(p0), 1, ldb, n, c.add(i0), m, i0, rows, chunk);
+                    p0 += depth;
+                }
+                i0 += rows;
+            }
+        }
+
+        /// `C[i, j] = start + Σ_p at[p + i k] b[p + j k]`: dot products of
+        /// contiguous columns, for a few columns of `B`.
+        #[target_feature(enable = "avx2,fma")]
+        unsafe fn dots(m: usize, n: usize, k: usize, at: *const E, b: *const E, ldb: usize, c: *mut E, e: Epilogue<E>) {
+            let mask = mask_of(k % L);
+            let mut j0 = 0;
+            while j0 < n {
+                let cols = (n - j0).min(4);
+                let mut i0 = 0;
+                while i0 < m {
+                    let rows = (m - i0).min(3);
+                    let (ap, bp, cp) = (at.add(i0 * k), b.add(j0 * ldb), c.add(i0 + j0 * m));
+                    match (rows, cols) {
+                        (3, 4) => dot_tile::<3, 4>(k, ap, bp, ldb, cp, m, i0, mask, e),
+                        (3, 3) => dot_tile::<3, 3>(k, ap, bp, ldb, cp, m, i0, mask, e),
+                        (3, 2) => dot_tile::<3, 2>(k, ap, bp, ldb, cp, m, i0, mask, e),
+                        (3, _) => dot_tile::<3, 1>(k, ap, bp, ldb, cp, m, i0, mask, e),
+                        (2, 4) => dot_tile::<2, 4>(k, ap, bp, ldb, cp, m, i0, mask, e),
+                        (2, 3) => dot_tile::<2, 3>(k, ap, bp, ldb, cp, m, i0, mask, e),
+                        (2, 2) => dot_tile::<2, 2>(k, ap, bp, ldb, cp, m, i0, mask, e),
+                        (2, _) => dot_tile::<2, 1>(k, ap, bp, ldb, cp, m, i0, mask, e),
+                        (_, 4) => dot_tile::<1, 4>(k, ap, bp, ldb, cp, m, i0, mask, e),
+                        (_, 3) => dot_tile::<1, 3>(k, ap, bp, ldb, cp, m, i0, mask, e),
+                        (_, 2) => dot_tile::<1, 2>(k, ap, bp, ldb, cp, m, i0, mask, e),
+                        (_, _) => dot_tile::<1, 1>(k, ap, bp, ldb, cp, m, i0, mask, e),
+                    }
+                    i0 += rows;
+                }
+                j0 += cols;
+            }
+        }
+
+        #[inline]
+        #[target_feature(enable = "avx2,fma")]
+        unsafe fn dot_tile<const MI: usize, const NJ: usize>(
+            k: usize,
+            at: *const E,
+            b: *const E,
+            ldb: usize,
+            c: *mut E,
+            ldc: usize,
+            row: usize,
+            mask: M,
+            e: Epilogue<E>,
+        ) {
+            let mut acc = [[zero(); NJ]; MI];
+            let full = k - k % L;
+            let mut p = 0;
+            while p < full {
+                let mut bv = [zero(); NJ];
+                for (j, slot) in bv.iter_mut().enumerate() {
+                    *slot = load(b.add(j * ldb + p));
+                }
+                for (i, acci) in acc.iter_mut().enumerate() {
+                    let ai = load(at.add(i * k + p));
+                    for (slot, &y) in acci.iter_mut().zip(&bv) {
+                        *slot = fma(ai, y, *slot);
+                    }
+                }
+                p += L;
+            }
+            if full < k {
+                for (i, acci) in acc.iter_mut().enumerate() {
+                    let ai = mload(at.add(i * k + p), mask);
+                    for (j, slot) in acci.iter_mut().enumerate() {
+                        *slot = fma(ai, mload(b.add(j * ldb + p), mask), *slot);
+                    }
+                }
+            }
+            for (i, acci) in acc.iter().enumerate() {
+                for (j, &x) in acci.iter().enumerate() {
+                    let cp = c.add(i + j * ldc);
+                    let mut v = hsum(x);
+                    if !e.bias.is_null() {
+                        v += *e.bias.add(row + i);
+                    } else if e.keep {
+                        v += *cp;
+                    }
+                    if e.relu {
+                        // NaN becomes 0, as `max_ps(x, 0)` does.
+                        v = v.max(0.0);
+                    }
+                    *cp = v;
+                }
+            }
+        }
+
+        #[inline]
+        #[target_feature(enable = "avx2,fma")]
+        unsafe fn hsum(x: V) -> E {
+            let mut lanes = [0.0 as E; L];
+            storeu(lanes.as_mut_ptr(), x);
+            lanes.iter().sum()
+        }
+    };
+}
+
+/// The `f32` kernels: 8 lanes.
+pub(crate) mod f32 {
+    use super::*;
+    use core::arch::x86_64::*;
+
+    type V = __m256;
+    type M = __m256i;
+    const L: usize = 8;
+
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn zero() -> V {
+        _mm256_setzero_ps()
+    }
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn load(p: *const E) -> V {
+        _mm256_loadu_ps(p)
+    }
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn mload(p: *const E, m: M) -> V {
+        _mm256_maskload_ps(p, m)
+    }
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn storeu(p: *mut E, x: V) {
+        _mm256_storeu_ps(p, x)
+    }
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn mstore(p: *mut E, m: M, x: V) {
+        _mm256_maskstore_ps(p, m, x)
+    }
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn splat(x: E) -> V {
+        _mm256_set1_ps(x)
+    }
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn fma(a: V, b: V, c: V) -> V {
+        _mm256_fmadd_ps(a, b, c)
+    }
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn add(a: V, b: V) -> V {
+        _mm256_add_ps(a, b)
+    }
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn max(a: V, b: V) -> V {
+        _mm256_max_ps(a, b)
+    }
+    /// Lanes `0..live` on (none when `live` is 0; then no masked access happens).
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn mask_of(live: usize) -> M {
+        _mm256_cmpgt_epi32(_mm256_set1_epi32(live as i32), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7))
+    }
+
+    kernels_body!(f32);
+
+    /// `e^x` lane by lane: Cephes' `expf` (range reduction by `ln 2` in two
+    /// parts, a degree-6 polynomial), within 2 ulp of the correctly rounded
+    /// value; NaN stays NaN, inputs below −87.34 give 0.
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn exp(x: V) -> V {
+        // Below this the result is zero (libm gives a subnormal, at most
+        // 1.2e-38, until -103.9); `max(lo, x)` returns a NaN `x` as it is.
+        let underflow = _mm256_cmp_ps::<_CMP_LT_OQ>(x, _mm256_set1_ps(-87.336_55));
+        let x = _mm256_min_ps(_mm256_set1_ps(88.376_26), _mm256_max_ps(_mm256_set1_ps(-87.336_55), x));
+        let n = _mm256_round_ps::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(_mm256_mul_ps(
+            x,
+            _mm256_set1_ps(core::f32::consts::LOG2_E),
+        ));
+        let r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693_359_4), x);
+        let r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.121_944_4e-4), r);
+        let mut y = _mm256_set1_ps(1.987_569_1e-4);
+        for coefficient in [1.398_199_9e-3, 8.333_452e-3, 4.166_579_6e-2, 1.666_666_5e-1, 0.5] {
+            y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(coefficient));
+        }
+        let y = _mm256_fmadd_ps(y, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0)));
+        let scale = _mm256_slli_epi32::<23>(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)));
+        _mm256_andnot_ps(underflow, _mm256_mul_ps(y, _mm256_castsi256_ps(scale)))
+    }
+
+    /// Softmax of one column in place with the vectorized [`exp`]:
+    /// `z = e^(z − max) / Σ`.
+    ///
+    /// # Safety
+    /// The CPU must have AVX2 and FMA.
+    #[target_feature(enable = "avx2,fma")]
+    pub(crate) unsafe fn softmax_in_place(col: &mut [E]) {
+        let rows = col.len();
+        if rows == 0 {
+            return;
+        }
+        // Each vector is read before the same lanes are written.
+        let op = col.as_mut_ptr();
+        let zp = op as *const E;
+        let tail = mask_of(rows % L);
+        // The maximum, NaN-propagating (`max(acc, x)` returns a NaN `x`);
+        // lanes past the end are filled with the first element.
+        let mut top = splat(col[0]);
+        let mut i = 0;
+        while i + L <= rows {
+            top = max(top, load(zp.add(i)));
+            i += L;
+        }
+        if i < rows {
+            top = max(top, _mm256_blendv_ps(splat(col[0]), mload(zp.add(i), tail), _mm256_castsi256_ps(tail)));
+        }
+        let max = {
+            let mut lanes = [0.0 as E; L];
+            storeu(lanes.as_mut_ptr(), top);
+            lanes.iter().fold(lanes[0], |m, &v| if v > m || v.is_nan() { v } else { m })
+        };
+        let mut sum = zero();
+        i = 0;
+        while i + L <= rows {
+            let y = exp(_mm256_sub_ps(load(zp.add(i)), splat(max)));
+            storeu(op.add(i), y);
+            sum = add(sum, y);
+            i += L;
+        }
+        if i < rows {
+            let y = exp(_mm256_sub_ps(mload(zp.add(i), tail), splat(max)));
+            mstore(op.add(i), tail, y);
+            sum = add(sum, _mm256_and_ps(y, _mm256_castsi256_ps(tail)));
+        }
+        let inv = splat(1.0 / hsum(sum));
+        let mut i = 0;
+        while i + L <= rows {
+            storeu(op.add(i), _mm256_mul_ps(load(zp.add(i)), inv));
+            i += L;
+        }
+        if i < rows {
+            mstore(op.add(i), tail, _mm256_mul_ps(mload(zp.add(i), tail), inv));
+        }
+    }
+}
+
+/// The `f64` kernels: 4 lanes.
+pub(crate) mod f64 {
+    use super::*;
+    use core::arch::x86_64::*;
+
+    type V = __m256d;
+    type M = __m256i;
+    const L: usize = 4;
+
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn zero() -> V {
+        _mm256_setzero_pd()
+    }
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn load(p: *const E) -> V {
+        _mm256_loadu_pd(p)
+    }
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn mload(p: *const E, m: M) -> V {
+        _mm256_maskload_pd(p, m)
+    }
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn storeu(p: *mut E, x: V) {
+        _mm256_storeu_pd(p, x)
+    }
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn mstore(p: *mut E, m: M, x: V) {
+        _mm256_maskstore_pd(p, m, x)
+    }
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn splat(x: E) -> V {
+        _mm256_set1_pd(x)
+    }
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn fma(a: V, b: V, c: V) -> V {
+        _mm256_fmadd_pd(a, b, c)
+    }
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn add(a: V, b: V) -> V {
+        _mm256_add_pd(a, b)
+    }
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn max(a: V, b: V) -> V {
+        _mm256_max_pd(a, b)
+    }
+    /// Lanes `0..live` on.
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn mask_of(live: usize) -> M {
+        _mm256_cmpgt_epi64(_mm256_set1_epi64x(live as i64), _mm256_setr_epi64x(0, 1, 2, 3))
+    }
+
+    kernels_body!(f64);
+}
