@@ -5,110 +5,14 @@
 //! ```sh
 //! cargo bench --bench forward
 //! ```
-// The plain-nalgebra baseline multiplies by reference, as nalgebra users write it.
-#![allow(clippy::op_ref)]
+mod common;
 
+use common::{check_same, input, Digits, PlainDigits, Posts};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use staticnet::nalgebra::{SMatrix, SVector};
 use staticnet::Scalar;
 use std::hint::black_box;
 use std::time::Duration;
-
-staticnet::network! {
-    /// The seed's digit classifier.
-    pub struct Digits {
-        let image = Input(64);
-        let x = Dense(32, activation = relu)(image);
-        let x = Dense(32, activation = relu)(x);
-        let class = Dense(10, activation = softmax, name = "class")(x);
-        Model(image, class);
-        compile(optimizer = rmsprop, loss = categorical_crossentropy, metrics = [accuracy]);
-    }
-}
-
-staticnet::network! {
-    /// The seed's multi-output model.
-    pub struct Posts {
-        let posts = Input(256);
-        let x = Dense(64, activation = relu)(posts);
-        let x = Dense(64, activation = relu)(x);
-        let age = Dense(1, name = "age")(x);
-        let income = Dense(10, activation = softmax, name = "income")(x);
-        let gender = Dense(1, activation = sigmoid, name = "gender")(x);
-        Model(posts, [age, income, gender]);
-        compile(
-            optimizer = rmsprop,
-            loss = [mse, categorical_crossentropy, binary_crossentropy],
-            loss_weights = [0.25, 1.0, 10.0],
-        );
-    }
-}
-
-/// The classifier written the plain way with nalgebra's fixed-size types
-/// (by reference: `self.w1 * x` would copy the matrix on every call).
-struct PlainDigits<T: Scalar> {
-    w1: SMatrix<T, 32, 64>,
-    b1: SVector<T, 32>,
-    w2: SMatrix<T, 32, 32>,
-    b2: SVector<T, 32>,
-    w3: SMatrix<T, 10, 32>,
-    b3: SVector<T, 10>,
-}
-
-impl<T: Scalar> PlainDigits<T> {
-    fn of(m: &Digits<T>) -> Self {
-        Self {
-            w1: m.dense.kernel,
-            b1: m.dense.bias,
-            w2: m.dense_1.kernel,
-            b2: m.dense_1.bias,
-            w3: m.class.kernel,
-            b3: m.class.bias,
-        }
-    }
-
-    fn forward(&self, x: &SVector<T, 64>) -> SVector<T, 10> {
-        let h = (&self.w1 * x + &self.b1).map(|v| v.max(T::zero()));
-        let h = (&self.w2 * h + &self.b2).map(|v| v.max(T::zero()));
-        let z = &self.w3 * h + &self.b3;
-        let m = z.max();
-        let e = z.map(|v| (v - m).exp());
-        e / e.sum()
-    }
-
-    fn forward_batch<const B: usize>(&self, x: &SMatrix<T, 64, B>) -> SMatrix<T, 10, B> {
-        let mut h = &self.w1 * x;
-        for mut c in h.column_iter_mut() {
-            c += self.b1;
-            c.apply(|v| *v = v.max(T::zero()));
-        }
-        let mut h2 = &self.w2 * h;
-        for mut c in h2.column_iter_mut() {
-            c += self.b2;
-            c.apply(|v| *v = v.max(T::zero()));
-        }
-        let mut z = &self.w3 * h2;
-        for mut c in z.column_iter_mut() {
-            c += self.b3;
-            let m = c.max();
-            c.apply(|v| *v = (*v - m).exp());
-            let s = c.sum();
-            c /= s;
-        }
-        z
-    }
-}
-
-fn input<T: Scalar, const R: usize, const C: usize>(salt: usize) -> SMatrix<T, R, C> {
-    SMatrix::from_fn(|i, j| T::of_f64((((i * 37 + j * 11 + salt) % 101) as f64 / 101.0) - 0.3))
-}
-
-fn check_same<T: Scalar>(a: &[T], b: &[T]) {
-    for (x, y) in a.iter().zip(b) {
-        let (x, y) = (x.as_f64(), y.as_f64());
-        assert!((x - y).abs() <= 1e-4 * (1.0 + y.abs()), "staticnet {x} vs nalgebra {y}");
-    }
-}
 
 fn digits_b1<T: Scalar>(c: &mut Criterion, ty: &str) {
     let model = Digits::<T>::new(7);

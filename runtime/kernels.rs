@@ -4,6 +4,8 @@
 //! may feed several layers.
 
 pub mod gemm;
+#[cfg(feature = "parallel")]
+mod pool;
 #[cfg(target_arch = "x86_64")]
 mod x86;
 
@@ -74,12 +76,15 @@ pub fn dense_backward<T: Scalar, const IN: usize, const OUT: usize>(
     let n = dz.len() / OUT;
     gemm_nt(OUT, IN, n, dz, x, dkernel.as_mut_slice(), Start::Zero);
     if let Some(db) = dbias {
+        let db = db.as_mut_slice();
         db.fill(T::zero());
-        for dc in dz.chunks_exact(OUT) {
-            for (g, &d) in db.iter_mut().zip(dc) {
-                *g += d;
+        wide(|| {
+            for dc in dz.chunks_exact(OUT) {
+                for (g, &d) in db.iter_mut().zip(dc) {
+                    *g += d;
+                }
             }
-        }
+        });
     }
     if let Some(dx) = dx {
         gemm_tn(IN, n, OUT, kernel.as_slice(), dz, dx, Start::Keep);

@@ -113,15 +113,15 @@ pub trait Gemm: Sized {
     fn softmax_in_place(col: &mut [Self]);
 }
 
-/// Products smaller than this many multiply-adds (a few microseconds) stay
-/// on the calling thread even with the `parallel` feature: waking a second
-/// thread costs more than it saves.
+/// Products smaller than this many multiply-adds (a couple of
+/// microseconds) stay on the calling thread even with the `parallel`
+/// feature: handing work to another core costs about a microsecond.
 #[cfg(feature = "parallel")]
-const PARALLEL_MIN_WORK: usize = 1 << 17;
+const PARALLEL_MIN_WORK: usize = 1 << 16;
 
 /// Runs the product, with the `parallel` feature split by columns of `C`
-/// over rayon's threads when it is big enough; each thread computes whole
-/// columns, so the result is the same as on one thread.
+/// over the helper threads when it is big enough; each thread computes whole
+/// columns with the same kernel, so the result is the same as on one thread.
 #[allow(clippy::too_many_arguments)]
 #[inline]
 fn split_columns<T: Scalar>(
@@ -137,16 +137,16 @@ fn split_columns<T: Scalar>(
 ) {
     let ldb = if layout == Layout::NT { n } else { k };
     #[cfg(feature = "parallel")]
-    {
-        let threads = rayon::current_num_threads();
-        if threads > 1 && m * n * k >= PARALLEL_MIN_WORK && n >= 16 {
-            return columns_parallel(layout, m, n, k, a, b, ldb, c, start, relu, threads.min(n / 8));
+    if m * n * k >= PARALLEL_MIN_WORK && n >= 16 {
+        let parts = super::pool::threads().min(n / 8);
+        if parts > 1 {
+            return columns_parallel(layout, m, n, k, a, b, ldb, c, start, relu, parts);
         }
     }
     T::gemm(layout, m, n, k, a, b, ldb, c, start, relu);
 }
 
-/// Splits columns `0..n` into `parts` blocks computed by rayon's threads.
+/// `C`'s columns `0..n` in `parts` blocks, one per thread.
 #[cfg(feature = "parallel")]
 #[allow(clippy::too_many_arguments)]
 fn columns_parallel<T: Scalar>(
@@ -162,18 +162,19 @@ fn columns_parallel<T: Scalar>(
     relu: bool,
     parts: usize,
 ) {
-    if parts <= 1 {
-        return T::gemm(layout, m, n, k, a, b, ldb, c, start, relu);
-    }
-    let left_parts = parts / 2;
-    let left = n * left_parts / parts;
-    let (c_left, c_right) = c[..m * n].split_at_mut(m * left);
-    // Where column `left` of `B` starts: `B` is stored by columns, `Bᵀ` by rows.
-    let b_right = if layout == Layout::NT { &b[left..] } else { &b[left * ldb..] };
-    rayon::join(
-        || columns_parallel(layout, m, left, k, a, b, ldb, c_left, start, relu, left_parts),
-        || columns_parallel(layout, m, n - left, k, a, b_right, ldb, c_right, start, relu, parts - left_parts),
-    );
+    struct Columns<T>(*mut T);
+    // SAFETY: each part writes a disjoint block of columns.
+    unsafe impl<T: Send> Sync for Columns<T> {}
+    let columns = Columns(c[..m * n].as_mut_ptr());
+    let columns = &columns;
+    super::pool::run_parts(parts, &|part| {
+        let (j0, j1) = (n * part / parts, n * (part + 1) / parts);
+        // SAFETY: columns `j0..j1` of `C` are inside `c` and no other part's.
+        let c = unsafe { core::slice::from_raw_parts_mut(columns.0.add(m * j0), m * (j1 - j0)) };
+        // Where column `j0` of `B` starts: `B` is stored by columns, `Bᵀ` by rows.
+        let b = if layout == Layout::NT { &b[j0..] } else { &b[j0 * ldb..] };
+        T::gemm(layout, m, j1 - j0, k, a, b, ldb, c, start, relu);
+    });
 }
 
 macro_rules! gemm_for {

