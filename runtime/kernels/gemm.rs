@@ -42,6 +42,10 @@ pub enum Start<'a, T> {
 #[allow(clippy::too_many_arguments)]
 pub fn gemm_nn<T: Scalar>(m: usize, n: usize, k: usize, a: &[T], b: &[T], c: &mut [T], start: Start<T>, relu: bool) {
     check(m, n, k, a.len(), b.len(), c.len(), start);
+    if n == 1 {
+        // One sample: straight to the matrix-vector kernel.
+        return T::matvec(m, k, a, b, c, start, relu);
+    }
     split_columns(Layout::NN, m, n, k, a, b, c, start, relu);
 }
 
@@ -107,6 +111,9 @@ pub trait Gemm: Sized {
         start: Start<Self>,
         relu: bool,
     );
+
+    /// `c = start + A·x` for one sample (`gemm` with `n = 1`, `NN`).
+    fn matvec(m: usize, k: usize, a: &[Self], x: &[Self], c: &mut [Self], start: Start<Self>, relu: bool);
 
     /// Softmax of one column in place (`z[i] = e^(z[i] − max) / Σ`);
     /// vectorized for `f32` on AVX2, libm's `exp` otherwise.
@@ -201,6 +208,17 @@ macro_rules! gemm_for {
                     return;
                 }
                 portable(layout, m, n, k, a, b, ldb, c, start, relu);
+            }
+
+            #[inline]
+            fn matvec(m: usize, k: usize, a: &[$t], x: &[$t], c: &mut [$t], start: Start<$t>, relu: bool) {
+                #[cfg(target_arch = "x86_64")]
+                if super::x86::avx2_fma() {
+                    // SAFETY: as in `gemm`.
+                    unsafe { super::x86::$t::matvec_entry(m, k, a, x, c, start, relu) };
+                    return;
+                }
+                portable(Layout::NN, m, 1, k, a, x, k, c, start, relu);
             }
 
             #[inline]

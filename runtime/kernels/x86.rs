@@ -109,6 +109,24 @@ macro_rules! kernels_body {
             }
         }
 
+        /// The one-sample entry: [`gemm`] with `n = 1` and `NN`, without its
+        /// dispatch (a forward pass of small layers is mostly call overhead).
+        ///
+        /// # Safety
+        /// As [`gemm`].
+        #[target_feature(enable = "avx2,fma")]
+        pub(crate) unsafe fn matvec_entry(m: usize, k: usize, a: &[E], x: &[E], c: &mut [E], start: Start<E>, relu: bool) {
+            let e = Epilogue {
+                keep: matches!(start, Start::Keep),
+                bias: match start {
+                    Start::Bias(bias) => bias.as_ptr(),
+                    _ => core::ptr::null(),
+                },
+                relu,
+            };
+            matvec(m, k, a.as_ptr(), m, x.as_ptr(), c.as_mut_ptr(), e);
+        }
+
         /// Fused store of one accumulator vector at `c` (rows `row..` of the
         /// bias), masked when `MASKED`.
         #[inline]
@@ -130,6 +148,9 @@ macro_rules! kernels_body {
         }
 
         /// `C = start + A·B` where `B[p, j]` is `b[p * rsb + j * csb]`.
+        /// Kept out of line (as `dots`), so the one-sample path through
+        /// `gemm` stays small.
+        #[inline(never)]
         #[target_feature(enable = "avx2,fma")]
         unsafe fn blocked(
             m: usize,
@@ -334,7 +355,10 @@ macro_rules! kernels_body {
         /// `C = start + Aᵀ·B`: panels of `Aᵀ` (`MR_VECTORS·L` rows by up to
         /// `KC` of `k`) are transposed into a stack buffer, zero-padded to
         /// whole vectors, and multiplied by the blocked kernel, so each
-        /// panel is reused across every column of `B`.
+        /// panel is reused across every column of `B`. Never inlined: its
+        /// 16 KB panel would otherwise make every call's frame probe four
+        /// stack pages (measured 28 ns on an eight-FMA product, 17 without).
+        #[inline(never)]
         #[target_feature(enable = "avx2,fma")]
         unsafe fn packed_tn(
             m: usize,
@@ -381,6 +405,7 @@ macro_rules! kernels_body {
 
         /// `C[i, j] = start + Σ_p at[p + i k] b[p + j k]`: dot products of
         /// contiguous columns, for a few columns of `B`.
+        #[inline(never)]
         #[target_feature(enable = "avx2,fma")]
         unsafe fn dots(m: usize, n: usize, k: usize, at: *const E, b: *const E, ldb: usize, c: *mut E, e: Epilogue<E>) {
             let mask = mask_of(k % L);
@@ -511,10 +536,25 @@ pub(crate) mod f32 {
     #[inline]
     #[target_feature(enable = "avx2,fma")]
     unsafe fn mstore(p: *mut E, m: M, x: V) {
-        let live = _mm256_movemask_ps(_mm256_castsi256_ps(m)).count_ones() as usize;
-        let mut lanes = [0.0 as E; L];
-        storeu(lanes.as_mut_ptr(), x);
-        core::ptr::copy_nonoverlapping(lanes.as_ptr(), p, live);
+        // 4, 2 and 1 lanes at a time (a copy of a run-time length would be
+        // a call to `memcpy`).
+        let mut live = _mm256_movemask_ps(_mm256_castsi256_ps(m)).count_ones() as usize;
+        let (mut p, mut part) = (p, _mm256_castps256_ps128(x));
+        if live >= 4 {
+            _mm_storeu_ps(p, part);
+            part = _mm256_extractf128_ps::<1>(x);
+            p = p.add(4);
+            live -= 4;
+        }
+        if live >= 2 {
+            _mm_store_sd(p as *mut f64, _mm_castps_pd(part));
+            part = _mm_movehl_ps(part, part);
+            p = p.add(2);
+            live -= 2;
+        }
+        if live == 1 {
+            _mm_store_ss(p, part);
+        }
     }
     #[inline]
     #[target_feature(enable = "avx2,fma")]
@@ -570,58 +610,85 @@ pub(crate) mod f32 {
         _mm256_andnot_ps(underflow, _mm256_mul_ps(y, _mm256_castsi256_ps(scale)))
     }
 
+    /// Every lane set to the maximum of `v`'s lanes (NaNs are handled by
+    /// the caller).
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn all_max(v: V) -> V {
+        let m = max(v, _mm256_permute2f128_ps::<1>(v, v));
+        let m = max(m, _mm256_permute_ps::<0b01_00_11_10>(m));
+        max(m, _mm256_permute_ps::<0b10_11_00_01>(m))
+    }
+
+    /// Every lane set to the sum of `v`'s lanes.
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn all_sum(v: V) -> V {
+        let s = add(v, _mm256_permute2f128_ps::<1>(v, v));
+        let s = add(s, _mm256_permute_ps::<0b01_00_11_10>(s));
+        add(s, _mm256_permute_ps::<0b10_11_00_01>(s))
+    }
+
     /// Softmax of one column in place with the vectorized [`exp`]:
-    /// `z = e^(z − max) / Σ`.
+    /// `z = e^(z − max) / Σ`. Lanes past the end are read as −∞, whose
+    /// exponential is 0, so they add nothing. Columns of up to 16 values,
+    /// the usual classifier head, stay in registers from load to store.
     ///
     /// # Safety
     /// The CPU must have AVX2 and FMA.
     #[target_feature(enable = "avx2,fma")]
     pub(crate) unsafe fn softmax_in_place(col: &mut [E]) {
         let rows = col.len();
-        if rows == 0 {
-            return;
-        }
-        // Each vector is read before the same lanes are written.
         let op = col.as_mut_ptr();
         let zp = op as *const E;
+        let chunks = rows.div_ceil(L);
         let tail = mask_of(rows % L);
-        // The maximum, NaN-propagating (`max(acc, x)` returns a NaN `x`);
-        // lanes past the end are filled with the first element.
-        let mut top = splat(col[0]);
-        let mut i = 0;
-        while i + L <= rows {
-            top = max(top, load(zp.add(i)));
-            i += L;
-        }
-        if i < rows {
-            top = max(top, _mm256_blendv_ps(splat(col[0]), mload(zp.add(i), tail), _mm256_castsi256_ps(tail)));
-        }
-        let max = {
-            let mut lanes = [0.0 as E; L];
-            storeu(lanes.as_mut_ptr(), top);
-            lanes.iter().fold(lanes[0], |m, &v| if v > m || v.is_nan() { v } else { m })
+        let chunk = |c: usize| -> V {
+            if (c + 1) * L <= rows {
+                load(zp.add(c * L))
+            } else {
+                _mm256_blendv_ps(splat(E::NEG_INFINITY), mload(zp.add(c * L), tail), _mm256_castsi256_ps(tail))
+            }
         };
+        let put = |c: usize, v: V| {
+            if (c + 1) * L <= rows {
+                storeu(op.add(c * L), v)
+            } else {
+                mstore(op.add(c * L), tail, v)
+            }
+        };
+        let mut top = splat(E::NEG_INFINITY);
+        let mut nan = zero();
+        for c in 0..chunks {
+            let v = chunk(c);
+            top = max(top, v);
+            nan = _mm256_or_ps(nan, _mm256_cmp_ps::<_CMP_UNORD_Q>(v, v));
+        }
+        if _mm256_movemask_ps(nan) != 0 {
+            // As libm's path: a NaN input makes every output NaN.
+            col.fill(E::NAN);
+            return;
+        }
+        let top = all_max(top);
+        if chunks <= 2 {
+            let y0 = exp(_mm256_sub_ps(chunk(0), top));
+            let y1 = if chunks == 2 { exp(_mm256_sub_ps(chunk(1), top)) } else { zero() };
+            let sum = all_sum(add(y0, y1));
+            put(0, _mm256_div_ps(y0, sum));
+            if chunks == 2 {
+                put(1, _mm256_div_ps(y1, sum));
+            }
+            return;
+        }
         let mut sum = zero();
-        i = 0;
-        while i + L <= rows {
-            let y = exp(_mm256_sub_ps(load(zp.add(i)), splat(max)));
-            storeu(op.add(i), y);
+        for c in 0..chunks {
+            let y = exp(_mm256_sub_ps(chunk(c), top));
+            put(c, y);
             sum = add(sum, y);
-            i += L;
         }
-        if i < rows {
-            let y = exp(_mm256_sub_ps(mload(zp.add(i), tail), splat(max)));
-            mstore(op.add(i), tail, y);
-            sum = add(sum, _mm256_and_ps(y, _mm256_castsi256_ps(tail)));
-        }
-        let inv = splat(1.0 / hsum(sum));
-        let mut i = 0;
-        while i + L <= rows {
-            storeu(op.add(i), _mm256_mul_ps(load(zp.add(i)), inv));
-            i += L;
-        }
-        if i < rows {
-            mstore(op.add(i), tail, _mm256_mul_ps(mload(zp.add(i), tail), inv));
+        let sum = all_sum(sum);
+        for c in 0..chunks {
+            put(c, _mm256_div_ps(chunk(c), sum));
         }
     }
 }
@@ -660,9 +727,15 @@ pub(crate) mod f64 {
     #[target_feature(enable = "avx2,fma")]
     unsafe fn mstore(p: *mut E, m: M, x: V) {
         let live = _mm256_movemask_pd(_mm256_castsi256_pd(m)).count_ones() as usize;
-        let mut lanes = [0.0 as E; L];
-        storeu(lanes.as_mut_ptr(), x);
-        core::ptr::copy_nonoverlapping(lanes.as_ptr(), p, live);
+        let (mut p, mut part) = (p, _mm256_castpd256_pd128(x));
+        if live >= 2 {
+            _mm_storeu_pd(p, part);
+            part = _mm256_extractf128_pd::<1>(x);
+            p = p.add(2);
+        }
+        if live % 2 == 1 {
+            _mm_store_sd(p, part);
+        }
     }
     #[inline]
     #[target_feature(enable = "avx2,fma")]
