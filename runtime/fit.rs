@@ -1172,7 +1172,11 @@ pub fn fit<T: Scalar, M: Train<T> + Data<T>, O: Optimizer<T, M>>(
     let mut batch_targets: Vec<Vec<T>> =
         M::HEADS.iter().map(|h| vec![T::zero(); h.target_width * batch_size]).collect();
     let mut batch_weights: Vec<T> = vec![T::zero(); if train_weights.is_some() { batch_size } else { 0 }];
-    let mut workspace: Vec<T> = vec![T::zero(); M::TRAIN_ROWS * batch_size];
+    // Over-allocated by a cache line so the buffers start 64-byte aligned,
+    // as the generated `train_step`'s are.
+    let mut workspace_storage: Vec<T> = vec![T::zero(); M::TRAIN_ROWS * batch_size + 64 / T::BYTES];
+    let aligned = workspace_storage.as_ptr().align_offset(64).min(64 / T::BYTES);
+    let workspace = &mut workspace_storage[aligned..aligned + M::TRAIN_ROWS * batch_size];
     let mut stats: Vec<T> = vec![T::zero(); M::STATS_LEN];
     let mut grads: Box<M> = Box::new(M::zeros());
     let mut head_losses: Vec<T> = vec![T::zero(); n_heads];
@@ -1230,7 +1234,7 @@ pub fn fit<T: Scalar, M: Train<T> + Data<T>, O: Optimizer<T, M>>(
                 inputs.as_slice(),
                 targets.as_slice(),
                 weights,
-                &mut workspace,
+                workspace,
                 &mut stats,
                 &mut grads,
                 &mut head_losses,
@@ -1241,7 +1245,7 @@ pub fn fit<T: Scalar, M: Train<T> + Data<T>, O: Optimizer<T, M>>(
                 failure = Some((epoch, batch, total));
                 break 'epochs;
             }
-            train_acc.add::<T, M>(n, total, &head_losses, &workspace, targets.as_slice());
+            train_acc.add::<T, M>(n, total, &head_losses, workspace, targets.as_slice());
             model.update_moving_statistics(&stats);
             optimizer.apply(model, &grads);
         }

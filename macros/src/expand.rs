@@ -644,10 +644,10 @@ pub fn expand(def: &NetworkDef, g: &Graph) -> TokenStream {
             /// `grads` (dropout uses seed 0; see `train_step` for fresh masks).
             #[allow(clippy::too_many_arguments)]
             pub fn loss_and_grad<const B: usize>(&self, #(#in_idents: &#p::SMatrix<T, #in_widths, { B }>,)* #(#target_idents: &#p::SMatrix<T, #target_widths, { B }>,)* grads: &mut Self) -> #losses_name<T> {
-                let mut __sn_ws = #p::SMatrix::<T, #train_rows, { B }>::zeros();
+                let mut __sn_ws = #p::kernels::CacheAligned(#p::SMatrix::<T, #train_rows, { B }>::zeros());
                 let mut __sn_stats = #p::SVector::<T, #stats_len>::zeros();
                 let mut __sn_head = [<T as #p::Scalar>::of_f64(0.0); #n_heads];
-                let __sn_total = self.__sn_pass(B, #pass_inputs, __sn_ws.as_mut_slice(), #p::Mode::Training { dropout_seed: 0 }, __sn_stats.as_mut_slice(),
+                let __sn_total = self.__sn_pass(B, #pass_inputs, __sn_ws.0.as_mut_slice(), #p::Mode::Training { dropout_seed: 0 }, __sn_stats.as_mut_slice(),
                     Some((#pass_targets, None, grads, &mut __sn_head)));
                 #make_losses
             }
@@ -664,11 +664,11 @@ pub fn expand(def: &NetworkDef, g: &Graph) -> TokenStream {
             #[allow(clippy::too_many_arguments)]
             pub fn train_step<const B: usize, O: #p::Optimizer<T, Self>>(&mut self, optimizer: &mut O, #(#in_idents: &#p::SMatrix<T, #in_widths, { B }>,)* #(#target_idents: &#p::SMatrix<T, #target_widths, { B }>,)*) -> #losses_name<T> {
                 let mut __sn_grads = Self::zeros();
-                let mut __sn_ws = #p::SMatrix::<T, #train_rows, { B }>::zeros();
+                let mut __sn_ws = #p::kernels::CacheAligned(#p::SMatrix::<T, #train_rows, { B }>::zeros());
                 let mut __sn_stats = #p::SVector::<T, #stats_len>::zeros();
                 let mut __sn_head = [<T as #p::Scalar>::of_f64(0.0); #n_heads];
                 let __sn_seed = #p::rng::mix(optimizer.iterations() ^ 0x5EED_0F_D80F_0000);
-                let __sn_total = self.__sn_pass(B, #pass_inputs, __sn_ws.as_mut_slice(), #p::Mode::Training { dropout_seed: __sn_seed }, __sn_stats.as_mut_slice(),
+                let __sn_total = self.__sn_pass(B, #pass_inputs, __sn_ws.0.as_mut_slice(), #p::Mode::Training { dropout_seed: __sn_seed }, __sn_stats.as_mut_slice(),
                     Some((#pass_targets, None, &mut __sn_grads, &mut __sn_head)));
                 <Self as #p::Train<T>>::update_moving_statistics(self, __sn_stats.as_slice());
                 optimizer.apply(self, &__sn_grads);
@@ -785,10 +785,10 @@ pub fn expand(def: &NetworkDef, g: &Graph) -> TokenStream {
 
             /// Runs the network on `B` samples at once, a column per sample.
             pub fn forward_batch<const B: usize>(&self, #(#in_idents: &#p::SMatrix<T, #in_widths, { B }>),*) -> #batch_ret {
-                let mut __sn_ws = #p::SMatrix::<T, #fwd_rows, { B }>::zeros();
+                let mut __sn_ws = #p::kernels::CacheAligned(#p::SMatrix::<T, #fwd_rows, { B }>::zeros());
                 let mut __sn_stats = #p::SVector::<T, #stats_len>::zeros();
-                self.__sn_pass(B, #pass_inputs, __sn_ws.as_mut_slice(), #p::Mode::Inference, __sn_stats.as_mut_slice(), None);
-                let __sn_ws = __sn_ws.as_slice();
+                self.__sn_pass(B, #pass_inputs, __sn_ws.0.as_mut_slice(), #p::Mode::Inference, __sn_stats.as_mut_slice(), None);
+                let __sn_ws = __sn_ws.0.as_slice();
                 #extract_heads
             }
 

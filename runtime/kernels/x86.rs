@@ -373,7 +373,7 @@ macro_rules! kernels_body {
             const MR: usize = MR_VECTORS * L;
             const KC: usize = 256;
             // Aligned so the panel's vector loads never straddle cache lines.
-            #[repr(align(32))]
+            #[repr(align(64))]
             struct Panel([E; MR * KC]);
             let mut panel = Panel([0.0 as E; MR * KC]);
             let panel = &mut panel.0;
