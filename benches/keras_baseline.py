@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Times Keras 3 (JAX backend) on the models the Rust benches time, for the
-side-by-side ratios in docs/performance.md.
+side-by-side ratios in the README's performance table (with
+`cargo bench --bench ratios`).
 
     pip install keras jax            # CPU JAX is enough
     python benches/keras_baseline.py            # every measurement

@@ -41,6 +41,12 @@ pub fn dense_forward<T: Scalar, const IN: usize, const OUT: usize>(
             activations::forward(act, z, out, OUT);
         }
         None => {
+            if n == 1
+                && act == Activation::Softmax
+                && T::matvec_softmax(OUT, IN, w, x, bias.map(|b| b.as_slice()), &mut out[..OUT])
+            {
+                return;
+            }
             let fused = matches!(act, Activation::Linear | Activation::Relu);
             gemm_nn(OUT, n, IN, w, x, out, start, act == Activation::Relu);
             if !fused {

@@ -115,6 +115,11 @@ pub trait Gemm: Sized {
     /// `c = start + A·x` for one sample (`gemm` with `n = 1`, `NN`).
     fn matvec(m: usize, k: usize, a: &[Self], x: &[Self], c: &mut [Self], start: Start<Self>, relu: bool);
 
+    /// `c = softmax(A·x + bias)` for one sample in one pass when this type
+    /// and CPU have a fused kernel for `m` units (`f32` on AVX2, up to 16);
+    /// false, with `c` untouched, otherwise.
+    fn matvec_softmax(m: usize, k: usize, a: &[Self], x: &[Self], bias: Option<&[Self]>, c: &mut [Self]) -> bool;
+
     /// Softmax of one column in place (`z[i] = e^(z[i] − max) / Σ`);
     /// vectorized for `f32` on AVX2, libm's `exp` otherwise.
     fn softmax_in_place(col: &mut [Self]);
@@ -222,11 +227,36 @@ macro_rules! gemm_for {
             }
 
             #[inline]
+            fn matvec_softmax(m: usize, k: usize, a: &[$t], x: &[$t], bias: Option<&[$t]>, c: &mut [$t]) -> bool {
+                assert!(a.len() >= m * k && x.len() >= k && c.len() >= m && bias.is_none_or(|b| b.len() >= m));
+                matvec_softmax_for!($t, m, k, a, x, bias, c)
+            }
+
+            #[inline]
             fn softmax_in_place(col: &mut [$t]) {
                 softmax_in_place_for!($t, col)
             }
         }
     };
+}
+
+#[cfg(target_arch = "x86_64")]
+macro_rules! matvec_softmax_for {
+    (f32, $m:ident, $k:ident, $a:ident, $x:ident, $bias:ident, $c:ident) => {
+        // SAFETY: the CPU has AVX2 and FMA; the lengths were checked.
+        super::x86::avx2_fma() && unsafe { super::x86::f32::matvec_softmax_entry($m, $k, $a, $x, $bias, $c) }
+    };
+    (f64, $m:ident, $k:ident, $a:ident, $x:ident, $bias:ident, $c:ident) => {{
+        let _ = ($m, $k, $a, $x, $bias, $c);
+        false
+    }};
+}
+#[cfg(not(target_arch = "x86_64"))]
+macro_rules! matvec_softmax_for {
+    ($t:ident, $m:ident, $k:ident, $a:ident, $x:ident, $bias:ident, $c:ident) => {{
+        let _ = ($m, $k, $a, $x, $bias, $c);
+        false
+    }};
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -402,6 +432,37 @@ mod tests {
         let mut with_nan = [0.5f32, f32::NAN, 1.0];
         f32::softmax_in_place(&mut with_nan);
         assert!(with_nan.iter().all(|v| v.is_nan()));
+    }
+
+    /// The fused one-sample softmax layer equals the product followed by
+    /// the softmax, for every width it takes and some it declines.
+    #[test]
+    fn fused_matvec_softmax_matches_two_steps() {
+        for m in 1..=20usize {
+            for k in [1usize, 3, 8, 31, 64] {
+                let a: Vec<f32> = data::<f64>(m * k, m + k).iter().map(|&v| (v * 3.0) as f32).collect();
+                let x: Vec<f32> = data::<f64>(k, m * k + 1).iter().map(|&v| v as f32).collect();
+                let bias: Vec<f32> = data::<f64>(m, 7).iter().map(|&v| v as f32).collect();
+                for with_bias in [false, true] {
+                    let b = with_bias.then_some(bias.as_slice());
+                    let mut want = vec![0.0f32; m];
+                    let start = if with_bias { Start::Bias(&bias) } else { Start::Zero };
+                    gemm_nn(m, 1, k, &a, &x, &mut want, start, false);
+                    f32::softmax_in_place(&mut want);
+                    let mut got = vec![-1.0f32; m];
+                    if f32::matvec_softmax(m, k, &a, &x, b, &mut got) {
+                        for (g, w) in got.iter().zip(&want) {
+                            assert!((g - w).abs() <= 4.0 * f32::EPSILON * w.abs() + 1e-30, "m={m} k={k}: {g} vs {w}");
+                        }
+                    } else {
+                        assert!(got.iter().all(|&g| g == -1.0), "declined but wrote");
+                    }
+                }
+            }
+        }
+        let mut c = [0.0f32; 3];
+        let declined = !f32::matvec_softmax(3, 1, &[1.0, f32::NAN, 0.0], &[1.0], None, &mut c);
+        assert!(declined || c.iter().all(|v| v.is_nan()));
     }
 
     #[test]

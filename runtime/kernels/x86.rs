@@ -20,7 +20,9 @@ use super::gemm::{Layout, Start};
 
 /// Whether the AVX2+FMA kernels can run: fixed at compile time when the
 /// target enables both features; otherwise asked of the CPU once (with
-/// `std`) or taken as no (without).
+/// `std`) or taken as no (without). With `std`, setting the environment
+/// variable `STATICNET_PORTABLE` (read once) forces the portable loops, so
+/// they can be tested and timed on a CPU that has AVX2.
 #[inline]
 pub(crate) fn avx2_fma() -> bool {
     #[cfg(all(target_feature = "avx2", target_feature = "fma"))]
@@ -36,7 +38,9 @@ pub(crate) fn avx2_fma() -> bool {
             2 => true,
             1 => false,
             _ => {
-                let yes = std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma");
+                let yes = std::env::var_os("STATICNET_PORTABLE").is_none()
+                    && std::is_x86_feature_detected!("avx2")
+                    && std::is_x86_feature_detected!("fma");
                 HAS.store(if yes { 2 } else { 1 }, Ordering::Relaxed);
                 yes
             }
@@ -310,6 +314,27 @@ macro_rules! kernels_body {
             mask: M,
             e: Epilogue<E>,
         ) {
+            let sums = mv_sums::<MV, S, U, MASKED>(k, a, lda, x, mask);
+            for (v, &sum) in sums.iter().enumerate() {
+                if MASKED && v == MV - 1 {
+                    store::<true>(sum, c.add(v * L), row + v * L, mask, e);
+                } else {
+                    store::<false>(sum, c.add(v * L), row + v * L, mask, e);
+                }
+            }
+        }
+
+        /// The `MV` vectors of `A·x` for one row tile (lanes past a masked
+        /// end hold zeros).
+        #[inline]
+        #[target_feature(enable = "avx2,fma")]
+        unsafe fn mv_sums<const MV: usize, const S: usize, const U: usize, const MASKED: bool>(
+            k: usize,
+            a: *const E,
+            lda: usize,
+            x: *const E,
+            mask: M,
+        ) -> [V; MV] {
             let mut acc = [[zero(); MV]; S];
             macro_rules! column {
                 ($p:expr, $v:expr) => {{
@@ -339,17 +364,13 @@ macro_rules! kernels_body {
                 }
                 p += 1;
             }
-            for v in 0..MV {
-                let mut sum = acc[0][v];
-                for accs in &acc[1..] {
-                    sum = add(sum, accs[v]);
-                }
-                if MASKED && v == MV - 1 {
-                    store::<true>(sum, c.add(v * L), row + v * L, mask, e);
-                } else {
-                    store::<false>(sum, c.add(v * L), row + v * L, mask, e);
+            let mut sums = acc[0];
+            for accs in &acc[1..] {
+                for (sum, &part) in sums.iter_mut().zip(accs) {
+                    *sum = add(*sum, part);
                 }
             }
+            sums
         }
 
         /// `C = start + Aᵀ·B`: panels of `Aᵀ` (`MR_VECTORS·L` rows by up to
@@ -629,6 +650,90 @@ pub(crate) mod f32 {
         add(s, _mm256_permute_ps::<0b10_11_00_01>(s))
     }
 
+    /// The softmax of the (up to) 16 values in `v0` and `v1` (unused lanes
+    /// −∞), given their maximum in every lane of `top`.
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn softmax_of_two(v0: V, v1: V, top: V) -> (V, V) {
+        let y0 = exp(_mm256_sub_ps(v0, top));
+        let y1 = exp(_mm256_sub_ps(v1, top));
+        let sum = all_sum(add(y0, y1));
+        (_mm256_div_ps(y0, sum), _mm256_div_ps(y1, sum))
+    }
+
+    /// `c = softmax(A·x + bias)` for one sample of at most 16 units, the
+    /// product's sums going to the softmax in registers (no store and
+    /// reload between them). Returns false, doing nothing, for wider layers
+    /// and for NaN sums (the caller's two-step path handles both).
+    ///
+    /// # Safety
+    /// The CPU must have AVX2 and FMA; `a` holds `m·k` values, `x` `k`, `c`
+    /// and the bias `m`.
+    #[target_feature(enable = "avx2,fma")]
+    pub(crate) unsafe fn matvec_softmax_entry(
+        m: usize,
+        k: usize,
+        a: &[E],
+        x: &[E],
+        bias: Option<&[E]>,
+        c: &mut [E],
+    ) -> bool {
+        if m == 0 || m > 2 * L {
+            return false;
+        }
+        let mask = mask_of(m % L);
+        let (ap, xp) = (a.as_ptr(), x.as_ptr());
+        let (mut v0, mut v1) = match (m.div_ceil(L), m % L != 0) {
+            (1, false) => (mv_sums::<1, 8, 8, false>(k, ap, m, xp, mask)[0], splat(E::NEG_INFINITY)),
+            (1, true) => (mv_sums::<1, 8, 8, true>(k, ap, m, xp, mask)[0], splat(E::NEG_INFINITY)),
+            (_, masked) => {
+                let sums = if masked {
+                    mv_sums::<2, 4, 8, true>(k, ap, m, xp, mask)
+                } else {
+                    mv_sums::<2, 4, 8, false>(k, ap, m, xp, mask)
+                };
+                (sums[0], sums[1])
+            }
+        };
+        if let Some(bias) = bias {
+            let bp = bias.as_ptr();
+            if m <= L {
+                v0 = add(v0, if m == L { load(bp) } else { mload(bp, mask) });
+            } else {
+                v0 = add(v0, load(bp));
+                v1 = add(v1, if m == 2 * L { load(bp.add(L)) } else { mload(bp.add(L), mask) });
+            }
+        }
+        // Lanes past `m` become −∞ (their exponential is 0).
+        let live = |v: V, from: usize| -> V {
+            if m >= from + L {
+                v
+            } else {
+                let keep = mask_of(m - from);
+                _mm256_blendv_ps(splat(E::NEG_INFINITY), v, _mm256_castsi256_ps(keep))
+            }
+        };
+        let v0 = live(v0, 0);
+        let v1 = if m > L { live(v1, L) } else { splat(E::NEG_INFINITY) };
+        let unordered = _mm256_or_ps(_mm256_cmp_ps::<_CMP_UNORD_Q>(v0, v0), _mm256_cmp_ps::<_CMP_UNORD_Q>(v1, v1));
+        if _mm256_movemask_ps(unordered) != 0 {
+            return false;
+        }
+        let (y0, y1) = softmax_of_two(v0, v1, all_max(max(v0, v1)));
+        let cp = c.as_mut_ptr();
+        if m < L {
+            mstore(cp, mask, y0);
+        } else {
+            storeu(cp, y0);
+            if m == 2 * L {
+                storeu(cp.add(L), y1);
+            } else if m > L {
+                mstore(cp.add(L), mask, y1);
+            }
+        }
+        true
+    }
+
     /// Softmax of one column in place with the vectorized [`exp`]:
     /// `z = e^(z − max) / Σ`. Lanes past the end are read as −∞, whose
     /// exponential is 0, so they add nothing. Columns of up to 16 values,
@@ -671,12 +776,10 @@ pub(crate) mod f32 {
         }
         let top = all_max(top);
         if chunks <= 2 {
-            let y0 = exp(_mm256_sub_ps(chunk(0), top));
-            let y1 = if chunks == 2 { exp(_mm256_sub_ps(chunk(1), top)) } else { zero() };
-            let sum = all_sum(add(y0, y1));
-            put(0, _mm256_div_ps(y0, sum));
+            let (y0, y1) = softmax_of_two(chunk(0), if chunks == 2 { chunk(1) } else { splat(E::NEG_INFINITY) }, top);
+            put(0, y0);
             if chunks == 2 {
-                put(1, _mm256_div_ps(y1, sum));
+                put(1, y1);
             }
             return;
         }
