@@ -29,6 +29,9 @@ pub fn dense_forward<T: Scalar, const IN: usize, const OUT: usize>(
     z: Option<&mut [T]>,
     out: &mut [T],
 ) {
+    if !T::simd() {
+        return fixed::dense_forward(kernel, bias, act, x, z, out);
+    }
     let n = x.len() / IN;
     let start = match bias {
         Some(b) => Start::Bias(b.as_slice()),
@@ -79,6 +82,9 @@ pub fn dense_backward<T: Scalar, const IN: usize, const OUT: usize>(
     dbias: Option<&mut SVector<T, OUT>>,
     dx: Option<&mut [T]>,
 ) {
+    if !T::simd() {
+        return fixed::dense_backward(kernel, x, dz, dkernel, dbias, dx);
+    }
     let n = dz.len() / OUT;
     gemm_nt(OUT, IN, n, dz, x, dkernel.as_mut_slice(), Start::Zero);
     if let Some(db) = dbias {
@@ -478,5 +484,98 @@ mod tests {
         assert!((dw - dz * x.transpose()).abs().max() < 1e-15);
         assert!((db - dz.column_sum()).abs().max() < 1e-15);
         assert!((dx - (w.transpose() * dz).add_scalar(1.0)).abs().max() < 1e-15);
+    }
+}
+
+/// The dense layer's loops with its shape as constants, for targets without
+/// the SIMD kernels (`no_std` builds without `-C target-feature`, other
+/// architectures): with the trip counts known the compiler unrolls and
+/// vectorizes them for the baseline target, which the run-time-sized
+/// portable product in [`gemm`] does less well (measured 1.8× slower).
+mod fixed {
+    use crate::activations::{self, Activation};
+    use crate::Scalar;
+    use nalgebra::{SMatrix, SVector};
+
+    #[inline]
+    pub(super) fn dense_forward<T: Scalar, const IN: usize, const OUT: usize>(
+        kernel: &SMatrix<T, OUT, IN>,
+        bias: Option<&SVector<T, OUT>>,
+        act: Activation,
+        x: &[T],
+        z: Option<&mut [T]>,
+        out: &mut [T],
+    ) {
+        let w = kernel.as_slice();
+        match z {
+            Some(z) => {
+                affine::<T, IN, OUT>(w, bias, x, z);
+                activations::forward(act, z, out, OUT);
+            }
+            None => {
+                affine::<T, IN, OUT>(w, bias, x, out);
+                activations::forward_in_place(act, out, OUT);
+            }
+        }
+    }
+
+    #[inline(always)]
+    fn affine<T: Scalar, const IN: usize, const OUT: usize>(
+        w: &[T],
+        bias: Option<&SVector<T, OUT>>,
+        x: &[T],
+        out: &mut [T],
+    ) {
+        for (xc, oc) in x.chunks_exact(IN).zip(out.chunks_exact_mut(OUT)) {
+            match bias {
+                Some(b) => oc.copy_from_slice(b.as_slice()),
+                None => oc.fill(T::zero()),
+            }
+            for (&xi, wc) in xc.iter().zip(w.chunks_exact(OUT)) {
+                for (o, &wv) in oc.iter_mut().zip(wc) {
+                    *o += wv * xi;
+                }
+            }
+        }
+    }
+
+    #[inline]
+    pub(super) fn dense_backward<T: Scalar, const IN: usize, const OUT: usize>(
+        kernel: &SMatrix<T, OUT, IN>,
+        x: &[T],
+        dz: &[T],
+        dkernel: &mut SMatrix<T, OUT, IN>,
+        dbias: Option<&mut SVector<T, OUT>>,
+        dx: Option<&mut [T]>,
+    ) {
+        let dw = dkernel.as_mut_slice();
+        dw.fill(T::zero());
+        for (xc, dc) in x.chunks_exact(IN).zip(dz.chunks_exact(OUT)) {
+            for (&xi, dwc) in xc.iter().zip(dw.chunks_exact_mut(OUT)) {
+                for (g, &d) in dwc.iter_mut().zip(dc) {
+                    *g += d * xi;
+                }
+            }
+        }
+        if let Some(db) = dbias {
+            db.fill(T::zero());
+            for dc in dz.chunks_exact(OUT) {
+                for (g, &d) in db.iter_mut().zip(dc) {
+                    *g += d;
+                }
+            }
+        }
+        if let Some(dx) = dx {
+            let w = kernel.as_slice();
+            for (dxc, dc) in dx.chunks_exact_mut(IN).zip(dz.chunks_exact(OUT)) {
+                for (g, wc) in dxc.iter_mut().zip(w.chunks_exact(OUT)) {
+                    let mut s = T::zero();
+                    for (&wv, &d) in wc.iter().zip(dc) {
+                        s += wv * d;
+                    }
+                    *g += s;
+                }
+            }
+        }
     }
 }

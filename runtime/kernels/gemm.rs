@@ -112,6 +112,10 @@ pub trait Gemm: Sized {
         relu: bool,
     );
 
+    /// Whether the SIMD kernels run on this CPU (else the dense layers take
+    /// loops specialised for their shape, the fastest portable code).
+    fn simd() -> bool;
+
     /// `c = start + A·x` for one sample (`gemm` with `n = 1`, `NN`).
     fn matvec(m: usize, k: usize, a: &[Self], x: &[Self], c: &mut [Self], start: Start<Self>, relu: bool);
 
@@ -213,6 +217,14 @@ macro_rules! gemm_for {
                     return;
                 }
                 portable(layout, m, n, k, a, b, ldb, c, start, relu);
+            }
+
+            #[inline]
+            fn simd() -> bool {
+                #[cfg(target_arch = "x86_64")]
+                return super::x86::avx2_fma();
+                #[cfg(not(target_arch = "x86_64"))]
+                return false;
             }
 
             #[inline]

@@ -683,7 +683,7 @@ pub(crate) mod f32 {
         }
         let mask = mask_of(m % L);
         let (ap, xp) = (a.as_ptr(), x.as_ptr());
-        let (mut v0, mut v1) = match (m.div_ceil(L), m % L != 0) {
+        let (mut v0, mut v1) = match (m.div_ceil(L), !m.is_multiple_of(L)) {
             (1, false) => (mv_sums::<1, 8, 8, false>(k, ap, m, xp, mask)[0], splat(E::NEG_INFINITY)),
             (1, true) => (mv_sums::<1, 8, 8, true>(k, ap, m, xp, mask)[0], splat(E::NEG_INFINITY)),
             (_, masked) => {
