@@ -350,63 +350,68 @@ mod tests {
     }
 
     /// Every layout, start and awkward size against the portable loops (and
-    /// those against a naive triple loop), so tails of every length are hit.
+    /// those against a naive triple loop), so tails of every length are hit;
+    /// then depths past the kernels' 256-deep panels.
     fn against_reference<T: Scalar>(tol: f64) {
         let sizes = [1usize, 2, 3, 4, 5, 7, 8, 9, 10, 15, 16, 17, 24, 31, 32, 33, 40, 64, 65];
+        let shallow = sizes.iter().flat_map(|&m| {
+            [1usize, 2, 5, 6, 7, 13, 64, 300]
+                .into_iter()
+                .flat_map(move |n| [1usize, 3, 8, 9, 17, 64].map(|k| (m, n, k)))
+        });
+        let deep = [5usize, 17, 64]
+            .into_iter()
+            .flat_map(|m| [1usize, 7, 64].into_iter().flat_map(move |n| [255usize, 256, 257, 600].map(|k| (m, n, k))));
         let mut case = 0;
-        for &m in &sizes {
-            for &n in &[1usize, 2, 5, 6, 7, 13, 64, 300] {
-                for &k in &[1usize, 3, 8, 9, 17, 64] {
-                    case += 1;
-                    for layout in [Layout::NN, Layout::NT, Layout::TN] {
-                        let a = data::<T>(m * k, case);
-                        let b = data::<T>(k * n, case + 1);
-                        let bias = data::<T>(m, case + 2);
-                        let init = data::<T>(m * n, case + 3);
-                        for (s, relu) in [(0, false), (1, false), (2, true), (2, false)] {
-                            let start = match s {
-                                0 => Start::Zero,
-                                1 => Start::Keep,
-                                _ => Start::Bias(&bias),
+        for (m, n, k) in shallow.chain(deep) {
+            case += 1;
+            for layout in [Layout::NN, Layout::NT, Layout::TN] {
+                let a = data::<T>(m * k, case);
+                let b = data::<T>(k * n, case + 1);
+                let bias = data::<T>(m, case + 2);
+                let init = data::<T>(m * n, case + 3);
+                for (s, relu) in [(0, false), (1, false), (2, true), (2, false)] {
+                    let start = match s {
+                        0 => Start::Zero,
+                        1 => Start::Keep,
+                        _ => Start::Bias(&bias),
+                    };
+                    let mut want = init.clone();
+                    for j in 0..n {
+                        for i in 0..m {
+                            let mut v = match s {
+                                0 => 0.0,
+                                1 => init[i + j * m].as_f64(),
+                                _ => bias[i].as_f64(),
                             };
-                            let mut want = init.clone();
-                            for j in 0..n {
-                                for i in 0..m {
-                                    let mut v = match s {
-                                        0 => 0.0,
-                                        1 => init[i + j * m].as_f64(),
-                                        _ => bias[i].as_f64(),
-                                    };
-                                    for p in 0..k {
-                                        let av = if layout == Layout::TN { a[p + i * k] } else { a[i + p * m] };
-                                        let bv = if layout == Layout::NT { b[j + p * n] } else { b[p + j * k] };
-                                        v += av.as_f64() * bv.as_f64();
-                                    }
-                                    want[i + j * m] = T::of_f64(if relu { v.max(0.0) } else { v });
-                                }
+                            for p in 0..k {
+                                let av = if layout == Layout::TN { a[p + i * k] } else { a[i + p * m] };
+                                let bv = if layout == Layout::NT { b[j + p * n] } else { b[p + j * k] };
+                                v += av.as_f64() * bv.as_f64();
                             }
-                            let mut got = init.clone();
-                            match layout {
-                                Layout::NN => gemm_nn(m, n, k, &a, &b, &mut got, start, relu),
-                                Layout::NT if !relu => gemm_nt(m, n, k, &a, &b, &mut got, start),
-                                Layout::TN if !relu => gemm_tn(m, n, k, &a, &b, &mut got, start),
-                                _ => {
-                                    let ldb = if layout == Layout::NT { n } else { k };
-                                    T::gemm(layout, m, n, k, &a, &b, ldb, &mut got, start, relu)
-                                }
-                            }
-                            let mut port = init.clone();
+                            want[i + j * m] = T::of_f64(if relu { v.max(0.0) } else { v });
+                        }
+                    }
+                    let mut got = init.clone();
+                    match layout {
+                        Layout::NN => gemm_nn(m, n, k, &a, &b, &mut got, start, relu),
+                        Layout::NT if !relu => gemm_nt(m, n, k, &a, &b, &mut got, start),
+                        Layout::TN if !relu => gemm_tn(m, n, k, &a, &b, &mut got, start),
+                        _ => {
                             let ldb = if layout == Layout::NT { n } else { k };
-                            portable(layout, m, n, k, &a, &b, ldb, &mut port, start, relu);
-                            for (idx, ((g, p), w)) in got.iter().zip(&port).zip(&want).enumerate() {
-                                let w = w.as_f64();
-                                for (what, v) in [("dispatched", g.as_f64()), ("portable", p.as_f64())] {
-                                    assert!(
-                                        (v - w).abs() <= tol * (1.0 + w.abs()) * (k as f64).sqrt(),
-                                        "{what} {layout:?} m={m} n={n} k={k} start={s} relu={relu} at {idx}: {v} vs {w}"
-                                    );
-                                }
-                            }
+                            T::gemm(layout, m, n, k, &a, &b, ldb, &mut got, start, relu)
+                        }
+                    }
+                    let mut port = init.clone();
+                    let ldb = if layout == Layout::NT { n } else { k };
+                    portable(layout, m, n, k, &a, &b, ldb, &mut port, start, relu);
+                    for (idx, ((g, p), w)) in got.iter().zip(&port).zip(&want).enumerate() {
+                        let w = w.as_f64();
+                        for (what, v) in [("dispatched", g.as_f64()), ("portable", p.as_f64())] {
+                            assert!(
+                                (v - w).abs() <= tol * (1.0 + w.abs()) * (k as f64).sqrt(),
+                                "{what} {layout:?} m={m} n={n} k={k} start={s} relu={relu} at {idx}: {v} vs {w}"
+                            );
                         }
                     }
                 }

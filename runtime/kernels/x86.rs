@@ -101,7 +101,7 @@ macro_rules! kernels_body {
                 Layout::NN if n == 1 => matvec(m, k, a, m, b, c, e),
                 // `c[j] = a · B[:, j]`.
                 Layout::NN if m == 1 => dots(1, n, k, a, b, ldb, c, e),
-                Layout::NN => blocked(m, n, k, a, b, 1, ldb, c, e),
+                Layout::NN => packed_nn(m, n, k, a, b, ldb, c, e),
                 // `cᵀ = Bt · aᵀ`, when no per-row bias breaks the symmetry.
                 Layout::NT if m == 1 && e.bias.is_null() => matvec(n, k, b, ldb, a, c, e),
                 Layout::NT => blocked(m, n, k, a, b, ldb, 1, c, e),
@@ -172,6 +172,59 @@ macro_rules! kernels_body {
                 let rows = (m - i0).min(MR_VECTORS * L);
                 row_block(k, a.add(i0), m, b, rsb, csb, n, c.add(i0), m, i0, rows, e);
                 i0 += rows;
+            }
+        }
+
+        /// `C = start + A·B` with `B` stored by columns: each block of `NR`
+        /// columns of `B` (up to `KC` deep) is first copied row by row into
+        /// a stack panel, so the kernel's broadcasts read consecutive
+        /// values at fixed offsets from one pointer (reading six strided
+        /// columns cost address arithmetic in the inner loop and a spilled
+        /// register: 33 against 38 FMA/ns for `A·Bᵀ`, which needs no copy).
+        /// The panel is then used by every row block of `A`.
+        #[inline(never)]
+        #[target_feature(enable = "avx2,fma")]
+        unsafe fn packed_nn(
+            m: usize,
+            n: usize,
+            k: usize,
+            a: *const E,
+            b: *const E,
+            ldb: usize,
+            c: *mut E,
+            e: Epilogue<E>,
+        ) {
+            const KC: usize = 256;
+            #[repr(align(64))]
+            struct Panel([E; NR * KC]);
+            let mut panel = Panel([0.0 as E; NR * KC]);
+            let panel = &mut panel.0;
+            let mut j0 = 0;
+            while j0 < n {
+                let cols = (n - j0).min(NR);
+                let mut p0 = 0;
+                while p0 < k {
+                    let depth = (k - p0).min(KC);
+                    for j in 0..cols {
+                        let column = b.add((j0 + j) * ldb + p0);
+                        for p in 0..depth {
+                            panel[p * NR + j] = *column.add(p);
+                        }
+                    }
+                    let chunk = Epilogue {
+                        keep: e.keep || p0 > 0,
+                        bias: if p0 == 0 { e.bias } else { core::ptr::null() },
+                        relu: e.relu && p0 + depth == k,
+                    };
+                    let mut i0 = 0;
+                    while i0 < m {
+                        let rows = (m - i0).min(MR_VECTORS * L);
+                        row_block(depth, a.add(i0 + p0 * m), m, panel.as_ptr(), NR, 1, cols, c.add(i0 + j0 * m), m, i0, rows, chunk);
+                        i0 += rows;
+                    }
+                    p0 += depth;
+                }
+                j0 += cols;
             }
         }
 
