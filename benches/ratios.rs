@@ -127,6 +127,22 @@ fn train_step<T: Scalar>(ty: &str) {
     );
 }
 
+/// A large batch through the multi-output model, where the `parallel`
+/// feature's split pays (each product is millions of multiply-adds).
+fn large_batch() {
+    const N: usize = 1024;
+    let model = Box::new(Posts::<f32>::new(7));
+    let x: Box<staticnet::nalgebra::SMatrix<f32, 256, N>> = Box::new(input(5));
+    let r = race(vec![&mut || {
+        black_box(model.forward_batch::<N>(black_box(&x)));
+    }]);
+    println!(
+        "| `forward_batch::<{N}>`, multi-output model, f32: samples/s | {:.0} (best {:.0}) | | |",
+        N as f64 / r[0].0,
+        N as f64 / r[0].1
+    );
+}
+
 /// `fit` of the multi-output model for one epoch of 25,600 samples at batch
 /// 64, as `keras_baseline.py fit` times Keras.
 fn posts_fit() {
@@ -233,6 +249,7 @@ fn main() {
     forward_b1::<f64>("f64");
     train_step::<f32>("f32");
     train_step::<f64>("f64");
+    large_batch();
     posts_fit();
     digits_fit();
 }

@@ -8,6 +8,8 @@
 #
 #     tools/compile_time.sh            # N = 4 16 64
 #     tools/compile_time.sh 8 32       # other depths
+#     DISTINCT=1 tools/compile_time.sh # widths 64, 65, 66, …: no two layers
+#                                      # share a shape (nor generic code)
 set -euo pipefail
 
 repo="$(cd "$(dirname "$0")/.." && pwd)"
@@ -17,11 +19,11 @@ if [ ${#depths[@]} -eq 0 ]; then depths=(4 16 64); fi
 mkdir -p "$work"
 
 make_crate() {
-  local n=$1 dir="$work/layers$1"
+  local n=$1 dir="$work/layers$1${DISTINCT:+-distinct}"
   mkdir -p "$dir/src"
   cat > "$dir/Cargo.toml" <<EOF
 [package]
-name = "layers$n"
+name = "layers$n${DISTINCT:+-distinct}"
 version = "0.1.0"
 edition = "2021"
 publish = false
@@ -36,8 +38,11 @@ EOF
     echo "staticnet::network! {"
     echo "    pub struct Deep {"
     echo "        let x = Input(64);"
-    echo "        let h = Dense(64, activation = relu)(x);"
-    for _ in $(seq 2 "$n"); do echo "        let h = Dense(64, activation = relu)(h);"; done
+    for i in $(seq 1 "$n"); do
+      local width=64
+      if [ -n "${DISTINCT:-}" ]; then width=$((63 + i)); fi
+      if [ "$i" = 1 ]; then echo "        let h = Dense($width, activation = relu)(x);"; else echo "        let h = Dense($width, activation = relu)(h);"; fi
+    done
     echo "        let y = Dense(10, activation = softmax)(h);"
     echo "        Model(x, y);"
     echo "        compile(optimizer = adam, loss = categorical_crossentropy, metrics = [accuracy]);"
@@ -61,14 +66,15 @@ EOF
 
 for n in "${depths[@]}"; do make_crate "$n"; done
 # Build staticnet and its dependencies once, outside the timing.
-CARGO_TARGET_DIR="$work/target" cargo build --release --quiet --manifest-path "$work/layers${depths[0]}/Cargo.toml"
+CARGO_TARGET_DIR="$work/target" cargo build --release --quiet --manifest-path "$work/layers${depths[0]}${DISTINCT:+-distinct}/Cargo.toml"
 
 echo "| Dense(64) layers | cargo build --release (s) |"
 echo "|---|---|"
 for n in "${depths[@]}"; do
-  touch "$work/layers$n/src/main.rs"
+  dir="$work/layers$n${DISTINCT:+-distinct}"
+  touch "$dir/src/main.rs"
   start=$(date +%s.%N)
-  CARGO_TARGET_DIR="$work/target" cargo build --release --quiet --manifest-path "$work/layers$n/Cargo.toml"
+  CARGO_TARGET_DIR="$work/target" cargo build --release --quiet --manifest-path "$dir/Cargo.toml"
   end=$(date +%s.%N)
   printf "| %s | %.1f |\n" "$n" "$(echo "$end - $start" | bc -l)"
 done
