@@ -80,6 +80,39 @@ fn check<T>(m: usize, n: usize, k: usize, a: usize, b: usize, c: usize, start: S
     }
 }
 
+/// The bounds the kernels rely on, checked again at the (hidden but public)
+/// trait entry, where `B` may be a block of a wider matrix (`ldb`).
+#[allow(clippy::too_many_arguments)]
+#[inline]
+fn check_strided<T>(
+    layout: Layout,
+    m: usize,
+    n: usize,
+    k: usize,
+    a: usize,
+    b: usize,
+    ldb: usize,
+    c: usize,
+    start: Start<T>,
+) {
+    if m == 0 || n == 0 {
+        return;
+    }
+    let b_needed = match layout {
+        Layout::NN | Layout::TN => (n - 1) * ldb + k,
+        Layout::NT if k == 0 => 0,
+        Layout::NT => (k - 1) * ldb + n,
+    };
+    let ld_ok = match layout {
+        Layout::NN | Layout::TN => ldb >= k,
+        Layout::NT => ldb >= n,
+    };
+    assert!(a >= m * k && b >= b_needed && ld_ok && c >= m * n, "gemm: slices shorter than {m}x{k} · {k}x{n}");
+    if let Start::Bias(bias) = start {
+        assert!(bias.len() >= m, "gemm: bias shorter than {m}");
+    }
+}
+
 /// Which operand is stored transposed.
 #[doc(hidden)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -209,10 +242,11 @@ macro_rules! gemm_for {
                 start: Start<$t>,
                 relu: bool,
             ) {
+                check_strided(layout, m, n, k, a.len(), b.len(), ldb, c.len(), start);
                 #[cfg(target_arch = "x86_64")]
                 if super::x86::avx2_fma() {
-                    // SAFETY: the CPU has AVX2 and FMA, and the callers proved
-                    // every slice long enough for the sizes.
+                    // SAFETY: the CPU has AVX2 and FMA, and every slice is long
+                    // enough for the sizes (checked above).
                     unsafe { super::x86::$t::gemm(layout, m, n, k, a, b, ldb, c, start, relu) };
                     return;
                 }
@@ -229,6 +263,7 @@ macro_rules! gemm_for {
 
             #[inline]
             fn matvec(m: usize, k: usize, a: &[$t], x: &[$t], c: &mut [$t], start: Start<$t>, relu: bool) {
+                check(m, 1, k, a.len(), x.len(), c.len(), start);
                 #[cfg(target_arch = "x86_64")]
                 if super::x86::avx2_fma() {
                     // SAFETY: as in `gemm`.
@@ -480,6 +515,15 @@ mod tests {
         let mut c = [0.0f32; 3];
         let declined = !f32::matvec_softmax(3, 1, &[1.0, f32::NAN, 0.0], &[1.0], None, &mut c);
         assert!(declined || c.iter().all(|v| v.is_nan()));
+    }
+
+    #[test]
+    #[should_panic(expected = "gemm: slices shorter")]
+    fn short_slice_is_refused_by_the_trait_entry_too() {
+        let mut c = [0.0f32; 64];
+        // `B` as an 8-column block of a matrix with columns 40 apart needs
+        // 7·40 + 8 values.
+        f32::gemm(Layout::NN, 8, 8, 8, &[1.0; 64], &[1.0; 200], 40, &mut c, Start::Zero, false);
     }
 
     #[test]
