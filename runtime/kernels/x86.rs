@@ -1,17 +1,23 @@
 //! AVX2+FMA kernels for x86-64, one body written once (the macro below) and
-//! instantiated for `f32` (8 lanes) and `f64` (4 lanes).
+//! instantiated for `f32` (8 lanes) and `f64` (4 lanes). The body uses only
+//! a few vector helpers (load, masked load, partial store, FMA, …) that each
+//! module defines, so another vector width needs only those.
 //!
 //! - `A·B` and `A·Bᵀ`: a register tile of 2 vectors × 6 columns (12
 //!   accumulators), `A` loaded straight from the kernel's column-major
-//!   storage, `B` broadcast one element at a time, so neither is packed.
+//!   storage and `B` broadcast one element at a time; for `A·B` each block
+//!   of 6 columns of `B` is first copied row by row into a stack panel.
 //! - `A·x` (one sample): up to 4 vectors of rows, with the `k` loop split
-//!   into interleaved streams so at least 8 independent FMA chains hide the
-//!   FMA latency even for narrow layers.
-//! - `Aᵀ·B`: dot products of contiguous columns, 3 × 4 at a time.
+//!   into interleaved streams so 8 independent FMA chains hide the FMA
+//!   latency even for narrow layers; a softmax head of up to 16 units is
+//!   finished in registers.
+//! - `Aᵀ·B`: 16-row panels of `Aᵀ` transposed into a stack buffer, then the
+//!   `A·B` tile; dot products of contiguous columns for fewer than 4
+//!   columns.
 //!
-//! Row tails use masked loads and stores, so no kernel reads or writes
-//! outside its slices. The bias, the accumulate-into and ReLU are fused
-//! into the store.
+//! Row tails use masked loads and 4/2/1-lane stores, so no kernel reads or
+//! writes outside its slices. The bias, the accumulate-into and ReLU are
+//! fused into the store.
 // Kernels take their matrices as pointer, size and stride; grouping them in
 // structs made the hot loops no clearer.
 #![allow(unsafe_op_in_unsafe_fn, clippy::too_many_arguments)]
