@@ -29,32 +29,49 @@ pub fn dense_forward<T: Scalar, const IN: usize, const OUT: usize>(
     z: Option<&mut [T]>,
     out: &mut [T],
 ) {
-    if !T::simd() {
-        return fixed::dense_forward(kernel, bias, act, x, z, out);
-    }
-    let n = x.len() / IN;
-    let start = match bias {
-        Some(b) => Start::Bias(b.as_slice()),
-        None => Start::Zero,
-    };
     let w = kernel.as_slice();
     match z {
         Some(z) => {
-            gemm_nn(OUT, n, IN, w, x, z, start, false);
+            affine::<T, IN, OUT>(w, bias, x, z, false);
             activations::forward(act, z, out, OUT);
         }
         None => {
-            if n == 1
+            if x.len() == IN
                 && act == Activation::Softmax
                 && T::matvec_softmax(OUT, IN, w, x, bias.map(|b| b.as_slice()), &mut out[..OUT])
             {
                 return;
             }
-            let fused = matches!(act, Activation::Linear | Activation::Relu);
-            gemm_nn(OUT, n, IN, w, x, out, start, act == Activation::Relu);
-            if !fused {
+            let relu = act == Activation::Relu;
+            affine::<T, IN, OUT>(w, bias, x, out, relu);
+            if !relu && act != Activation::Linear {
                 activations::forward_in_place(act, out, OUT);
             }
+        }
+    }
+}
+
+/// `out = W x + b` for every column of `x`, then ReLU when `relu`: the
+/// SIMD product when the CPU has it, else the loops specialised for the
+/// shape.
+#[inline]
+fn affine<T: Scalar, const IN: usize, const OUT: usize>(
+    w: &[T],
+    bias: Option<&SVector<T, OUT>>,
+    x: &[T],
+    out: &mut [T],
+    relu: bool,
+) {
+    if T::simd() {
+        let start = match bias {
+            Some(b) => Start::Bias(b.as_slice()),
+            None => Start::Zero,
+        };
+        gemm_nn(OUT, x.len() / IN, IN, w, x, out, start, relu);
+    } else {
+        fixed::affine::<T, IN, OUT>(w, bias, x, out);
+        if relu {
+            activations::forward_in_place(Activation::Relu, out, OUT);
         }
     }
 }
@@ -82,11 +99,13 @@ pub fn dense_backward<T: Scalar, const IN: usize, const OUT: usize>(
     dbias: Option<&mut SVector<T, OUT>>,
     dx: Option<&mut [T]>,
 ) {
-    if !T::simd() {
-        return fixed::dense_backward(kernel, x, dz, dkernel, dbias, dx);
-    }
+    let simd = T::simd();
     let n = dz.len() / OUT;
-    gemm_nt(OUT, IN, n, dz, x, dkernel.as_mut_slice(), Start::Zero);
+    if simd {
+        gemm_nt(OUT, IN, n, dz, x, dkernel.as_mut_slice(), Start::Zero);
+    } else {
+        fixed::kernel_gradient::<T, IN, OUT>(x, dz, dkernel.as_mut_slice());
+    }
     if let Some(db) = dbias {
         let db = db.as_mut_slice();
         db.fill(T::zero());
@@ -99,7 +118,11 @@ pub fn dense_backward<T: Scalar, const IN: usize, const OUT: usize>(
         });
     }
     if let Some(dx) = dx {
-        gemm_tn(IN, n, OUT, kernel.as_slice(), dz, dx, Start::Keep);
+        if simd {
+            gemm_tn(IN, n, OUT, kernel.as_slice(), dz, dx, Start::Keep);
+        } else {
+            fixed::input_gradient::<T, IN, OUT>(kernel.as_slice(), dz, dx);
+        }
     }
 }
 
@@ -493,34 +516,12 @@ mod tests {
 /// vectorizes them for the baseline target, which the run-time-sized
 /// portable product in [`gemm`] does less well (measured 1.8× slower).
 mod fixed {
-    use crate::activations::{self, Activation};
     use crate::Scalar;
-    use nalgebra::{SMatrix, SVector};
+    use nalgebra::SVector;
 
-    #[inline]
-    pub(super) fn dense_forward<T: Scalar, const IN: usize, const OUT: usize>(
-        kernel: &SMatrix<T, OUT, IN>,
-        bias: Option<&SVector<T, OUT>>,
-        act: Activation,
-        x: &[T],
-        z: Option<&mut [T]>,
-        out: &mut [T],
-    ) {
-        let w = kernel.as_slice();
-        match z {
-            Some(z) => {
-                affine::<T, IN, OUT>(w, bias, x, z);
-                activations::forward(act, z, out, OUT);
-            }
-            None => {
-                affine::<T, IN, OUT>(w, bias, x, out);
-                activations::forward_in_place(act, out, OUT);
-            }
-        }
-    }
-
+    /// `out = W x + b` for every column of `x`.
     #[inline(always)]
-    fn affine<T: Scalar, const IN: usize, const OUT: usize>(
+    pub(super) fn affine<T: Scalar, const IN: usize, const OUT: usize>(
         w: &[T],
         bias: Option<&SVector<T, OUT>>,
         x: &[T],
@@ -539,16 +540,9 @@ mod fixed {
         }
     }
 
+    /// `dw = Σ dz xᵀ` over the columns.
     #[inline]
-    pub(super) fn dense_backward<T: Scalar, const IN: usize, const OUT: usize>(
-        kernel: &SMatrix<T, OUT, IN>,
-        x: &[T],
-        dz: &[T],
-        dkernel: &mut SMatrix<T, OUT, IN>,
-        dbias: Option<&mut SVector<T, OUT>>,
-        dx: Option<&mut [T]>,
-    ) {
-        let dw = dkernel.as_mut_slice();
+    pub(super) fn kernel_gradient<T: Scalar, const IN: usize, const OUT: usize>(x: &[T], dz: &[T], dw: &mut [T]) {
         dw.fill(T::zero());
         for (xc, dc) in x.chunks_exact(IN).zip(dz.chunks_exact(OUT)) {
             for (&xi, dwc) in xc.iter().zip(dw.chunks_exact_mut(OUT)) {
@@ -557,24 +551,18 @@ mod fixed {
                 }
             }
         }
-        if let Some(db) = dbias {
-            db.fill(T::zero());
-            for dc in dz.chunks_exact(OUT) {
-                for (g, &d) in db.iter_mut().zip(dc) {
-                    *g += d;
+    }
+
+    /// `dx += Wᵀ dz` for every column.
+    #[inline]
+    pub(super) fn input_gradient<T: Scalar, const IN: usize, const OUT: usize>(w: &[T], dz: &[T], dx: &mut [T]) {
+        for (dxc, dc) in dx.chunks_exact_mut(IN).zip(dz.chunks_exact(OUT)) {
+            for (g, wc) in dxc.iter_mut().zip(w.chunks_exact(OUT)) {
+                let mut s = T::zero();
+                for (&wv, &d) in wc.iter().zip(dc) {
+                    s += wv * d;
                 }
-            }
-        }
-        if let Some(dx) = dx {
-            let w = kernel.as_slice();
-            for (dxc, dc) in dx.chunks_exact_mut(IN).zip(dz.chunks_exact(OUT)) {
-                for (g, wc) in dxc.iter_mut().zip(w.chunks_exact(OUT)) {
-                    let mut s = T::zero();
-                    for (&wv, &d) in wc.iter().zip(dc) {
-                        s += wv * d;
-                    }
-                    *g += s;
-                }
+                *g += s;
             }
         }
     }

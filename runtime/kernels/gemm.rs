@@ -41,7 +41,6 @@ pub enum Start<'a, T> {
 #[inline]
 #[allow(clippy::too_many_arguments)]
 pub fn gemm_nn<T: Scalar>(m: usize, n: usize, k: usize, a: &[T], b: &[T], c: &mut [T], start: Start<T>, relu: bool) {
-    check(m, n, k, a.len(), b.len(), c.len(), start);
     if n == 1 {
         // One sample: straight to the matrix-vector kernel.
         return T::matvec(m, k, a, b, c, start, relu);
@@ -57,7 +56,6 @@ pub fn gemm_nn<T: Scalar>(m: usize, n: usize, k: usize, a: &[T], b: &[T], c: &mu
 /// As [`gemm_nn`].
 #[inline]
 pub fn gemm_nt<T: Scalar>(m: usize, n: usize, k: usize, a: &[T], bt: &[T], c: &mut [T], start: Start<T>) {
-    check(m, n, k, a.len(), bt.len(), c.len(), start);
     split_columns(Layout::NT, m, n, k, a, bt, c, start, false);
 }
 
@@ -69,32 +67,15 @@ pub fn gemm_nt<T: Scalar>(m: usize, n: usize, k: usize, a: &[T], bt: &[T], c: &m
 /// As [`gemm_nn`].
 #[inline]
 pub fn gemm_tn<T: Scalar>(m: usize, n: usize, k: usize, at: &[T], b: &[T], c: &mut [T], start: Start<T>) {
-    check(m, n, k, at.len(), b.len(), c.len(), start);
     split_columns(Layout::TN, m, n, k, at, b, c, start, false);
 }
 
-fn check<T>(m: usize, n: usize, k: usize, a: usize, b: usize, c: usize, start: Start<T>) {
-    assert!(a >= m * k && b >= k * n && c >= m * n, "gemm: slices shorter than {m}x{k} · {k}x{n}");
-    if let Start::Bias(bias) = start {
-        assert!(bias.len() >= m, "gemm: bias shorter than {m}");
-    }
-}
-
-/// The bounds the kernels rely on, checked again at the (hidden but public)
-/// trait entry, where `B` may be a block of a wider matrix (`ldb`).
+/// The bounds the kernels rely on, checked where a product enters the
+/// (hidden but public) trait and before one is split over threads; `B` may
+/// be a block of a wider matrix (`ldb`).
 #[allow(clippy::too_many_arguments)]
 #[inline]
-fn check_strided<T>(
-    layout: Layout,
-    m: usize,
-    n: usize,
-    k: usize,
-    a: usize,
-    b: usize,
-    ldb: usize,
-    c: usize,
-    start: Start<T>,
-) {
+fn check<T>(layout: Layout, m: usize, n: usize, k: usize, a: usize, b: usize, ldb: usize, c: usize, start: Start<T>) {
     if m == 0 || n == 0 {
         return;
     }
@@ -125,7 +106,7 @@ pub enum Layout {
     TN,
 }
 
-/// The scalar-type-specific entry; sizes are checked by the callers. `ldb`
+/// The scalar-type-specific entry, which checks the sizes itself. `ldb`
 /// is the distance between the stored columns of `B` (`k` for `NN` and
 /// `TN`, the whole `n` for `NT`), so a block of columns can be computed on
 /// its own.
@@ -189,6 +170,7 @@ fn split_columns<T: Scalar>(
     if m * n * k >= PARALLEL_MIN_WORK && n >= 16 {
         let parts = super::pool::threads().min(n / 8);
         if parts > 1 {
+            check(layout, m, n, k, a.len(), b.len(), ldb, c.len(), start);
             return columns_parallel(layout, m, n, k, a, b, ldb, c, start, relu, parts);
         }
     }
@@ -242,7 +224,7 @@ macro_rules! gemm_for {
                 start: Start<$t>,
                 relu: bool,
             ) {
-                check_strided(layout, m, n, k, a.len(), b.len(), ldb, c.len(), start);
+                check(layout, m, n, k, a.len(), b.len(), ldb, c.len(), start);
                 #[cfg(target_arch = "x86_64")]
                 if super::x86::avx2_fma() {
                     // SAFETY: the CPU has AVX2 and FMA, and every slice is long
@@ -263,7 +245,7 @@ macro_rules! gemm_for {
 
             #[inline]
             fn matvec(m: usize, k: usize, a: &[$t], x: &[$t], c: &mut [$t], start: Start<$t>, relu: bool) {
-                check(m, 1, k, a.len(), x.len(), c.len(), start);
+                check(Layout::NN, m, 1, k, a.len(), x.len(), k, c.len(), start);
                 #[cfg(target_arch = "x86_64")]
                 if super::x86::avx2_fma() {
                     // SAFETY: as in `gemm`.
@@ -276,54 +258,24 @@ macro_rules! gemm_for {
             #[inline]
             fn matvec_softmax(m: usize, k: usize, a: &[$t], x: &[$t], bias: Option<&[$t]>, c: &mut [$t]) -> bool {
                 assert!(a.len() >= m * k && x.len() >= k && c.len() >= m && bias.is_none_or(|b| b.len() >= m));
-                matvec_softmax_for!($t, m, k, a, x, bias, c)
+                #[cfg(target_arch = "x86_64")]
+                if super::x86::avx2_fma() {
+                    // SAFETY: the CPU has AVX2 and FMA; the lengths were checked.
+                    return unsafe { super::x86::$t::matvec_softmax_entry(m, k, a, x, bias, c) };
+                }
+                false
             }
 
             #[inline]
             fn softmax_in_place(col: &mut [$t]) {
-                softmax_in_place_for!($t, col)
+                #[cfg(target_arch = "x86_64")]
+                if super::x86::avx2_fma() {
+                    // SAFETY: the CPU has AVX2 and FMA.
+                    return unsafe { super::x86::$t::softmax_in_place(col) };
+                }
+                crate::activations::softmax_in_place_libm(col)
             }
         }
-    };
-}
-
-#[cfg(target_arch = "x86_64")]
-macro_rules! matvec_softmax_for {
-    (f32, $m:ident, $k:ident, $a:ident, $x:ident, $bias:ident, $c:ident) => {
-        // SAFETY: the CPU has AVX2 and FMA; the lengths were checked.
-        super::x86::avx2_fma() && unsafe { super::x86::f32::matvec_softmax_entry($m, $k, $a, $x, $bias, $c) }
-    };
-    (f64, $m:ident, $k:ident, $a:ident, $x:ident, $bias:ident, $c:ident) => {{
-        let _ = ($m, $k, $a, $x, $bias, $c);
-        false
-    }};
-}
-#[cfg(not(target_arch = "x86_64"))]
-macro_rules! matvec_softmax_for {
-    ($t:ident, $m:ident, $k:ident, $a:ident, $x:ident, $bias:ident, $c:ident) => {{
-        let _ = ($m, $k, $a, $x, $bias, $c);
-        false
-    }};
-}
-
-#[cfg(target_arch = "x86_64")]
-macro_rules! softmax_in_place_for {
-    (f32, $col:ident) => {
-        if super::x86::avx2_fma() {
-            // SAFETY: the CPU has AVX2 and FMA.
-            unsafe { super::x86::f32::softmax_in_place($col) }
-        } else {
-            crate::activations::softmax_in_place_libm($col)
-        }
-    };
-    (f64, $col:ident) => {
-        crate::activations::softmax_in_place_libm($col)
-    };
-}
-#[cfg(not(target_arch = "x86_64"))]
-macro_rules! softmax_in_place_for {
-    ($t:ident, $col:ident) => {
-        crate::activations::softmax_in_place_libm($col)
     };
 }
 

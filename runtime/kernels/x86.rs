@@ -66,6 +66,30 @@ struct Epilogue<E> {
     relu: bool,
 }
 
+impl<E> Epilogue<E> {
+    fn of(start: Start<E>, relu: bool) -> Self {
+        Epilogue {
+            keep: matches!(start, Start::Keep),
+            bias: match start {
+                Start::Bias(bias) => bias.as_ptr(),
+                _ => core::ptr::null(),
+            },
+            relu,
+        }
+    }
+
+    /// For the depth chunk `p0..p0 + depth` of a `k`-deep product done in
+    /// chunks: later chunks add to what the first one stored, and ReLU
+    /// comes only after the last.
+    fn for_chunk(self, p0: usize, depth: usize, k: usize) -> Self {
+        Epilogue {
+            keep: self.keep || p0 > 0,
+            bias: if p0 == 0 { self.bias } else { core::ptr::null() },
+            relu: self.relu && p0 + depth == k,
+        }
+    }
+}
+
 macro_rules! kernels_body {
     ($e:ident) => {
         type E = $e;
@@ -92,14 +116,7 @@ macro_rules! kernels_body {
             start: Start<E>,
             relu: bool,
         ) {
-            let e = Epilogue {
-                keep: matches!(start, Start::Keep),
-                bias: match start {
-                    Start::Bias(bias) => bias.as_ptr(),
-                    _ => core::ptr::null(),
-                },
-                relu,
-            };
+            let e = Epilogue::of(start, relu);
             let (a, b, c) = (a.as_ptr(), b.as_ptr(), c.as_mut_ptr());
             // One-row and depth-one products would fill one lane of eight;
             // each is the same product read another way.
@@ -126,15 +143,7 @@ macro_rules! kernels_body {
         /// As [`gemm`].
         #[target_feature(enable = "avx2,fma")]
         pub(crate) unsafe fn matvec_entry(m: usize, k: usize, a: &[E], x: &[E], c: &mut [E], start: Start<E>, relu: bool) {
-            let e = Epilogue {
-                keep: matches!(start, Start::Keep),
-                bias: match start {
-                    Start::Bias(bias) => bias.as_ptr(),
-                    _ => core::ptr::null(),
-                },
-                relu,
-            };
-            matvec(m, k, a.as_ptr(), m, x.as_ptr(), c.as_mut_ptr(), e);
+            matvec(m, k, a.as_ptr(), m, x.as_ptr(), c.as_mut_ptr(), Epilogue::of(start, relu));
         }
 
         /// Fused store of one accumulator vector at `c` (rows `row..` of the
@@ -217,11 +226,7 @@ macro_rules! kernels_body {
                             panel[p * NR + j] = *column.add(p);
                         }
                     }
-                    let chunk = Epilogue {
-                        keep: e.keep || p0 > 0,
-                        bias: if p0 == 0 { e.bias } else { core::ptr::null() },
-                        relu: e.relu && p0 + depth == k,
-                    };
+                    let chunk = e.for_chunk(p0, depth, k);
                     let mut i0 = 0;
                     while i0 < m {
                         let rows = (m - i0).min(MR_VECTORS * L);
@@ -469,14 +474,7 @@ macro_rules! kernels_body {
                             *slot = if r < rows { *at.add((i0 + r) * k + p0 + p) } else { 0.0 };
                         }
                     }
-                    // Later depth chunks add to what the first one stored;
-                    // ReLU only after the last.
-                    let chunk = Epilogue {
-                        keep: e.keep || p0 > 0,
-                        bias: if p0 == 0 { e.bias } else { core::ptr::null() },
-                        relu: e.relu && p0 + depth == k,
-                    };
-                    row_block(depth, panel.as_ptr(), MR, b.add(p0), 1, ldb, n, c.add(i0), m, i0, rows, chunk);
+                    row_block(depth, panel.as_ptr(), MR, b.add(p0), 1, ldb, n, c.add(i0), m, i0, rows, e.for_chunk(p0, depth, k));
                     p0 += depth;
                 }
                 i0 += rows;
@@ -720,6 +718,41 @@ pub(crate) mod f32 {
         (_mm256_div_ps(y0, sum), _mm256_div_ps(y1, sum))
     }
 
+    /// The first `live` values at `p` (all 8 when `live ≥ 8`), the lanes
+    /// past them −∞, whose exponential is 0.
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn load_or_neg_inf(p: *const E, live: usize) -> V {
+        if live >= L {
+            load(p)
+        } else {
+            let mask = mask_of(live);
+            _mm256_blendv_ps(splat(E::NEG_INFINITY), mload(p, mask), _mm256_castsi256_ps(mask))
+        }
+    }
+
+    /// Stores the first `live` lanes of `v` at `p` (all 8 when `live ≥ 8`).
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn store_first(p: *mut E, live: usize, v: V) {
+        if live >= L {
+            storeu(p, v)
+        } else {
+            mstore(p, mask_of(live), v)
+        }
+    }
+
+    /// Lanes at and past `live` of `v` set to −∞.
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn neg_inf_from(v: V, live: usize) -> V {
+        if live >= L {
+            v
+        } else {
+            _mm256_blendv_ps(splat(E::NEG_INFINITY), v, _mm256_castsi256_ps(mask_of(live)))
+        }
+    }
+
     /// `c = softmax(A·x + bias)` for one sample of at most 16 units, the
     /// product's sums going to the softmax in registers (no store and
     /// reload between them). Returns false, doing nothing, for wider layers
@@ -742,53 +775,31 @@ pub(crate) mod f32 {
         }
         let mask = mask_of(m % L);
         let (ap, xp) = (a.as_ptr(), x.as_ptr());
-        let (mut v0, mut v1) = match (m.div_ceil(L), !m.is_multiple_of(L)) {
-            (1, false) => (mv_sums::<1, 8, 8, false>(k, ap, m, xp, mask)[0], splat(E::NEG_INFINITY)),
-            (1, true) => (mv_sums::<1, 8, 8, true>(k, ap, m, xp, mask)[0], splat(E::NEG_INFINITY)),
-            (_, masked) => {
-                let sums = if masked {
-                    mv_sums::<2, 4, 8, true>(k, ap, m, xp, mask)
-                } else {
-                    mv_sums::<2, 4, 8, false>(k, ap, m, xp, mask)
-                };
-                (sums[0], sums[1])
-            }
+        let (v0, v1) = match (m.div_ceil(L), !m.is_multiple_of(L)) {
+            (1, false) => (mv_sums::<1, 8, 8, false>(k, ap, m, xp, mask)[0], zero()),
+            (1, true) => (mv_sums::<1, 8, 8, true>(k, ap, m, xp, mask)[0], zero()),
+            (_, true) => mv_sums::<2, 4, 8, true>(k, ap, m, xp, mask).into(),
+            (_, false) => mv_sums::<2, 4, 8, false>(k, ap, m, xp, mask).into(),
         };
-        if let Some(bias) = bias {
-            let bp = bias.as_ptr();
-            if m <= L {
-                v0 = add(v0, if m == L { load(bp) } else { mload(bp, mask) });
-            } else {
-                v0 = add(v0, load(bp));
-                v1 = add(v1, if m == 2 * L { load(bp.add(L)) } else { mload(bp.add(L), mask) });
-            }
-        }
-        // Lanes past `m` become −∞ (their exponential is 0).
-        let live = |v: V, from: usize| -> V {
-            if m >= from + L {
-                v
-            } else {
-                let keep = mask_of(m - from);
-                _mm256_blendv_ps(splat(E::NEG_INFINITY), v, _mm256_castsi256_ps(keep))
-            }
+        // The second vector holds rows `L..m`, none when `m ≤ L`.
+        let rest = m.saturating_sub(L);
+        let (v0, v1) = match bias {
+            Some(bias) => (
+                add(v0, load_or_neg_inf(bias.as_ptr(), m)),
+                if rest > 0 { add(v1, load_or_neg_inf(bias.as_ptr().add(L), rest)) } else { v1 },
+            ),
+            None => (v0, v1),
         };
-        let v0 = live(v0, 0);
-        let v1 = if m > L { live(v1, L) } else { splat(E::NEG_INFINITY) };
+        let (v0, v1) = (neg_inf_from(v0, m), neg_inf_from(v1, rest));
         let unordered = _mm256_or_ps(_mm256_cmp_ps::<_CMP_UNORD_Q>(v0, v0), _mm256_cmp_ps::<_CMP_UNORD_Q>(v1, v1));
         if _mm256_movemask_ps(unordered) != 0 {
             return false;
         }
         let (y0, y1) = softmax_of_two(v0, v1, all_max(max(v0, v1)));
         let cp = c.as_mut_ptr();
-        if m < L {
-            mstore(cp, mask, y0);
-        } else {
-            storeu(cp, y0);
-            if m == 2 * L {
-                storeu(cp.add(L), y1);
-            } else if m > L {
-                mstore(cp.add(L), mask, y1);
-            }
+        store_first(cp, m, y0);
+        if rest > 0 {
+            store_first(cp.add(L), rest, y1);
         }
         true
     }
@@ -804,23 +815,9 @@ pub(crate) mod f32 {
     pub(crate) unsafe fn softmax_in_place(col: &mut [E]) {
         let rows = col.len();
         let op = col.as_mut_ptr();
-        let zp = op as *const E;
         let chunks = rows.div_ceil(L);
-        let tail = mask_of(rows % L);
-        let chunk = |c: usize| -> V {
-            if (c + 1) * L <= rows {
-                load(zp.add(c * L))
-            } else {
-                _mm256_blendv_ps(splat(E::NEG_INFINITY), mload(zp.add(c * L), tail), _mm256_castsi256_ps(tail))
-            }
-        };
-        let put = |c: usize, v: V| {
-            if (c + 1) * L <= rows {
-                storeu(op.add(c * L), v)
-            } else {
-                mstore(op.add(c * L), tail, v)
-            }
-        };
+        let chunk = |c: usize| load_or_neg_inf(op.add(c * L), rows - c * L);
+        let put = |c: usize, v: V| store_first(op.add(c * L), rows - c * L, v);
         let mut top = splat(E::NEG_INFINITY);
         let mut nan = zero();
         for c in 0..chunks {
@@ -927,4 +924,28 @@ pub(crate) mod f64 {
     }
 
     kernels_body!(f64);
+
+    /// No fused softmax layer for `f64` (its `exp` stays libm's, for 1e-9
+    /// parity with Keras): always declines.
+    ///
+    /// # Safety
+    /// None beyond the signature; `unsafe` to match the `f32` entry.
+    pub(crate) unsafe fn matvec_softmax_entry(
+        _: usize,
+        _: usize,
+        _: &[E],
+        _: &[E],
+        _: Option<&[E]>,
+        _: &mut [E],
+    ) -> bool {
+        false
+    }
+
+    /// Softmax in place with libm's `exp`.
+    ///
+    /// # Safety
+    /// None beyond the signature; `unsafe` to match the `f32` entry.
+    pub(crate) unsafe fn softmax_in_place(col: &mut [E]) {
+        crate::activations::softmax_in_place_libm(col)
+    }
 }
