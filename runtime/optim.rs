@@ -267,17 +267,18 @@ impl<T: Scalar> GradClip<T> {
 /// are the same on every path.)
 macro_rules! with_clip {
     ($clip:expr, |$f:ident| $body:expr) => {
+        // Each arm rebuilds its own variant, so `apply`'s match folds away.
         crate::kernels::wide(|| match $clip {
             GradClip::None => {
-                let $f = |g: T| g;
+                let $f = |g: T| GradClip::None.apply(g);
                 $body
             }
             GradClip::Norm { c, denominator } => {
-                let $f = move |g: T| g * c / denominator;
+                let $f = move |g: T| GradClip::Norm { c, denominator }.apply(g);
                 $body
             }
             GradClip::Scale(s) => {
-                let $f = move |g: T| g * s;
+                let $f = move |g: T| GradClip::Scale(s).apply(g);
                 $body
             }
             GradClip::Value(v) => {

@@ -118,31 +118,29 @@ pub(crate) fn run_parts(parts: usize, work: &(dyn Fn(usize) + Sync)) {
     }
     let all = helpers();
     let data = &work as *const &(dyn Fn(usize) + Sync) as *const ();
-    // Claim a helper for each part after the first, as far as they go.
-    let mut claimed: [usize; 8] = [usize::MAX; 8];
+    // `helper_of[p - 1]`: the helper running part `p`, for up to 8 parts
+    // after the first; `usize::MAX` when none was free.
+    let mut helper_of = [usize::MAX; 8];
     let mut next = 0;
-    let mut inline = [false; 9];
-    for part in 1..parts.min(9) {
-        let free = (next..all.len())
-            .find(|&h| all[h].state.compare_exchange(IDLE, CLAIMED, Ordering::Acquire, Ordering::Relaxed).is_ok());
-        match free {
-            Some(h) => {
-                spawn(h);
-                // SAFETY: this thread holds the claim (state CLAIMED).
-                unsafe { *all[h].job.get() = Some(Job { call, data, part }) };
-                // SeqCst with the helper's `parked` store and re-check, so one
-                // of the two sees the other (no lost wake-up).
-                all[h].state.store(POSTED, Ordering::SeqCst);
-                if all[h].parked.load(Ordering::SeqCst) {
-                    if let Some(t) = all[h].thread.get() {
-                        t.unpark();
-                    }
-                }
-                claimed[part - 1] = h;
-                next = h + 1;
+    for part in 1..parts.min(helper_of.len() + 1) {
+        let Some(h) = (next..all.len())
+            .find(|&h| all[h].state.compare_exchange(IDLE, CLAIMED, Ordering::Acquire, Ordering::Relaxed).is_ok())
+        else {
+            break;
+        };
+        spawn(h);
+        // SAFETY: this thread holds the claim (state CLAIMED).
+        unsafe { *all[h].job.get() = Some(Job { call, data, part }) };
+        // SeqCst with the helper's `parked` store and re-check, so one of the
+        // two sees the other (no lost wake-up).
+        all[h].state.store(POSTED, Ordering::SeqCst);
+        if all[h].parked.load(Ordering::SeqCst) {
+            if let Some(t) = all[h].thread.get() {
+                t.unpark();
             }
-            None => inline[part] = true,
         }
+        helper_of[part - 1] = h;
+        next = h + 1;
     }
     // Waits for the helpers even if a part on this thread panics, since they
     // borrow `work`.
@@ -166,15 +164,11 @@ pub(crate) fn run_parts(parts: usize, work: &(dyn Fn(usize) + Sync)) {
             }
         }
     }
-    let wait = Wait { all, claimed };
-    work(0);
-    for (part, &run_here) in inline.iter().enumerate().take(parts.min(9)) {
-        if run_here {
+    let wait = Wait { all, claimed: helper_of };
+    for part in 0..parts {
+        if part == 0 || helper_of.get(part - 1).is_none_or(|&h| h == usize::MAX) {
             work(part);
         }
-    }
-    for part in 9..parts {
-        work(part);
     }
     drop(wait);
 }
