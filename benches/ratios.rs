@@ -23,17 +23,28 @@ use staticnet::{FitOptions, Scalar};
 use std::hint::black_box;
 use std::time::Instant;
 
-const ROUNDS: usize = 25;
+const ROUNDS: usize = 51;
+
+/// What [`race`] measured for one closure: seconds per call.
+#[derive(Clone, Copy)]
+struct Timing {
+    median: f64,
+    min: f64,
+    /// The median over rounds of this closure's time over the first
+    /// closure's in the same round: a slow spell of the machine (this VM's
+    /// clock drifts by ±20% over seconds) affects both sides of a ratio.
+    ratio_to_first: f64,
+}
 
 /// Seconds per call of each closure: `ROUNDS` interleaved rounds, each of
-/// enough calls for about 20 ms. Returns (median, minimum) per side.
-fn race(mut sides: Vec<&mut dyn FnMut()>) -> Vec<(f64, f64)> {
+/// enough calls for about 10 ms.
+fn race(mut sides: Vec<&mut dyn FnMut()>) -> Vec<Timing> {
     let calls: Vec<usize> = sides
         .iter_mut()
         .map(|f| {
             let start = Instant::now();
             let mut n = 0;
-            while start.elapsed().as_secs_f64() < 0.02 {
+            while start.elapsed().as_secs_f64() < 0.01 {
                 f();
                 n += 1;
             }
@@ -52,23 +63,29 @@ fn race(mut sides: Vec<&mut dyn FnMut()>) -> Vec<(f64, f64)> {
             times[k].push(start.elapsed().as_secs_f64() / calls[k] as f64);
         }
     }
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
     times
-        .into_iter()
-        .map(|mut t| {
-            t.sort_by(f64::total_cmp);
-            (t[t.len() / 2], t[0])
+        .iter()
+        .map(|t| Timing {
+            median: median(t.clone()),
+            min: t.iter().copied().fold(f64::INFINITY, f64::min),
+            ratio_to_first: median(t.iter().zip(&times[0]).map(|(a, b)| a / b).collect()),
         })
         .collect()
 }
 
-fn row(what: &str, ours: (f64, f64), base: (f64, f64), base_name: &str) {
+/// A table row: `ours` against `base` (both from one race, `ours` first).
+fn row(what: &str, ours: Timing, base: Timing, base_name: &str) {
     println!(
         "| {what} | {} (min {}) | {} (min {}) {base_name} | **{:.2}×** |",
-        time(ours.0),
-        time(ours.1),
-        time(base.0),
-        time(base.1),
-        ours.0 / base.0
+        time(ours.median),
+        time(ours.min),
+        time(base.median),
+        time(base.min),
+        1.0 / base.ratio_to_first
     );
 }
 
@@ -82,7 +99,7 @@ fn time(s: f64) -> String {
     }
 }
 
-fn forward_b1<T: Scalar>(ty: &str) -> f64 {
+fn forward_b1<T: Scalar>(ty: &str) -> Timing {
     let model = common::Digits::<T>::new(7);
     let plain = PlainDigits::of(&model);
     let x: SVector<T, 64> = input(0);
@@ -96,7 +113,7 @@ fn forward_b1<T: Scalar>(ty: &str) -> f64 {
         },
     ]);
     row(&format!("`forward`, batch 1, {ty}: staticnet / plain nalgebra"), r[0], r[1], "nalgebra");
-    r[0].0
+    r[0]
 }
 
 fn train_step<T: Scalar>(ty: &str) {
@@ -122,8 +139,8 @@ fn train_step<T: Scalar>(ty: &str) {
     row(&format!("`train_step`, batch {B}, {ty}: staticnet / plain nalgebra"), r[0], r[1], "nalgebra");
     println!(
         "| `train_step`, batch {B}, {ty}: samples/s | {:.0} (best {:.0}) | | |",
-        B as f64 / r[0].0,
-        B as f64 / r[0].1
+        B as f64 / r[0].median,
+        B as f64 / r[0].min
     );
 }
 
@@ -138,8 +155,8 @@ fn large_batch() {
     }]);
     println!(
         "| `forward_batch::<{N}>`, multi-output model, f32: samples/s | {:.0} (best {:.0}) | | |",
-        N as f64 / r[0].0,
-        N as f64 / r[0].1
+        N as f64 / r[0].median,
+        N as f64 / r[0].min
     );
 }
 
@@ -240,10 +257,10 @@ fn main() {
     let b1 = forward_b1::<f32>("f32");
     if let Some(limit) = fma_limit_seconds() {
         println!(
-            "| `forward`, batch 1, f32: staticnet / FMA limit | {} | {} (3,392 FMAs at peak) | **{:.2}×** |",
-            time(b1),
+            "| `forward`, batch 1, f32: staticnet / FMA limit (fastest round of each) | {} | {} (3,392 FMAs at peak) | **{:.2}×** |",
+            time(b1.min),
             time(limit),
-            b1 / limit
+            b1.min / limit
         );
     }
     forward_b1::<f64>("f64");

@@ -9,7 +9,9 @@
 //! time with `-C target-feature` for `no_std`); elsewhere the portable loops
 //! below, which the compiler vectorizes for the baseline target.
 
+use crate::activations::Activation;
 use crate::Scalar;
+use nalgebra::{SMatrix, SVector};
 
 /// What the output holds before the product is added to it.
 #[derive(Clone, Copy, Debug)]
@@ -138,6 +140,17 @@ pub trait Gemm: Sized {
     /// false, with `c` untouched, otherwise.
     fn matvec_softmax(m: usize, k: usize, a: &[Self], x: &[Self], bias: Option<&[Self]>, c: &mut [Self]) -> bool;
 
+    /// `out = act(kernel · x + bias)` for one sample on the SIMD kernels,
+    /// specialised for the layer's sizes; false, doing nothing, when this
+    /// CPU has none.
+    fn dense1<const IN: usize, const OUT: usize>(
+        kernel: &SMatrix<Self, OUT, IN>,
+        bias: Option<&SVector<Self, OUT>>,
+        act: Activation,
+        x: &[Self],
+        out: &mut [Self],
+    ) -> bool;
+
     /// Softmax of one column in place (`z[i] = e^(z[i] − max) / Σ`);
     /// vectorized for `f32` on AVX2, libm's `exp` otherwise.
     fn softmax_in_place(col: &mut [Self]);
@@ -263,6 +276,35 @@ macro_rules! gemm_for {
                     // SAFETY: the CPU has AVX2 and FMA; the lengths were checked.
                     return unsafe { super::x86::$t::matvec_softmax_entry(m, k, a, x, bias, c) };
                 }
+                false
+            }
+
+            #[inline]
+            fn dense1<const IN: usize, const OUT: usize>(
+                kernel: &SMatrix<$t, OUT, IN>,
+                bias: Option<&SVector<$t, OUT>>,
+                act: Activation,
+                x: &[$t],
+                out: &mut [$t],
+            ) -> bool {
+                #[cfg(target_arch = "x86_64")]
+                if super::x86::avx2_fma() {
+                    let (x, out) = (&x[..IN], &mut out[..OUT]);
+                    let bias = bias.map_or(core::ptr::null(), |b| b.as_ptr());
+                    // SAFETY: the CPU has AVX2 and FMA; every slice has the
+                    // length the sizes say.
+                    unsafe {
+                        super::x86::$t::dense1_fixed::<OUT, IN>(
+                            kernel.as_ptr(),
+                            x.as_ptr(),
+                            bias,
+                            act,
+                            out.as_mut_ptr(),
+                        )
+                    };
+                    return true;
+                }
+                let _ = (kernel, bias, act, x, out);
                 false
             }
 
@@ -416,26 +458,44 @@ mod tests {
         against_reference::<f32>(1e-5);
     }
 
-    /// The dispatched softmax (vectorized `exp` on AVX2) against libm's,
-    /// for every length up to 40 and inputs from -120 to 30 around the max.
+    /// The dispatched softmax (vectorized `exp` on AVX2) for every length up
+    /// to 40, on values spread over ±165 and within ±80.
     #[test]
     fn f32_softmax_matches_libm() {
         for rows in 1..=40usize {
             for salt in 0..8 {
-                let z: Vec<f32> =
-                    data::<f64>(rows, salt * 41 + rows).iter().map(|v| (v * 300.0 - 30.0) as f32).collect();
-                let mut got = z.clone();
-                f32::softmax_in_place(&mut got);
-                let mut want = z.clone();
-                crate::activations::softmax_in_place_libm(&mut want);
-                for (g, w) in got.iter().zip(&want) {
-                    assert!((g - w).abs() <= 4.0 * f32::EPSILON * w.abs() + 1e-37, "rows={rows}: {g} vs {w}");
+                for scale in [300.0, 140.0] {
+                    let z: Vec<f32> =
+                        data::<f64>(rows, salt * 41 + rows).iter().map(|v| (v * scale - 0.1 * scale) as f32).collect();
+                    let mut got = z.clone();
+                    f32::softmax_in_place(&mut got);
+                    check_softmax(&z, &got);
                 }
             }
         }
         let mut with_nan = [0.5f32, f32::NAN, 1.0];
         f32::softmax_in_place(&mut with_nan);
         assert!(with_nan.iter().all(|v| v.is_nan()));
+    }
+
+    /// `got` against the softmax of `z`: within 4 ulp of the exact value
+    /// (computed in f64) when the SIMD kernel skips the shift by the maximum
+    /// (at most 16 values, all within ±80), else within 4 ulp of libm's f32
+    /// result, whose `z − max` rounds the same way as the kernel's.
+    fn check_softmax(z: &[f32], got: &[f32]) {
+        let unshifted = f32::simd() && z.len() <= 16 && z.iter().all(|v| v.abs() <= 80.0);
+        let want: Vec<f32> = if unshifted {
+            let e: Vec<f64> = z.iter().map(|&v| (v as f64).exp()).collect();
+            let sum: f64 = e.iter().sum();
+            e.iter().map(|v| (v / sum) as f32).collect()
+        } else {
+            let mut w = z.to_vec();
+            crate::activations::softmax_in_place_libm(&mut w);
+            w
+        };
+        for (g, w) in got.iter().zip(&want) {
+            assert!((g - w).abs() <= 4.0 * f32::EPSILON * w.abs() + 1e-37, "{z:?}: {g} vs {w}");
+        }
     }
 
     /// The fused one-sample softmax layer equals the product followed by

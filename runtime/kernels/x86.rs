@@ -9,8 +9,11 @@
 //!   of 6 columns of `B` is first copied row by row into a stack panel.
 //! - `A·x` (one sample): up to 4 vectors of rows, with the `k` loop split
 //!   into interleaved streams so 8 independent FMA chains hide the FMA
-//!   latency even for narrow layers; a softmax head of up to 16 units is
-//!   finished in registers.
+//!   latency even for narrow layers; the bias starts the sums; a softmax
+//!   head of up to 16 units is finished in registers. A model's `forward`
+//!   calls `dense1_fixed`, this kernel compiled for each layer's sizes (in
+//!   the model's crate), so no loop bound, tile choice or stride is left to
+//!   run time: a pass of small layers is otherwise mostly such overhead.
 //! - `Aᵀ·B`: 16-row panels of `Aᵀ` transposed into a stack buffer, then the
 //!   `A·B` tile; dot products of contiguous columns for fewer than 4
 //!   columns.
@@ -23,6 +26,7 @@
 #![allow(unsafe_op_in_unsafe_fn, clippy::too_many_arguments)]
 
 use super::gemm::{Layout, Start};
+use crate::activations::Activation;
 
 /// Whether the AVX2+FMA kernels can run: fixed at compile time when the
 /// target enables both features; otherwise asked of the CPU once (with
@@ -146,10 +150,22 @@ macro_rules! kernels_body {
             matvec(m, k, a.as_ptr(), m, x.as_ptr(), c.as_mut_ptr(), Epilogue::of(start, relu));
         }
 
+        /// `c = softmax(A·x + bias)` for one sample in one pass when this
+        /// type has a fused kernel for `m` units; false, with `c` untouched,
+        /// otherwise.
+        ///
+        /// # Safety
+        /// The CPU must have AVX2 and FMA; `a` holds `m·k` values, `x` `k`,
+        /// `c` and the bias `m`.
+        #[target_feature(enable = "avx2,fma")]
+        pub(crate) unsafe fn matvec_softmax_entry(m: usize, k: usize, a: &[E], x: &[E], bias: Option<&[E]>, c: &mut [E]) -> bool {
+            let bias = bias.map_or(core::ptr::null(), <[E]>::as_ptr);
+            fused_softmax(m, k, a.as_ptr(), x.as_ptr(), bias, c.as_mut_ptr())
+        }
+
         /// Fused store of one accumulator vector at `c` (rows `row..` of the
         /// bias), masked when `MASKED`.
-        #[inline]
-        #[target_feature(enable = "avx2,fma")]
+        #[inline(always)]
         unsafe fn store<const MASKED: bool>(mut x: V, c: *mut E, row: usize, mask: M, e: Epilogue<E>) {
             if !e.bias.is_null() {
                 x = add(x, if MASKED { mload(e.bias.add(row), mask) } else { load(e.bias.add(row)) });
@@ -342,9 +358,34 @@ macro_rules! kernels_body {
             }
         }
 
+        /// `c = act(A·x + bias)` for one sample of a layer whose sizes are
+        /// constants, so the tile choice, the row and depth loops and the
+        /// addressing are all resolved at compile time.
+        ///
+        /// # Safety
+        /// The CPU must have AVX2 and FMA; `a` holds `M·K` values, `x` `K`,
+        /// `c` `M`, and `bias` is null or holds `M`.
+        #[target_feature(enable = "avx2,fma")]
+        pub(crate) unsafe fn dense1_fixed<const M: usize, const K: usize>(a: *const E, x: *const E, bias: *const E, act: Activation, c: *mut E) {
+            if act == Activation::Softmax && fused_softmax_inline(M, K, a, x, bias, c) {
+                return;
+            }
+            let relu = act == Activation::Relu;
+            matvec_inline(M, K, a, M, x, c, Epilogue { keep: false, bias, relu });
+            if !relu && act != Activation::Linear {
+                crate::activations::forward_in_place(act, core::slice::from_raw_parts_mut(c, M), M);
+            }
+        }
+
         /// `c = start + A·x` for one sample.
         #[target_feature(enable = "avx2,fma")]
         unsafe fn matvec(m: usize, k: usize, a: *const E, lda: usize, x: *const E, c: *mut E, e: Epilogue<E>) {
+            matvec_inline(m, k, a, lda, x, c, e)
+        }
+
+        /// [`matvec`], inlined where the sizes are constants.
+        #[inline(always)]
+        unsafe fn matvec_inline(m: usize, k: usize, a: *const E, lda: usize, x: *const E, c: *mut E, e: Epilogue<E>) {
             let mut i0 = 0;
             while i0 < m {
                 let rows = (m - i0).min(4 * L);
@@ -366,8 +407,7 @@ macro_rules! kernels_body {
 
         /// `MV` vectors of rows, the `k` loop split into `S` streams (so `MV·S`
         /// independent FMA chains) and unrolled `U` times.
-        #[inline]
-        #[target_feature(enable = "avx2,fma")]
+        #[inline(always)]
         unsafe fn mv_tile<const MV: usize, const S: usize, const U: usize, const MASKED: bool>(
             k: usize,
             a: *const E,
@@ -378,7 +418,18 @@ macro_rules! kernels_body {
             mask: M,
             e: Epilogue<E>,
         ) {
-            let sums = mv_sums::<MV, S, U, MASKED>(k, a, lda, x, mask);
+            // The bias (or what `c` holds) starts the first stream rather
+            // than being added at the end, one add less on the latency chain.
+            let start = if !e.bias.is_null() { e.bias.add(row) } else { c };
+            let mut init = [zero(); MV];
+            if !e.bias.is_null() || e.keep {
+                for (v, slot) in init.iter_mut().enumerate() {
+                    let p = start.add(v * L);
+                    *slot = if MASKED && v == MV - 1 { mload(p, mask) } else { load(p) };
+                }
+            }
+            let sums = mv_sums::<MV, S, U, MASKED>(k, a, lda, x, mask, init);
+            let e = Epilogue { keep: false, bias: core::ptr::null(), relu: e.relu };
             for (v, &sum) in sums.iter().enumerate() {
                 if MASKED && v == MV - 1 {
                     store::<true>(sum, c.add(v * L), row + v * L, mask, e);
@@ -390,16 +441,17 @@ macro_rules! kernels_body {
 
         /// The `MV` vectors of `A·x` for one row tile (lanes past a masked
         /// end hold zeros).
-        #[inline]
-        #[target_feature(enable = "avx2,fma")]
+        #[inline(always)]
         unsafe fn mv_sums<const MV: usize, const S: usize, const U: usize, const MASKED: bool>(
             k: usize,
             a: *const E,
             lda: usize,
             x: *const E,
             mask: M,
+            init: [V; MV],
         ) -> [V; MV] {
             let mut acc = [[zero(); MV]; S];
+            acc[0] = init;
             macro_rules! column {
                 ($p:expr, $v:expr) => {{
                     let ap = a.add($p * lda + $v * L);
@@ -428,13 +480,23 @@ macro_rules! kernels_body {
                 }
                 p += 1;
             }
-            let mut sums = acc[0];
-            for accs in &acc[1..] {
-                for (sum, &part) in sums.iter_mut().zip(accs) {
-                    *sum = add(*sum, part);
+            // Pairwise, so the streams' sum takes log2(S) dependent adds.
+            let mut width = S;
+            while width > 1 {
+                let half = width / 2;
+                for i in 0..half {
+                    for v in 0..MV {
+                        acc[i][v] = add(acc[i][v], acc[i + half][v]);
+                    }
                 }
+                if width % 2 == 1 {
+                    for v in 0..MV {
+                        acc[0][v] = add(acc[0][v], acc[width - 1][v]);
+                    }
+                }
+                width = half;
             }
-            sums
+            acc[0]
         }
 
         /// `C = start + Aᵀ·B`: panels of `Aᵀ` (`MR_VECTORS·L` rows by up to
@@ -673,19 +735,32 @@ pub(crate) mod f32 {
         // 1.2e-38, until -103.9); `max(lo, x)` returns a NaN `x` as it is.
         let underflow = _mm256_cmp_ps::<_CMP_LT_OQ>(x, _mm256_set1_ps(-87.336_55));
         let x = _mm256_min_ps(_mm256_set1_ps(88.376_26), _mm256_max_ps(_mm256_set1_ps(-87.336_55), x));
+        _mm256_andnot_ps(underflow, exp_in_range(x))
+    }
+
+    /// [`exp`] for `|x| ≤ 87.3` (where `e^x` is a normal number), without
+    /// its clamps. The polynomial is evaluated in Estrin's scheme: three
+    /// dependent steps instead of Horner's five, since a one-sample softmax
+    /// is a chain of latencies.
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn exp_in_range(x: V) -> V {
         let n = _mm256_round_ps::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(_mm256_mul_ps(
             x,
             _mm256_set1_ps(core::f32::consts::LOG2_E),
         ));
         let r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693_359_4), x);
         let r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.121_944_4e-4), r);
-        let mut y = _mm256_set1_ps(1.987_569_1e-4);
-        for coefficient in [1.398_199_9e-3, 8.333_452e-3, 4.166_579_6e-2, 1.666_666_5e-1, 0.5] {
-            y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(coefficient));
-        }
-        let y = _mm256_fmadd_ps(y, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0)));
+        // p(r) = 0.5 + c4 r + c3 r² + c2 r³ + c1 r⁴ + c0 r⁵, Cephes' coefficients.
+        let r2 = _mm256_mul_ps(r, r);
+        let low = _mm256_fmadd_ps(_mm256_set1_ps(1.666_666_5e-1), r, _mm256_set1_ps(0.5));
+        let mid = _mm256_fmadd_ps(_mm256_set1_ps(8.333_452e-3), r, _mm256_set1_ps(4.166_579_6e-2));
+        let high = _mm256_fmadd_ps(_mm256_set1_ps(1.987_569_1e-4), r, _mm256_set1_ps(1.398_199_9e-3));
+        let p = _mm256_fmadd_ps(mid, r2, low);
+        let p = _mm256_fmadd_ps(high, _mm256_mul_ps(r2, r2), p);
+        let y = _mm256_fmadd_ps(p, r2, _mm256_add_ps(r, _mm256_set1_ps(1.0)));
         let scale = _mm256_slli_epi32::<23>(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)));
-        _mm256_andnot_ps(underflow, _mm256_mul_ps(y, _mm256_castsi256_ps(scale)))
+        _mm256_mul_ps(y, _mm256_castsi256_ps(scale))
     }
 
     /// Every lane set to the maximum of `v`'s lanes (NaNs are handled by
@@ -707,15 +782,48 @@ pub(crate) mod f32 {
         add(s, _mm256_permute_ps::<0b10_11_00_01>(s))
     }
 
-    /// The softmax of the (up to) 16 values in `v0` and `v1` (unused lanes
-    /// −∞), given their maximum in every lane of `top`.
+    /// The softmax of the first `live` (at most 16) values of `v0` and `v1`
+    /// (the lanes past them may hold anything); `None` when one is NaN.
     #[inline]
     #[target_feature(enable = "avx2,fma")]
-    unsafe fn softmax_of_two(v0: V, v1: V, top: V) -> (V, V) {
-        let y0 = exp(_mm256_sub_ps(v0, top));
-        let y1 = exp(_mm256_sub_ps(v1, top));
+    unsafe fn softmax_of_two(v0: V, v1: V, live: usize) -> Option<(V, V)> {
+        let m0 = _mm256_castsi256_ps(mask_of(live));
+        let m1 = _mm256_castsi256_ps(mask_of(live.saturating_sub(L)));
+        // Shifting by the maximum guards only against overflow and a sum
+        // that underflows. Neither can happen when every value is within
+        // ±80 (16·e⁸⁰ < f32::MAX, e⁻⁸⁰ is normal), and leaving the shift out
+        // takes the maximum's reduction off the latency chain (measured
+        // 20 ns of a 200 ns forward pass). NaN fails the test.
+        let out_of_range = |v: V, m: V| {
+            let magnitude = _mm256_andnot_ps(splat(-0.0), v);
+            _mm256_and_ps(m, _mm256_cmp_ps::<_CMP_NLE_UQ>(magnitude, splat(80.0)))
+        };
+        let (y0, y1) = if _mm256_movemask_ps(_mm256_or_ps(out_of_range(v0, m0), out_of_range(v1, m1))) == 0 {
+            (_mm256_and_ps(m0, exp_in_range(v0)), _mm256_and_ps(m1, exp_in_range(v1)))
+        } else {
+            let nan = |v: V, m: V| _mm256_and_ps(m, _mm256_cmp_ps::<_CMP_UNORD_Q>(v, v));
+            if _mm256_movemask_ps(_mm256_or_ps(nan(v0, m0), nan(v1, m1))) != 0 {
+                return None;
+            }
+            // Lanes past the end become −∞, whose exponential is 0.
+            let v0 = _mm256_blendv_ps(splat(E::NEG_INFINITY), v0, m0);
+            let v1 = _mm256_blendv_ps(splat(E::NEG_INFINITY), v1, m1);
+            let top = all_max(max(v0, v1));
+            (exp(_mm256_sub_ps(v0, top)), exp(_mm256_sub_ps(v1, top)))
+        };
         let sum = all_sum(add(y0, y1));
-        (_mm256_div_ps(y0, sum), _mm256_div_ps(y1, sum))
+        Some((_mm256_div_ps(y0, sum), _mm256_div_ps(y1, sum)))
+    }
+
+    /// The first `live` values at `p` (all 8 when `live ≥ 8`), zeros past them.
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn load_first(p: *const E, live: usize) -> V {
+        if live >= L {
+            load(p)
+        } else {
+            mload(p, mask_of(live))
+        }
     }
 
     /// The first `live` values at `p` (all 8 when `live ≥ 8`), the lanes
@@ -723,11 +831,11 @@ pub(crate) mod f32 {
     #[inline]
     #[target_feature(enable = "avx2,fma")]
     unsafe fn load_or_neg_inf(p: *const E, live: usize) -> V {
+        let v = load_first(p, live);
         if live >= L {
-            load(p)
+            v
         } else {
-            let mask = mask_of(live);
-            _mm256_blendv_ps(splat(E::NEG_INFINITY), mload(p, mask), _mm256_castsi256_ps(mask))
+            _mm256_blendv_ps(splat(E::NEG_INFINITY), v, _mm256_castsi256_ps(mask_of(live)))
         }
     }
 
@@ -742,17 +850,6 @@ pub(crate) mod f32 {
         }
     }
 
-    /// Lanes at and past `live` of `v` set to −∞.
-    #[inline]
-    #[target_feature(enable = "avx2,fma")]
-    unsafe fn neg_inf_from(v: V, live: usize) -> V {
-        if live >= L {
-            v
-        } else {
-            _mm256_blendv_ps(splat(E::NEG_INFINITY), v, _mm256_castsi256_ps(mask_of(live)))
-        }
-    }
-
     /// `c = softmax(A·x + bias)` for one sample of at most 16 units, the
     /// product's sums going to the softmax in registers (no store and
     /// reload between them). Returns false, doing nothing, for wider layers
@@ -760,54 +857,48 @@ pub(crate) mod f32 {
     ///
     /// # Safety
     /// The CPU must have AVX2 and FMA; `a` holds `m·k` values, `x` `k`, `c`
-    /// and the bias `m`.
+    /// `m`, and `bias` is null or holds `m`.
+    #[inline]
     #[target_feature(enable = "avx2,fma")]
-    pub(crate) unsafe fn matvec_softmax_entry(
-        m: usize,
-        k: usize,
-        a: &[E],
-        x: &[E],
-        bias: Option<&[E]>,
-        c: &mut [E],
-    ) -> bool {
+    unsafe fn fused_softmax(m: usize, k: usize, a: *const E, x: *const E, bias: *const E, c: *mut E) -> bool {
+        fused_softmax_inline(m, k, a, x, bias, c)
+    }
+
+    /// [`fused_softmax`], inlined where the sizes are constants.
+    #[inline(always)]
+    unsafe fn fused_softmax_inline(m: usize, k: usize, a: *const E, x: *const E, bias: *const E, c: *mut E) -> bool {
         if m == 0 || m > 2 * L {
             return false;
         }
         let mask = mask_of(m % L);
-        let (ap, xp) = (a.as_ptr(), x.as_ptr());
-        let (v0, v1) = match (m.div_ceil(L), !m.is_multiple_of(L)) {
-            (1, false) => (mv_sums::<1, 8, 8, false>(k, ap, m, xp, mask)[0], zero()),
-            (1, true) => (mv_sums::<1, 8, 8, true>(k, ap, m, xp, mask)[0], zero()),
-            (_, true) => mv_sums::<2, 4, 8, true>(k, ap, m, xp, mask).into(),
-            (_, false) => mv_sums::<2, 4, 8, false>(k, ap, m, xp, mask).into(),
-        };
         // The second vector holds rows `L..m`, none when `m ≤ L`.
         let rest = m.saturating_sub(L);
-        let (v0, v1) = match bias {
-            Some(bias) => (
-                add(v0, load_or_neg_inf(bias.as_ptr(), m)),
-                if rest > 0 { add(v1, load_or_neg_inf(bias.as_ptr().add(L), rest)) } else { v1 },
-            ),
-            None => (v0, v1),
+        // The bias starts the sums (see `mv_tile`).
+        let (b0, b1) = if bias.is_null() {
+            (zero(), zero())
+        } else {
+            (load_first(bias, m), if rest > 0 { load_first(bias.add(L), rest) } else { zero() })
         };
-        let (v0, v1) = (neg_inf_from(v0, m), neg_inf_from(v1, rest));
-        let unordered = _mm256_or_ps(_mm256_cmp_ps::<_CMP_UNORD_Q>(v0, v0), _mm256_cmp_ps::<_CMP_UNORD_Q>(v1, v1));
-        if _mm256_movemask_ps(unordered) != 0 {
+        let (v0, v1) = match (m.div_ceil(L), !m.is_multiple_of(L)) {
+            (1, false) => (mv_sums::<1, 8, 8, false>(k, a, m, x, mask, [b0])[0], zero()),
+            (1, true) => (mv_sums::<1, 8, 8, true>(k, a, m, x, mask, [b0])[0], zero()),
+            (_, true) => mv_sums::<2, 4, 8, true>(k, a, m, x, mask, [b0, b1]).into(),
+            (_, false) => mv_sums::<2, 4, 8, false>(k, a, m, x, mask, [b0, b1]).into(),
+        };
+        let Some((y0, y1)) = softmax_of_two(v0, v1, m) else {
             return false;
-        }
-        let (y0, y1) = softmax_of_two(v0, v1, all_max(max(v0, v1)));
-        let cp = c.as_mut_ptr();
-        store_first(cp, m, y0);
+        };
+        store_first(c, m, y0);
         if rest > 0 {
-            store_first(cp.add(L), rest, y1);
+            store_first(c.add(L), rest, y1);
         }
         true
     }
 
     /// Softmax of one column in place with the vectorized [`exp`]:
-    /// `z = e^(z − max) / Σ`. Lanes past the end are read as −∞, whose
-    /// exponential is 0, so they add nothing. Columns of up to 16 values,
-    /// the usual classifier head, stay in registers from load to store.
+    /// `z = e^(z − max) / Σ`. Columns of up to 16 values, the usual
+    /// classifier head, stay in registers from load to store (and skip the
+    /// shift when it cannot matter, see [`softmax_of_two`]).
     ///
     /// # Safety
     /// The CPU must have AVX2 and FMA.
@@ -815,6 +906,22 @@ pub(crate) mod f32 {
     pub(crate) unsafe fn softmax_in_place(col: &mut [E]) {
         let rows = col.len();
         let op = col.as_mut_ptr();
+        if rows <= 2 * L {
+            let rest = rows.saturating_sub(L);
+            let v1 = if rest > 0 { load_first(op.add(L), rest) } else { zero() };
+            match softmax_of_two(load_first(op, rows), v1, rows) {
+                Some((y0, y1)) => {
+                    store_first(op, rows, y0);
+                    if rest > 0 {
+                        store_first(op.add(L), rest, y1);
+                    }
+                }
+                // As libm's path: a NaN input makes every output NaN.
+                None => col.fill(E::NAN),
+            }
+            return;
+        }
+        // Lanes past the end are read as −∞, whose exponential is 0.
         let chunks = rows.div_ceil(L);
         let chunk = |c: usize| load_or_neg_inf(op.add(c * L), rows - c * L);
         let put = |c: usize, v: V| store_first(op.add(c * L), rows - c * L, v);
@@ -826,19 +933,10 @@ pub(crate) mod f32 {
             nan = _mm256_or_ps(nan, _mm256_cmp_ps::<_CMP_UNORD_Q>(v, v));
         }
         if _mm256_movemask_ps(nan) != 0 {
-            // As libm's path: a NaN input makes every output NaN.
             col.fill(E::NAN);
             return;
         }
         let top = all_max(top);
-        if chunks <= 2 {
-            let (y0, y1) = softmax_of_two(chunk(0), if chunks == 2 { chunk(1) } else { splat(E::NEG_INFINITY) }, top);
-            put(0, y0);
-            if chunks == 2 {
-                put(1, y1);
-            }
-            return;
-        }
         let mut sum = zero();
         for c in 0..chunks {
             let y = exp(_mm256_sub_ps(chunk(c), top));
@@ -927,17 +1025,14 @@ pub(crate) mod f64 {
 
     /// No fused softmax layer for `f64` (its `exp` stays libm's, for 1e-9
     /// parity with Keras): always declines.
-    ///
-    /// # Safety
-    /// None beyond the signature; `unsafe` to match the `f32` entry.
-    pub(crate) unsafe fn matvec_softmax_entry(
-        _: usize,
-        _: usize,
-        _: &[E],
-        _: &[E],
-        _: Option<&[E]>,
-        _: &mut [E],
-    ) -> bool {
+    #[inline]
+    unsafe fn fused_softmax(_: usize, _: usize, _: *const E, _: *const E, _: *const E, _: *mut E) -> bool {
+        false
+    }
+
+    /// As [`fused_softmax`].
+    #[inline(always)]
+    unsafe fn fused_softmax_inline(_: usize, _: usize, _: *const E, _: *const E, _: *const E, _: *mut E) -> bool {
         false
     }
 
