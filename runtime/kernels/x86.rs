@@ -5,8 +5,9 @@
 //!
 //! - `A·B` and `A·Bᵀ`: a register tile of 2 vectors × 6 columns (12
 //!   accumulators), `A` loaded straight from the kernel's column-major
-//!   storage and `B` broadcast one element at a time; for `A·B` each block
-//!   of 6 columns of `B` is first copied row by row into a stack panel.
+//!   storage and `B` broadcast one element at a time, read in place (the
+//!   stride between `B`'s rows or columns is a compile-time choice, so the
+//!   six broadcasts per step are loads at folded offsets).
 //! - `A·x` (one sample): up to 4 vectors of rows, with the `k` loop split
 //!   into interleaved streams so 8 independent FMA chains hide the FMA
 //!   latency even for narrow layers; the bias starts the sums; a softmax
@@ -128,12 +129,12 @@ macro_rules! kernels_body {
                 Layout::NN if n == 1 => matvec(m, k, a, m, b, c, e),
                 // `c[j] = a · B[:, j]`.
                 Layout::NN if m == 1 => dots(1, n, k, a, b, ldb, c, e),
-                Layout::NN => packed_nn(m, n, k, a, b, ldb, c, e),
+                Layout::NN => blocked::<false>(m, n, k, a, b, ldb, c, e),
                 // `cᵀ = Bt · aᵀ`, when no per-row bias breaks the symmetry.
                 Layout::NT if m == 1 && e.bias.is_null() => matvec(n, k, b, ldb, a, c, e),
-                Layout::NT => blocked(m, n, k, a, b, ldb, 1, c, e),
+                Layout::NT => blocked::<true>(m, n, k, a, b, ldb, c, e),
                 // With `k = 1`, `Aᵀ·B` and `A·Bᵀ` are the same outer product.
-                Layout::TN if k == 1 => blocked(m, n, 1, a, b, ldb, 1, c, e),
+                Layout::TN if k == 1 => blocked::<true>(m, n, 1, a, b, ldb, c, e),
                 // Packing pays for itself only when reused across columns.
                 Layout::TN if n < 4 => dots(m, n, k, a, b, ldb, c, e),
                 Layout::TN => packed_tn(m, n, k, a, b, ldb, c, e),
@@ -182,40 +183,18 @@ macro_rules! kernels_body {
             }
         }
 
-        /// `C = start + A·B` where `B[p, j]` is `b[p * rsb + j * csb]`.
-        /// Kept out of line (as `dots`), so the one-sample path through
-        /// `gemm` stays small.
+        /// `C = start + A·B`, `B` stored by columns (`B[p, j]` at
+        /// `b[p + j * ldb]`) or, with `B_ROWS`, by rows (`b[p * ldb + j]`,
+        /// `Bᵀ` stored by columns), read in place: the tile's six broadcasts
+        /// per step come from six column pointers (or one row) at offsets
+        /// the compiler folds into the loads. Copying blocks of `B` into a
+        /// panel first measured slower (2.5× for 64×64×64: zeroing and
+        /// copying it cost more than the products it served). Kept out of
+        /// line (as `dots`), so the one-sample path through `gemm` stays
+        /// small.
         #[inline(never)]
         #[target_feature(enable = "avx2,fma")]
-        unsafe fn blocked(
-            m: usize,
-            n: usize,
-            k: usize,
-            a: *const E,
-            b: *const E,
-            rsb: usize,
-            csb: usize,
-            c: *mut E,
-            e: Epilogue<E>,
-        ) {
-            let mut i0 = 0;
-            while i0 < m {
-                let rows = (m - i0).min(MR_VECTORS * L);
-                row_block(k, a.add(i0), m, b, rsb, csb, n, c.add(i0), m, i0, rows, e);
-                i0 += rows;
-            }
-        }
-
-        /// `C = start + A·B` with `B` stored by columns: each block of `NR`
-        /// columns of `B` (up to `KC` deep) is first copied row by row into
-        /// a stack panel, so the kernel's broadcasts read consecutive
-        /// values at fixed offsets from one pointer (reading six strided
-        /// columns cost address arithmetic in the inner loop and a spilled
-        /// register: 33 against 38 FMA/ns for `A·Bᵀ`, which needs no copy).
-        /// The panel is then used by every row block of `A`.
-        #[inline(never)]
-        #[target_feature(enable = "avx2,fma")]
-        unsafe fn packed_nn(
+        unsafe fn blocked<const B_ROWS: bool>(
             m: usize,
             n: usize,
             k: usize,
@@ -225,47 +204,22 @@ macro_rules! kernels_body {
             c: *mut E,
             e: Epilogue<E>,
         ) {
-            const KC: usize = 256;
-            #[repr(align(64))]
-            struct Panel([E; NR * KC]);
-            let mut panel = Panel([0.0 as E; NR * KC]);
-            let panel = &mut panel.0;
-            let mut j0 = 0;
-            while j0 < n {
-                let cols = (n - j0).min(NR);
-                let mut p0 = 0;
-                while p0 < k {
-                    let depth = (k - p0).min(KC);
-                    for j in 0..cols {
-                        let column = b.add((j0 + j) * ldb + p0);
-                        for p in 0..depth {
-                            panel[p * NR + j] = *column.add(p);
-                        }
-                    }
-                    let chunk = e.for_chunk(p0, depth, k);
-                    let mut i0 = 0;
-                    while i0 < m {
-                        let rows = (m - i0).min(MR_VECTORS * L);
-                        row_block(depth, a.add(i0 + p0 * m), m, panel.as_ptr(), NR, 1, cols, c.add(i0 + j0 * m), m, i0, rows, chunk);
-                        i0 += rows;
-                    }
-                    p0 += depth;
-                }
-                j0 += cols;
+            let mut i0 = 0;
+            while i0 < m {
+                let rows = (m - i0).min(MR_VECTORS * L);
+                row_block::<B_ROWS>(k, a.add(i0), m, b, ldb, n, c.add(i0), m, i0, rows, e);
+                i0 += rows;
             }
         }
 
-        /// Rows `row..row + rows` (at most `MR_VECTORS·L`) of `C`, every
-        /// column, `NR` columns at a time; `a` and `c` point at that row.
         #[inline]
         #[target_feature(enable = "avx2,fma")]
-        unsafe fn row_block(
+        unsafe fn row_block<const B_ROWS: bool>(
             k: usize,
             a: *const E,
             lda: usize,
             b: *const E,
-            rsb: usize,
-            csb: usize,
+            ldb: usize,
             n: usize,
             c: *mut E,
             ldc: usize,
@@ -277,16 +231,16 @@ macro_rules! kernels_body {
             let mut j0 = 0;
             while j0 < n {
                 let cols = (n - j0).min(NR);
-                let (bp, cp) = (b.add(j0 * csb), c.add(j0 * ldc));
+                let (bp, cp) = (b.add(if B_ROWS { j0 } else { j0 * ldb }), c.add(j0 * ldc));
                 macro_rules! with_cols {
                     ($mv:literal, $masked:literal) => {
                         match cols {
-                            1 => tile::<$mv, 1, $masked>(k, a, lda, bp, rsb, csb, cp, ldc, row, mask, e),
-                            2 => tile::<$mv, 2, $masked>(k, a, lda, bp, rsb, csb, cp, ldc, row, mask, e),
-                            3 => tile::<$mv, 3, $masked>(k, a, lda, bp, rsb, csb, cp, ldc, row, mask, e),
-                            4 => tile::<$mv, 4, $masked>(k, a, lda, bp, rsb, csb, cp, ldc, row, mask, e),
-                            5 => tile::<$mv, 5, $masked>(k, a, lda, bp, rsb, csb, cp, ldc, row, mask, e),
-                            _ => tile::<$mv, 6, $masked>(k, a, lda, bp, rsb, csb, cp, ldc, row, mask, e),
+                            1 => tile::<$mv, 1, $masked, B_ROWS>(k, a, lda, bp, ldb, cp, ldc, row, mask, e),
+                            2 => tile::<$mv, 2, $masked, B_ROWS>(k, a, lda, bp, ldb, cp, ldc, row, mask, e),
+                            3 => tile::<$mv, 3, $masked, B_ROWS>(k, a, lda, bp, ldb, cp, ldc, row, mask, e),
+                            4 => tile::<$mv, 4, $masked, B_ROWS>(k, a, lda, bp, ldb, cp, ldc, row, mask, e),
+                            5 => tile::<$mv, 5, $masked, B_ROWS>(k, a, lda, bp, ldb, cp, ldc, row, mask, e),
+                            _ => tile::<$mv, 6, $masked, B_ROWS>(k, a, lda, bp, ldb, cp, ldc, row, mask, e),
                         }
                     };
                 }
@@ -303,13 +257,12 @@ macro_rules! kernels_body {
         /// One `MV`-vector × `NC`-column block of `C`, over all of `k`.
         #[inline]
         #[target_feature(enable = "avx2,fma")]
-        unsafe fn tile<const MV: usize, const NC: usize, const MASKED: bool>(
+        unsafe fn tile<const MV: usize, const NC: usize, const MASKED: bool, const B_ROWS: bool>(
             k: usize,
             a: *const E,
             lda: usize,
             b: *const E,
-            rsb: usize,
-            csb: usize,
+            ldb: usize,
             c: *mut E,
             ldc: usize,
             row: usize,
@@ -324,9 +277,8 @@ macro_rules! kernels_body {
                     for (v, slot) in av.iter_mut().enumerate() {
                         *slot = if MASKED && v == MV - 1 { mload(ap.add(v * L), mask) } else { load(ap.add(v * L)) };
                     }
-                    let bp = b.add($p * rsb);
                     for (j, accj) in acc.iter_mut().enumerate() {
-                        let bj = splat(*bp.add(j * csb));
+                        let bj = splat(*b.add(if B_ROWS { $p * ldb + j } else { $p + j * ldb }));
                         for (slot, &x) in accj.iter_mut().zip(&av) {
                             *slot = fma(x, bj, *slot);
                         }
@@ -522,8 +474,10 @@ macro_rules! kernels_body {
             // Aligned so the panel's vector loads never straddle cache lines.
             #[repr(align(64))]
             struct Panel([E; MR * KC]);
-            let mut panel = Panel([0.0 as E; MR * KC]);
-            let panel = &mut panel.0;
+            // Not zeroed first: every value the kernel reads is written
+            // below (zeroing 16 KB per call measured more than the copy).
+            let mut panel = core::mem::MaybeUninit::<Panel>::uninit();
+            let panel = core::ptr::addr_of_mut!((*panel.as_mut_ptr()).0) as *mut E;
             let mut i0 = 0;
             while i0 < m {
                 let rows = (m - i0).min(MR);
@@ -531,12 +485,12 @@ macro_rules! kernels_body {
                 while p0 < k {
                     let depth = (k - p0).min(KC);
                     for p in 0..depth {
-                        let dst = &mut panel[p * MR..p * MR + MR];
-                        for (r, slot) in dst.iter_mut().enumerate() {
-                            *slot = if r < rows { *at.add((i0 + r) * k + p0 + p) } else { 0.0 };
+                        for r in 0..MR {
+                            let v = if r < rows { *at.add((i0 + r) * k + p0 + p) } else { 0.0 };
+                            panel.add(p * MR + r).write(v);
                         }
                     }
-                    row_block(depth, panel.as_ptr(), MR, b.add(p0), 1, ldb, n, c.add(i0), m, i0, rows, e.for_chunk(p0, depth, k));
+                    row_block::<false>(depth, panel, MR, b.add(p0), ldb, n, c.add(i0), m, i0, rows, e.for_chunk(p0, depth, k));
                     p0 += depth;
                 }
                 i0 += rows;
