@@ -151,6 +151,30 @@ macro_rules! kernels_body {
             matvec(m, k, a.as_ptr(), m, x.as_ptr(), c.as_mut_ptr(), Epilogue::of(start, relu));
         }
 
+        /// Rows of the register tile: the height of a packed panel.
+        const MR: usize = MR_VECTORS * L;
+        /// Depth of a packed panel.
+        const KC: usize = 256;
+
+        /// A stack buffer for one `MR × KC` panel, aligned so its vector
+        /// loads never straddle cache lines, and not zeroed: whoever packs
+        /// it writes every value the kernel then reads (zeroing 16 KB per
+        /// call measured more than the copy).
+        #[repr(C, align(64))]
+        struct Panel(core::mem::MaybeUninit<[E; MR * KC]>);
+
+        impl Panel {
+            #[inline(always)]
+            fn new() -> Self {
+                Panel(core::mem::MaybeUninit::uninit())
+            }
+
+            #[inline(always)]
+            fn as_mut_ptr(&mut self) -> *mut E {
+                self.0.as_mut_ptr().cast()
+            }
+        }
+
         /// `c = softmax(A·x + bias)` for one sample in one pass when this
         /// type has a fused kernel for `m` units; false, with `c` untouched,
         /// otherwise.
@@ -210,13 +234,8 @@ macro_rules! kernels_body {
             c: *mut E,
             e: Epilogue<E>,
         ) {
-            const MR: usize = MR_VECTORS * L;
-            const KC: usize = 256;
-            #[repr(align(64))]
-            struct Panel([E; MR * KC]);
-            // Not zeroed first: every value the kernel reads is written.
-            let mut panel = core::mem::MaybeUninit::<Panel>::uninit();
-            let panel = core::ptr::addr_of_mut!((*panel.as_mut_ptr()).0) as *mut E;
+            let mut panel = Panel::new();
+            let panel = panel.as_mut_ptr();
             let pack = n > NR;
             let mut i0 = 0;
             while i0 < m {
@@ -508,15 +527,8 @@ macro_rules! kernels_body {
             c: *mut E,
             e: Epilogue<E>,
         ) {
-            const MR: usize = MR_VECTORS * L;
-            const KC: usize = 256;
-            // Aligned so the panel's vector loads never straddle cache lines.
-            #[repr(align(64))]
-            struct Panel([E; MR * KC]);
-            // Not zeroed first: every value the kernel reads is written
-            // below (zeroing 16 KB per call measured more than the copy).
-            let mut panel = core::mem::MaybeUninit::<Panel>::uninit();
-            let panel = core::ptr::addr_of_mut!((*panel.as_mut_ptr()).0) as *mut E;
+            let mut panel = Panel::new();
+            let panel = panel.as_mut_ptr();
             let mut i0 = 0;
             while i0 < m {
                 let rows = (m - i0).min(MR);
