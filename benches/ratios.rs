@@ -8,8 +8,9 @@
 //! cargo bench --bench ratios --features parallel    # with the helper threads
 //! ```
 //!
-//! Each figure is the median over rounds of the time per call (the minimum
-//! is printed beside it); a round runs each side for about 20 ms.
+//! Each time is the median over rounds of the time per call (the minimum is
+//! printed beside it), each ratio the median of the rounds' ratios; a round
+//! runs each side for about 10 ms.
 
 #[allow(dead_code, unused_imports)]
 #[path = "../examples/digits.rs"]
@@ -17,65 +18,11 @@ mod digits;
 
 mod common;
 
-use common::{check_same, input, posts_batch, PlainDigits, PlainPosts, Posts, B};
+use common::{check_same, input, posts_batch, race, PlainDigits, PlainPosts, Posts, Timing, B, ROUNDS};
 use staticnet::nalgebra::{Const, Dyn, OMatrix, SVector, U1, U10};
 use staticnet::{FitOptions, Scalar};
 use std::hint::black_box;
 use std::time::Instant;
-
-const ROUNDS: usize = 51;
-
-/// What [`race`] measured for one closure: seconds per call.
-#[derive(Clone, Copy)]
-struct Timing {
-    median: f64,
-    min: f64,
-    /// The median over rounds of this closure's time over the first
-    /// closure's in the same round: a slow spell of the machine (this VM's
-    /// clock drifts by ±20% over seconds) affects both sides of a ratio.
-    ratio_to_first: f64,
-}
-
-/// Seconds per call of each closure: `ROUNDS` interleaved rounds, each of
-/// enough calls for about 10 ms.
-fn race(mut sides: Vec<&mut dyn FnMut()>) -> Vec<Timing> {
-    let calls: Vec<usize> = sides
-        .iter_mut()
-        .map(|f| {
-            let start = Instant::now();
-            let mut n = 0;
-            while start.elapsed().as_secs_f64() < 0.01 {
-                f();
-                n += 1;
-            }
-            n.max(1)
-        })
-        .collect();
-    let mut times = vec![Vec::new(); sides.len()];
-    for round in 0..ROUNDS {
-        for k in 0..sides.len() {
-            // Alternate which side goes first.
-            let k = if round % 2 == 0 { k } else { sides.len() - 1 - k };
-            let start = Instant::now();
-            for _ in 0..calls[k] {
-                sides[k]();
-            }
-            times[k].push(start.elapsed().as_secs_f64() / calls[k] as f64);
-        }
-    }
-    let median = |mut v: Vec<f64>| {
-        v.sort_by(f64::total_cmp);
-        v[v.len() / 2]
-    };
-    times
-        .iter()
-        .map(|t| Timing {
-            median: median(t.clone()),
-            min: t.iter().copied().fold(f64::INFINITY, f64::min),
-            ratio_to_first: median(t.iter().zip(&times[0]).map(|(a, b)| a / b).collect()),
-        })
-        .collect()
-}
 
 /// A table row: `ours` against `base` (both from one race, `ours` first).
 fn row(what: &str, ours: Timing, base: Timing, base_name: &str) {

@@ -8,6 +8,7 @@
 
 use staticnet::nalgebra::{SMatrix, SVector};
 use staticnet::Scalar;
+use std::time::Instant;
 
 staticnet::network! {
     /// The seed's digit classifier.
@@ -256,4 +257,59 @@ impl<T: Scalar> PlainPosts<T> {
         rmsprop(&mut self.b5, &mut v.b5, &g.b5);
         T::of_f64(0.25) * loss_age + loss_income + T::of_f64(10.0) * loss_gender
     }
+}
+
+/// Rounds of [`race`].
+pub const ROUNDS: usize = 51;
+
+/// What [`race`] measured for one closure: seconds per call.
+#[derive(Clone, Copy)]
+pub struct Timing {
+    pub median: f64,
+    pub min: f64,
+    /// The median over rounds of this closure's time over the first
+    /// closure's in the same round: a slow spell of the machine (this VM's
+    /// clock drifts by ±20% over seconds) affects both sides of a ratio.
+    pub ratio_to_first: f64,
+}
+
+/// Seconds per call of each closure: `ROUNDS` interleaved rounds, each of
+/// enough calls for about 10 ms.
+pub fn race(mut sides: Vec<&mut dyn FnMut()>) -> Vec<Timing> {
+    let calls: Vec<usize> = sides
+        .iter_mut()
+        .map(|f| {
+            let start = Instant::now();
+            let mut n = 0;
+            while start.elapsed().as_secs_f64() < 0.01 {
+                f();
+                n += 1;
+            }
+            n.max(1)
+        })
+        .collect();
+    let mut times = vec![Vec::new(); sides.len()];
+    for round in 0..ROUNDS {
+        for k in 0..sides.len() {
+            // Alternate which side goes first.
+            let k = if round % 2 == 0 { k } else { sides.len() - 1 - k };
+            let start = Instant::now();
+            for _ in 0..calls[k] {
+                sides[k]();
+            }
+            times[k].push(start.elapsed().as_secs_f64() / calls[k] as f64);
+        }
+    }
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    times
+        .iter()
+        .map(|t| Timing {
+            median: median(t.clone()),
+            min: t.iter().copied().fold(f64::INFINITY, f64::min),
+            ratio_to_first: median(t.iter().zip(&times[0]).map(|(a, b)| a / b).collect()),
+        })
+        .collect()
 }
