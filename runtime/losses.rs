@@ -164,7 +164,12 @@ pub fn loss_and_grad<T: Scalar>(
                     for (j, &v) in y.iter().enumerate() {
                         let p = v / sum;
                         let cp = p.max(eps).min(hi);
-                        value -= tj(j) * cp.ln();
+                        // A zero target's term is exactly ±0 (`cp` is finite),
+                        // so leaving out its logarithm changes nothing; with
+                        // one-hot targets that is all but one per sample.
+                        if tj(j) != T::zero() {
+                            value -= tj(j) * cp.ln();
+                        }
                         if p > eps && p < hi {
                             dot -= tj(j) / cp * p;
                         }
@@ -187,7 +192,11 @@ pub fn loss_and_grad<T: Scalar>(
                         (activations::softplus(z) - t[j] * z, activations::sigmoid(z) - t[j])
                     } else {
                         let p = y[j].max(eps).min(hi);
-                        let v = -(t[j] * p.ln() + (T::one() - t[j]) * (T::one() - p).ln());
+                        // As above: a term whose weight is zero is −0 (`p`
+                        // and `1 − p` are in (0, 1)), so its logarithm is
+                        // left out.
+                        let term = |w: T, q: T| if w == T::zero() { -T::zero() } else { w * q.ln() };
+                        let v = -(term(t[j], p) + term(T::one() - t[j], T::one() - p));
                         let d = if y[j] > eps && y[j] < hi {
                             -t[j] / p + (T::one() - t[j]) / (T::one() - p)
                         } else {
@@ -341,4 +350,44 @@ pub fn metric_sum<T: Scalar>(
         total += value * weight_of(sample_weight, s).as_f64();
     }
     total
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Cross-entropy leaves out the logarithms of zero-weight terms; the
+    /// value must be bit for bit what every term gives.
+    #[test]
+    fn skipped_zero_terms_change_nothing() {
+        let rows = 5;
+        let output: Vec<f32> = (0..4 * rows).map(|i| ((i * 37) % 11) as f32 / 11.0 + 1e-9).collect();
+        let mut target = vec![0.0f32; 4 * rows];
+        for s in 0..4 {
+            target[s * rows + s % rows] = 1.0;
+        }
+        target[3 * rows + 1] = 0.25; // a soft target too
+        let (eps, hi) = (EPSILON as f32, 1.0 - EPSILON as f32);
+        let mut categorical = 0.0f32;
+        let mut binary = 0.0f32;
+        for (y, t) in output.chunks(rows).zip(target.chunks(rows)) {
+            let sum = y.iter().fold(0.0f32, |a, &v| a + v);
+            let mut value = 0.0f32;
+            for j in 0..rows {
+                value -= t[j] * (y[j] / sum).max(eps).min(hi).ln();
+            }
+            categorical += value;
+            let mut value = 0.0f32;
+            for j in 0..rows {
+                let p = y[j].max(eps).min(hi);
+                value += -(t[j] * p.ln() + (1.0 - t[j]) * (1.0 - p).ln());
+            }
+            binary += value * (1.0 / rows as f32);
+        }
+        let n = 1.0 / 4.0f32;
+        let cce = Loss::CategoricalCrossentropy { from_logits: false };
+        let bce = Loss::BinaryCrossentropy { from_logits: false };
+        assert_eq!(loss_and_grad(cce, &output, &target, rows, None, None).to_bits(), (categorical * n).to_bits());
+        assert_eq!(loss_and_grad(bce, &output, &target, rows, None, None).to_bits(), (binary * n).to_bits());
+    }
 }

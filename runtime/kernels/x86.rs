@@ -190,6 +190,12 @@ macro_rules! kernels_body {
 
         /// Fused store of one accumulator vector at `c` (rows `row..` of the
         /// bias), masked when `MASKED`.
+        ///
+        /// This and the matrix-vector helpers below carry no
+        /// `#[target_feature]` (which `#[inline(always)]` cannot be combined
+        /// with) and are called only from functions that have it: always
+        /// inlined, they are compiled with AVX2 and see their callers'
+        /// constant sizes.
         #[inline(always)]
         unsafe fn store<const MASKED: bool>(mut x: V, c: *mut E, row: usize, mask: M, e: Epilogue<E>) {
             if !e.bias.is_null() {
@@ -270,6 +276,8 @@ macro_rules! kernels_body {
             }
         }
 
+        /// Rows `row..row + rows` (at most `MR`) of `C`, every column, `NR`
+        /// columns at a time; `a` and `c` point at that row.
         #[inline]
         #[target_feature(enable = "avx2,fma")]
         unsafe fn row_block<const B_ROWS: bool>(
