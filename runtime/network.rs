@@ -92,7 +92,7 @@ pub struct HeadInfo {
     pub metrics: &'static [MetricKind],
 }
 
-/// Implemented by every struct that [`network!`](crate::network) generates.
+/// Implemented by every struct that [`network!`](macro@crate::network) generates.
 ///
 /// Buffers are column-major with one column per sample: a batch of `n`
 /// samples of width `w` is a slice of `w * n` scalars.

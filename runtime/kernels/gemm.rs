@@ -4,7 +4,10 @@
 //! Sizes are run-time values, so each product is compiled once per scalar
 //! type inside this crate rather than once per layer shape in every user
 //! crate; the thin const-generic wrappers in [`super`] pass the sizes the
-//! model fixes. On x86-64 the AVX2+FMA kernels of [`super::x86`] are taken
+//! model fixes (the one-sample kernel behind [`Gemm::dense1`] is the
+//! exception, compiled per layer shape: it is small, and a pass of small
+//! layers is mostly the overhead that constant sizes remove). On x86-64 the
+//! AVX2+FMA kernels (module `x86`) are taken
 //! when the CPU has them (detected once with `std`, or enabled at compile
 //! time with `-C target-feature` for `no_std`); elsewhere the portable loops
 //! below, which the compiler vectorizes for the baseline target.
