@@ -95,6 +95,21 @@ impl<E> Epilogue<E> {
     }
 }
 
+/// The one-instruction vector helpers each width defines (AVX2+FMA,
+/// inlined): `fn name(args) -> ret = intrinsic(args);`, so another width
+/// lists its own intrinsics and nothing else.
+macro_rules! lane_ops {
+    ($(fn $name:ident($($arg:ident: $ty:ty),*) $(-> $ret:ty)? = $body:expr;)*) => {
+        $(
+            #[inline]
+            #[target_feature(enable = "avx2,fma")]
+            unsafe fn $name($($arg: $ty),*) $(-> $ret)? {
+                $body
+            }
+        )*
+    };
+}
+
 macro_rules! kernels_body {
     ($e:ident) => {
         type E = $e;
@@ -173,6 +188,13 @@ macro_rules! kernels_body {
             fn as_mut_ptr(&mut self) -> *mut E {
                 self.0.as_mut_ptr().cast()
             }
+        }
+
+        /// `fused_softmax_inline` (each width's own), kept out of line for
+        /// the run-time-sized entries.
+        #[target_feature(enable = "avx2,fma")]
+        unsafe fn fused_softmax(m: usize, k: usize, a: *const E, x: *const E, bias: *const E, c: *mut E) -> bool {
+            fused_softmax_inline(m, k, a, x, bias, c)
         }
 
         /// `c = softmax(A·x + bias)` for one sample in one pass when this
@@ -663,25 +685,15 @@ pub(crate) mod f32 {
     type M = __m256i;
     const L: usize = 8;
 
-    #[inline]
-    #[target_feature(enable = "avx2,fma")]
-    unsafe fn zero() -> V {
-        _mm256_setzero_ps()
-    }
-    #[inline]
-    #[target_feature(enable = "avx2,fma")]
-    unsafe fn load(p: *const E) -> V {
-        _mm256_loadu_ps(p)
-    }
-    #[inline]
-    #[target_feature(enable = "avx2,fma")]
-    unsafe fn mload(p: *const E, m: M) -> V {
-        _mm256_maskload_ps(p, m)
-    }
-    #[inline]
-    #[target_feature(enable = "avx2,fma")]
-    unsafe fn storeu(p: *mut E, x: V) {
-        _mm256_storeu_ps(p, x)
+    lane_ops! {
+        fn zero() -> V = _mm256_setzero_ps();
+        fn load(p: *const E) -> V = _mm256_loadu_ps(p);
+        fn mload(p: *const E, m: M) -> V = _mm256_maskload_ps(p, m);
+        fn storeu(p: *mut E, x: V) = _mm256_storeu_ps(p, x);
+        fn splat(x: E) -> V = _mm256_set1_ps(x);
+        fn fma(a: V, b: V, c: V) -> V = _mm256_fmadd_ps(a, b, c);
+        fn add(a: V, b: V) -> V = _mm256_add_ps(a, b);
+        fn max(a: V, b: V) -> V = _mm256_max_ps(a, b);
     }
     /// Stores the lanes `m` selects (a prefix). Not `vmaskmovps`: on AMD
     /// Zen 3 that store takes ~17 cycles and blocks store forwarding
@@ -708,26 +720,6 @@ pub(crate) mod f32 {
         if live == 1 {
             _mm_store_ss(p, part);
         }
-    }
-    #[inline]
-    #[target_feature(enable = "avx2,fma")]
-    unsafe fn splat(x: E) -> V {
-        _mm256_set1_ps(x)
-    }
-    #[inline]
-    #[target_feature(enable = "avx2,fma")]
-    unsafe fn fma(a: V, b: V, c: V) -> V {
-        _mm256_fmadd_ps(a, b, c)
-    }
-    #[inline]
-    #[target_feature(enable = "avx2,fma")]
-    unsafe fn add(a: V, b: V) -> V {
-        _mm256_add_ps(a, b)
-    }
-    #[inline]
-    #[target_feature(enable = "avx2,fma")]
-    unsafe fn max(a: V, b: V) -> V {
-        _mm256_max_ps(a, b)
     }
     /// Lanes `0..live` on (none when `live` is 0; then no masked access happens).
     #[inline]
@@ -871,13 +863,6 @@ pub(crate) mod f32 {
     /// # Safety
     /// The CPU must have AVX2 and FMA; `a` holds `m·k` values, `x` `k`, `c`
     /// `m`, and `bias` is null or holds `m`.
-    #[inline]
-    #[target_feature(enable = "avx2,fma")]
-    unsafe fn fused_softmax(m: usize, k: usize, a: *const E, x: *const E, bias: *const E, c: *mut E) -> bool {
-        fused_softmax_inline(m, k, a, x, bias, c)
-    }
-
-    /// [`fused_softmax`], inlined where the sizes are constants.
     #[inline(always)]
     unsafe fn fused_softmax_inline(m: usize, k: usize, a: *const E, x: *const E, bias: *const E, c: *mut E) -> bool {
         if m == 0 || m > 2 * L {
@@ -972,25 +957,15 @@ pub(crate) mod f64 {
     type M = __m256i;
     const L: usize = 4;
 
-    #[inline]
-    #[target_feature(enable = "avx2,fma")]
-    unsafe fn zero() -> V {
-        _mm256_setzero_pd()
-    }
-    #[inline]
-    #[target_feature(enable = "avx2,fma")]
-    unsafe fn load(p: *const E) -> V {
-        _mm256_loadu_pd(p)
-    }
-    #[inline]
-    #[target_feature(enable = "avx2,fma")]
-    unsafe fn mload(p: *const E, m: M) -> V {
-        _mm256_maskload_pd(p, m)
-    }
-    #[inline]
-    #[target_feature(enable = "avx2,fma")]
-    unsafe fn storeu(p: *mut E, x: V) {
-        _mm256_storeu_pd(p, x)
+    lane_ops! {
+        fn zero() -> V = _mm256_setzero_pd();
+        fn load(p: *const E) -> V = _mm256_loadu_pd(p);
+        fn mload(p: *const E, m: M) -> V = _mm256_maskload_pd(p, m);
+        fn storeu(p: *mut E, x: V) = _mm256_storeu_pd(p, x);
+        fn splat(x: E) -> V = _mm256_set1_pd(x);
+        fn fma(a: V, b: V, c: V) -> V = _mm256_fmadd_pd(a, b, c);
+        fn add(a: V, b: V) -> V = _mm256_add_pd(a, b);
+        fn max(a: V, b: V) -> V = _mm256_max_pd(a, b);
     }
     /// Stores the lanes `m` selects (a prefix), as the `f32` version.
     #[inline]
@@ -1007,26 +982,6 @@ pub(crate) mod f64 {
             _mm_store_sd(p, part);
         }
     }
-    #[inline]
-    #[target_feature(enable = "avx2,fma")]
-    unsafe fn splat(x: E) -> V {
-        _mm256_set1_pd(x)
-    }
-    #[inline]
-    #[target_feature(enable = "avx2,fma")]
-    unsafe fn fma(a: V, b: V, c: V) -> V {
-        _mm256_fmadd_pd(a, b, c)
-    }
-    #[inline]
-    #[target_feature(enable = "avx2,fma")]
-    unsafe fn add(a: V, b: V) -> V {
-        _mm256_add_pd(a, b)
-    }
-    #[inline]
-    #[target_feature(enable = "avx2,fma")]
-    unsafe fn max(a: V, b: V) -> V {
-        _mm256_max_pd(a, b)
-    }
     /// Lanes `0..live` on.
     #[inline]
     #[target_feature(enable = "avx2,fma")]
@@ -1038,12 +993,6 @@ pub(crate) mod f64 {
 
     /// No fused softmax layer for `f64` (its `exp` stays libm's, for 1e-9
     /// parity with Keras): always declines.
-    #[inline]
-    unsafe fn fused_softmax(_: usize, _: usize, _: *const E, _: *const E, _: *const E, _: *mut E) -> bool {
-        false
-    }
-
-    /// As [`fused_softmax`].
     #[inline(always)]
     unsafe fn fused_softmax_inline(_: usize, _: usize, _: *const E, _: *const E, _: *const E, _: *mut E) -> bool {
         false
