@@ -266,8 +266,8 @@ pub fn softplus<T: Scalar>(x: T) -> T {
     x.max(T::zero()) + (-x.abs()).exp().ln_1p()
 }
 
-/// Softmax of one sample, written into `out` (`f32` on AVX2 CPUs uses a
-/// vectorized `exp` within 2 ulp of libm's).
+/// Softmax of one sample, written into `out` (`f32` on CPUs with AVX2 or
+/// AVX-512 uses a vectorized `exp` within 2 ulp of libm's).
 #[inline]
 pub fn softmax_column<T: Scalar>(z: &[T], out: &mut [T]) {
     let out = &mut out[..z.len()];

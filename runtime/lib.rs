@@ -23,8 +23,8 @@
 //! With `default-features = false` the crate is `#![no_std]` and needs no
 //! allocator for inference and training steps.
 //!
-//! Features: `std` (default; detects AVX2+FMA at run time for the SIMD
-//! kernels of [`kernels`]), `alloc` (safetensors I/O, `fit` and friends),
+//! Features: `std` (default; detects AVX-512F and AVX2+FMA at run time for
+//! the SIMD kernels of [`kernels`]), `alloc` (safetensors I/O, `fit` and friends),
 //! `parallel` (splits large matrix products over helper threads).
 #![cfg_attr(not(feature = "std"), no_std)]
 #![warn(missing_docs)]

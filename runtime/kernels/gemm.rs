@@ -7,10 +7,10 @@
 //! model fixes (the one-sample kernel behind [`Gemm::dense1`] is the
 //! exception, compiled per layer shape: it is small, and a pass of small
 //! layers is mostly the overhead that constant sizes remove). On x86-64 the
-//! AVX2+FMA kernels (module `x86`) are taken
-//! when the CPU has them (detected once with `std`, or enabled at compile
-//! time with `-C target-feature` for `no_std`); elsewhere the portable loops
-//! below, which the compiler vectorizes for the baseline target.
+//! AVX-512F or else the AVX2+FMA kernels (module `x86`) are taken when the
+//! CPU has them (detected once with `std`, or enabled at compile time with
+//! `-C target-feature` for `no_std`); elsewhere the portable loops below,
+//! which the compiler vectorizes for the baseline target.
 
 use crate::activations::Activation;
 use crate::Scalar;
@@ -139,7 +139,8 @@ pub trait Gemm: Sized {
     fn matvec(m: usize, k: usize, a: &[Self], x: &[Self], c: &mut [Self], start: Start<Self>, relu: bool);
 
     /// `c = softmax(A·x + bias)` for one sample in one pass when this type
-    /// and CPU have a fused kernel for `m` units (`f32` on AVX2, up to 16);
+    /// and CPU have a fused kernel for `m` units (`f32` with AVX2, up to 16;
+    /// with AVX-512, up to 32);
     /// false, with `c` untouched, otherwise.
     fn matvec_softmax(m: usize, k: usize, a: &[Self], x: &[Self], bias: Option<&[Self]>, c: &mut [Self]) -> bool;
 
@@ -155,7 +156,7 @@ pub trait Gemm: Sized {
     ) -> bool;
 
     /// Softmax of one column in place (`z[i] = e^(z[i] − max) / Σ`);
-    /// vectorized for `f32` on AVX2, libm's `exp` otherwise.
+    /// vectorized for `f32` with AVX2 or AVX-512, libm's `exp` otherwise.
     fn softmax_in_place(col: &mut [Self]);
 }
 
@@ -224,6 +225,34 @@ fn columns_parallel<T: Scalar>(
     });
 }
 
+/// Runs the x86 kernel `$t::$f` of the best level this CPU has (the value
+/// `then` gives, when present, instead of the kernel's own), or else
+/// `fallback`: on the portable level and on other architectures.
+macro_rules! x86_kernel {
+    ($t:ident::$f:ident$(::<$($g:tt),*>)?($($arg:expr),* $(,)?) $(then $then:expr;)? else $fallback:expr) => {{
+        #[cfg(target_arch = "x86_64")]
+        let result = match super::x86::level() {
+            super::x86::Level::Avx512 => {
+                // SAFETY: the CPU has AVX-512F (asked of it, or enabled for
+                // the target), and the callers checked the slices.
+                let ran = unsafe { super::x86::avx512::$t::$f$(::<$($g),*>)?($($arg),*) };
+                $(let ran = { let _ = ran; $then };)?
+                ran
+            }
+            super::x86::Level::Avx2 => {
+                // SAFETY: as above, with AVX2 and FMA.
+                let ran = unsafe { super::x86::avx2::$t::$f$(::<$($g),*>)?($($arg),*) };
+                $(let ran = { let _ = ran; $then };)?
+                ran
+            }
+            super::x86::Level::Portable => $fallback,
+        };
+        #[cfg(not(target_arch = "x86_64"))]
+        let result = $fallback;
+        result
+    }};
+}
+
 macro_rules! gemm_for {
     ($t:ident) => {
         impl Gemm for $t {
@@ -241,20 +270,14 @@ macro_rules! gemm_for {
                 relu: bool,
             ) {
                 check(layout, m, n, k, a.len(), b.len(), ldb, c.len(), start);
-                #[cfg(target_arch = "x86_64")]
-                if super::x86::avx2_fma() {
-                    // SAFETY: the CPU has AVX2 and FMA, and every slice is long
-                    // enough for the sizes (checked above).
-                    unsafe { super::x86::$t::gemm(layout, m, n, k, a, b, ldb, c, start, relu) };
-                    return;
-                }
-                portable(layout, m, n, k, a, b, ldb, c, start, relu);
+                x86_kernel!($t::gemm(layout, m, n, k, a, b, ldb, c, start, relu)
+                    else portable(layout, m, n, k, a, b, ldb, c, start, relu))
             }
 
             #[inline]
             fn simd() -> bool {
                 #[cfg(target_arch = "x86_64")]
-                return super::x86::avx2_fma();
+                return super::x86::level() != super::x86::Level::Portable;
                 #[cfg(not(target_arch = "x86_64"))]
                 return false;
             }
@@ -262,24 +285,14 @@ macro_rules! gemm_for {
             #[inline]
             fn matvec(m: usize, k: usize, a: &[$t], x: &[$t], c: &mut [$t], start: Start<$t>, relu: bool) {
                 check(Layout::NN, m, 1, k, a.len(), x.len(), k, c.len(), start);
-                #[cfg(target_arch = "x86_64")]
-                if super::x86::avx2_fma() {
-                    // SAFETY: as in `gemm`.
-                    unsafe { super::x86::$t::matvec_entry(m, k, a, x, c, start, relu) };
-                    return;
-                }
-                portable(Layout::NN, m, 1, k, a, x, k, c, start, relu);
+                x86_kernel!($t::matvec_entry(m, k, a, x, c, start, relu)
+                    else portable(Layout::NN, m, 1, k, a, x, k, c, start, relu))
             }
 
             #[inline]
             fn matvec_softmax(m: usize, k: usize, a: &[$t], x: &[$t], bias: Option<&[$t]>, c: &mut [$t]) -> bool {
                 assert!(a.len() >= m * k && x.len() >= k && c.len() >= m && bias.is_none_or(|b| b.len() >= m));
-                #[cfg(target_arch = "x86_64")]
-                if super::x86::avx2_fma() {
-                    // SAFETY: the CPU has AVX2 and FMA; the lengths were checked.
-                    return unsafe { super::x86::$t::matvec_softmax_entry(m, k, a, x, bias, c) };
-                }
-                false
+                x86_kernel!($t::matvec_softmax_entry(m, k, a, x, bias, c) else false)
             }
 
             #[inline]
@@ -290,35 +303,20 @@ macro_rules! gemm_for {
                 x: &[$t],
                 out: &mut [$t],
             ) -> bool {
-                #[cfg(target_arch = "x86_64")]
-                if super::x86::avx2_fma() {
-                    let (x, out) = (&x[..IN], &mut out[..OUT]);
-                    let bias = bias.map_or(core::ptr::null(), |b| b.as_ptr());
-                    // SAFETY: the CPU has AVX2 and FMA; every slice has the
-                    // length the sizes say.
-                    unsafe {
-                        super::x86::$t::dense1_fixed::<OUT, IN>(
-                            kernel.as_ptr(),
-                            x.as_ptr(),
-                            bias,
-                            act,
-                            out.as_mut_ptr(),
-                        )
-                    };
-                    return true;
-                }
-                let _ = (kernel, bias, act, x, out);
-                false
+                // Checked here: the kernel trusts its constant sizes.
+                let (x, out) = (&x[..IN], &mut out[..OUT]);
+                let bias = bias.map_or(core::ptr::null(), |b| b.as_ptr());
+                x86_kernel!($t::dense1_fixed::<OUT, IN>(kernel.as_ptr(), x.as_ptr(), bias, act, out.as_mut_ptr())
+                    then true;
+                    else {
+                        let _ = (kernel, bias, act, x, out);
+                        false
+                    })
             }
 
             #[inline]
             fn softmax_in_place(col: &mut [$t]) {
-                #[cfg(target_arch = "x86_64")]
-                if super::x86::avx2_fma() {
-                    // SAFETY: the CPU has AVX2 and FMA.
-                    return unsafe { super::x86::$t::softmax_in_place(col) };
-                }
-                crate::activations::softmax_in_place_libm(col)
+                x86_kernel!($t::softmax_in_place(col) else crate::activations::softmax_in_place_libm(col))
             }
         }
     };
@@ -402,28 +400,37 @@ mod tests {
                 let b = data::<T>(k * n, case + 1);
                 let bias = data::<T>(m, case + 2);
                 let init = data::<T>(m * n, case + 3);
+                // The product in f64, once for the four starts (the tests
+                // also run in an emulator, where this loop dominates).
+                let mut product = vec![0.0f64; m * n];
+                for j in 0..n {
+                    for i in 0..m {
+                        product[i + j * m] = (0..k)
+                            .map(|p| {
+                                let av = if layout == Layout::TN { a[p + i * k] } else { a[i + p * m] };
+                                let bv = if layout == Layout::NT { b[j + p * n] } else { b[p + j * k] };
+                                av.as_f64() * bv.as_f64()
+                            })
+                            .sum();
+                    }
+                }
                 for (s, relu) in [(0, false), (1, false), (2, true), (2, false)] {
                     let start = match s {
                         0 => Start::Zero,
                         1 => Start::Keep,
                         _ => Start::Bias(&bias),
                     };
-                    let mut want = init.clone();
-                    for j in 0..n {
-                        for i in 0..m {
-                            let mut v = match s {
-                                0 => 0.0,
-                                1 => init[i + j * m].as_f64(),
-                                _ => bias[i].as_f64(),
-                            };
-                            for p in 0..k {
-                                let av = if layout == Layout::TN { a[p + i * k] } else { a[i + p * m] };
-                                let bv = if layout == Layout::NT { b[j + p * n] } else { b[p + j * k] };
-                                v += av.as_f64() * bv.as_f64();
-                            }
-                            want[i + j * m] = T::of_f64(if relu { v.max(0.0) } else { v });
-                        }
-                    }
+                    let want: Vec<T> = (0..m * n)
+                        .map(|idx| {
+                            let v = product[idx]
+                                + match s {
+                                    0 => 0.0,
+                                    1 => init[idx].as_f64(),
+                                    _ => bias[idx % m].as_f64(),
+                                };
+                            T::of_f64(if relu { v.max(0.0) } else { v })
+                        })
+                        .collect();
                     let mut got = init.clone();
                     match layout {
                         Layout::NN => gemm_nn(m, n, k, &a, &b, &mut got, start, relu),
@@ -461,8 +468,8 @@ mod tests {
         against_reference::<f32>(1e-5);
     }
 
-    /// The dispatched softmax (vectorized `exp` on AVX2) for every length up
-    /// to 40, on values spread over ±165 and within ±80.
+    /// The dispatched softmax (vectorized `exp` with AVX2 or AVX-512) for
+    /// every length up to 40, on values spread over ±165 and within ±80.
     #[test]
     fn f32_softmax_matches_libm() {
         for rows in 1..=40usize {
@@ -483,10 +490,15 @@ mod tests {
 
     /// `got` against the softmax of `z`: within 4 ulp of the exact value
     /// (computed in f64) when the SIMD kernel skips the shift by the maximum
-    /// (at most 16 values, all within ±80), else within 4 ulp of libm's f32
-    /// result, whose `z − max` rounds the same way as the kernel's.
+    /// (at most 16 values, 32 with AVX-512, all within ±80), else within
+    /// 4 ulp of libm's f32 result, whose `z − max` rounds the same way as
+    /// the kernel's.
     fn check_softmax(z: &[f32], got: &[f32]) {
-        let unshifted = f32::simd() && z.len() <= 16 && z.iter().all(|v| v.abs() <= 80.0);
+        #[cfg(target_arch = "x86_64")]
+        let in_registers = super::super::x86::f32_softmax_in_registers();
+        #[cfg(not(target_arch = "x86_64"))]
+        let in_registers = 0;
+        let unshifted = z.len() <= in_registers && z.iter().all(|v| v.abs() <= 80.0);
         let want: Vec<f32> = if unshifted {
             let e: Vec<f64> = z.iter().map(|&v| (v as f64).exp()).collect();
             let sum: f64 = e.iter().sum();
@@ -505,7 +517,7 @@ mod tests {
     /// the softmax, for every width it takes and some it declines.
     #[test]
     fn fused_matvec_softmax_matches_two_steps() {
-        for m in 1..=20usize {
+        for m in 1..=36usize {
             for k in [1usize, 3, 8, 31, 64] {
                 let a: Vec<f32> = data::<f64>(m * k, m + k).iter().map(|&v| (v * 3.0) as f32).collect();
                 let x: Vec<f32> = data::<f64>(k, m * k + 1).iter().map(|&v| v as f32).collect();

@@ -1,7 +1,8 @@
-//! AVX2+FMA kernels for x86-64, one body written once (the macro below) and
-//! instantiated for `f32` (8 lanes) and `f64` (4 lanes). The body uses only
-//! a few vector helpers (load, masked load, partial store, FMA, …) that each
-//! module defines, so another vector width needs only those.
+//! SIMD kernels for x86-64: one body written once (the macro below) and
+//! instantiated four times, for AVX2+FMA (`f32` 8 lanes, `f64` 4) and for
+//! AVX-512F (`f32` 16 lanes, `f64` 8). The body uses only a few vector
+//! helpers (load, masked load, partial store, FMA, …) that each module
+//! defines; the `f32` softmax is written once over a few more.
 //!
 //! - `A·B` and `A·Bᵀ`: a register tile of 2 vectors × 6 columns (12
 //!   accumulators), `A` loaded straight from the kernel's column-major
@@ -11,17 +12,22 @@
 //! - `A·x` (one sample): up to 4 vectors of rows, with the `k` loop split
 //!   into interleaved streams so 8 independent FMA chains hide the FMA
 //!   latency even for narrow layers; the bias starts the sums; a softmax
-//!   head of up to 16 units is finished in registers. A model's `forward`
-//!   calls `dense1_fixed`, this kernel compiled for each layer's sizes (in
-//!   the model's crate), so no loop bound, tile choice or stride is left to
-//!   run time: a pass of small layers is otherwise mostly such overhead.
-//! - `Aᵀ·B`: 16-row panels of `Aᵀ` transposed into a stack buffer, then the
-//!   `A·B` tile; dot products of contiguous columns for fewer than 4
-//!   columns.
+//!   head of up to 2 vectors of units is finished in registers. A model's
+//!   `forward` calls `dense1_fixed`, this kernel compiled for each layer's
+//!   sizes (in the model's crate), so no loop bound, tile choice or stride
+//!   is left to run time: a pass of small layers is otherwise mostly such
+//!   overhead.
+//! - `Aᵀ·B`: panels of `Aᵀ` (one tile high) transposed into a stack buffer,
+//!   then the `A·B` tile; dot products of contiguous columns for fewer than
+//!   4 columns.
 //!
-//! Row tails use masked loads and 4/2/1-lane stores, so no kernel reads or
+//! Row tails use masked loads and partial stores, so no kernel reads or
 //! writes outside its slices. The bias, the accumulate-into and ReLU are
 //! fused into the store.
+//!
+//! The AVX-512 kernels run where the CPU has AVX-512F. No machine this
+//! project is developed on has it, so they are tested under emulation
+//! (`tools/avx512_emulated.sh`, also run by CI) and have not been timed.
 // Kernels take their matrices as pointer, size and stride; grouping them in
 // structs made the hot loops no clearer.
 #![allow(unsafe_op_in_unsafe_fn, clippy::too_many_arguments)]
@@ -29,37 +35,79 @@
 use super::gemm::{Layout, Start};
 use crate::activations::Activation;
 
-/// Whether the AVX2+FMA kernels can run: fixed at compile time when the
-/// target enables both features; otherwise asked of the CPU once (with
-/// `std`) or taken as no (without). With `std`, setting the environment
-/// variable `STATICNET_PORTABLE` (read once) forces the portable loops, so
-/// they can be tested and timed on a CPU that has AVX2.
+/// Which kernels run on this CPU.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+// A target that enables AVX-512F at compile time never builds the others.
+#[cfg_attr(target_feature = "avx512f", allow(dead_code))]
+pub(crate) enum Level {
+    /// The portable loops.
+    Portable,
+    /// [`avx2`]: AVX2 and FMA.
+    Avx2,
+    /// [`avx512`]: AVX-512F (which implies AVX2 and FMA).
+    Avx512,
+}
+
+/// The best kernels this CPU runs: fixed at compile time when the target
+/// enables AVX-512F, or without `std` (AVX2 when the target enables it);
+/// otherwise asked of the CPU once. With `std`, the environment variable
+/// `STATICNET_PORTABLE` forces the portable loops and
+/// `STATICNET_NO_AVX512` stops at AVX2 (both read once), so every path can
+/// be tested and timed on a CPU that has the faster ones.
 #[inline]
-pub(crate) fn avx2_fma() -> bool {
-    #[cfg(all(target_feature = "avx2", target_feature = "fma"))]
+pub(crate) fn level() -> Level {
+    #[cfg(target_feature = "avx512f")]
     {
-        true
+        Level::Avx512
     }
-    #[cfg(all(not(all(target_feature = "avx2", target_feature = "fma")), feature = "std"))]
+    #[cfg(all(not(target_feature = "avx512f"), feature = "std"))]
     {
         use core::sync::atomic::{AtomicU8, Ordering};
-        // 0: not asked yet, 1: no, 2: yes.
-        static HAS: AtomicU8 = AtomicU8::new(0);
-        match HAS.load(Ordering::Relaxed) {
-            2 => true,
-            1 => false,
+        // 0: not asked yet.
+        static LEVEL: AtomicU8 = AtomicU8::new(0);
+        match LEVEL.load(Ordering::Relaxed) {
+            1 => Level::Portable,
+            2 => Level::Avx2,
+            3 => Level::Avx512,
             _ => {
-                let yes = std::env::var_os("STATICNET_PORTABLE").is_none()
-                    && std::is_x86_feature_detected!("avx2")
-                    && std::is_x86_feature_detected!("fma");
-                HAS.store(if yes { 2 } else { 1 }, Ordering::Relaxed);
-                yes
+                let asked = |name: &str| std::env::var_os(name).is_some();
+                let (level, code) = if asked("STATICNET_PORTABLE")
+                    || !(std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma"))
+                {
+                    (Level::Portable, 1)
+                } else if std::is_x86_feature_detected!("avx512f") && !asked("STATICNET_NO_AVX512") {
+                    (Level::Avx512, 3)
+                } else {
+                    (Level::Avx2, 2)
+                };
+                LEVEL.store(code, Ordering::Relaxed);
+                level
             }
         }
     }
-    #[cfg(all(not(all(target_feature = "avx2", target_feature = "fma")), not(feature = "std")))]
+    #[cfg(all(not(target_feature = "avx512f"), not(feature = "std"), target_feature = "avx2", target_feature = "fma"))]
     {
-        false
+        Level::Avx2
+    }
+    #[cfg(all(
+        not(target_feature = "avx512f"),
+        not(feature = "std"),
+        not(all(target_feature = "avx2", target_feature = "fma"))
+    ))]
+    {
+        Level::Portable
+    }
+}
+
+/// The most values a one-sample `f32` softmax keeps in registers at this
+/// level, where it also skips the shift by the maximum when every value is
+/// within ±80 (see `softmax_of_two`); 0 for the portable loops.
+#[cfg(test)]
+pub(crate) fn f32_softmax_in_registers() -> usize {
+    match level() {
+        Level::Portable => 0,
+        Level::Avx2 => 2 * avx2::f32::L,
+        Level::Avx512 => 2 * avx512::f32::L,
     }
 }
 
@@ -95,14 +143,14 @@ impl<E> Epilogue<E> {
     }
 }
 
-/// The one-instruction vector helpers each width defines (AVX2+FMA,
-/// inlined): `fn name(args) -> ret = intrinsic(args);`, so another width
-/// lists its own intrinsics and nothing else.
+/// The one-instruction vector helpers each width defines (inlined, with
+/// the module's features): `fn name(args) -> ret = intrinsic(args);`, so
+/// another width lists its own intrinsics and nothing else.
 macro_rules! lane_ops {
-    ($(fn $name:ident($($arg:ident: $ty:ty),*) $(-> $ret:ty)? = $body:expr;)*) => {
+    ($feat:literal; $(fn $name:ident($($arg:ident: $ty:ty),*) $(-> $ret:ty)? = $body:expr;)*) => {
         $(
             #[inline]
-            #[target_feature(enable = "avx2,fma")]
+            #[target_feature(enable = $feat)]
             unsafe fn $name($($arg: $ty),*) $(-> $ret)? {
                 $body
             }
@@ -111,7 +159,7 @@ macro_rules! lane_ops {
 }
 
 macro_rules! kernels_body {
-    ($e:ident) => {
+    ($e:ident, $feat:literal) => {
         type E = $e;
 
         const MR_VECTORS: usize = 2;
@@ -121,9 +169,9 @@ macro_rules! kernels_body {
         /// See [`super::super::gemm::Gemm`].
         ///
         /// # Safety
-        /// The CPU must have AVX2 and FMA, and the slices must hold the
+        /// The CPU must have the module's features, and the slices must hold the
         /// matrices their sizes describe (and the bias `m` values).
-        #[target_feature(enable = "avx2,fma")]
+        #[target_feature(enable = $feat)]
         pub(crate) unsafe fn gemm(
             layout: Layout,
             m: usize,
@@ -138,7 +186,7 @@ macro_rules! kernels_body {
         ) {
             let e = Epilogue::of(start, relu);
             let (a, b, c) = (a.as_ptr(), b.as_ptr(), c.as_mut_ptr());
-            // One-row and depth-one products would fill one lane of eight;
+            // One-row and depth-one products would fill one lane of a vector;
             // each is the same product read another way.
             match layout {
                 Layout::NN if n == 1 => matvec(m, k, a, m, b, c, e),
@@ -161,15 +209,16 @@ macro_rules! kernels_body {
         ///
         /// # Safety
         /// As [`gemm`].
-        #[target_feature(enable = "avx2,fma")]
+        #[target_feature(enable = $feat)]
         pub(crate) unsafe fn matvec_entry(m: usize, k: usize, a: &[E], x: &[E], c: &mut [E], start: Start<E>, relu: bool) {
             matvec(m, k, a.as_ptr(), m, x.as_ptr(), c.as_mut_ptr(), Epilogue::of(start, relu));
         }
 
         /// Rows of the register tile: the height of a packed panel.
         const MR: usize = MR_VECTORS * L;
-        /// Depth of a packed panel.
-        const KC: usize = 256;
+        /// Depth of a packed panel: 16 KB of it (256 deep for AVX2, 128 for
+        /// AVX-512's twice-as-tall tile), a third to half of an L1 cache.
+        const KC: usize = 16 * 1024 / (MR * core::mem::size_of::<E>());
 
         /// A stack buffer for one `MR × KC` panel, aligned so its vector
         /// loads never straddle cache lines, and not zeroed: whoever packs
@@ -192,7 +241,7 @@ macro_rules! kernels_body {
 
         /// `fused_softmax_inline` (each width's own), kept out of line for
         /// the run-time-sized entries.
-        #[target_feature(enable = "avx2,fma")]
+        #[target_feature(enable = $feat)]
         unsafe fn fused_softmax(m: usize, k: usize, a: *const E, x: *const E, bias: *const E, c: *mut E) -> bool {
             fused_softmax_inline(m, k, a, x, bias, c)
         }
@@ -202,9 +251,9 @@ macro_rules! kernels_body {
         /// otherwise.
         ///
         /// # Safety
-        /// The CPU must have AVX2 and FMA; `a` holds `m·k` values, `x` `k`,
+        /// The CPU must have the module's features; `a` holds `m·k` values, `x` `k`,
         /// `c` and the bias `m`.
-        #[target_feature(enable = "avx2,fma")]
+        #[target_feature(enable = $feat)]
         pub(crate) unsafe fn matvec_softmax_entry(m: usize, k: usize, a: &[E], x: &[E], bias: Option<&[E]>, c: &mut [E]) -> bool {
             let bias = bias.map_or(core::ptr::null(), <[E]>::as_ptr);
             fused_softmax(m, k, a.as_ptr(), x.as_ptr(), bias, c.as_mut_ptr())
@@ -216,7 +265,7 @@ macro_rules! kernels_body {
         /// This and the matrix-vector helpers below carry no
         /// `#[target_feature]` (which `#[inline(always)]` cannot be combined
         /// with) and are called only from functions that have it: always
-        /// inlined, they are compiled with AVX2 and see their callers'
+        /// inlined, they are compiled with the module's features and see their callers'
         /// constant sizes.
         #[inline(always)]
         unsafe fn store<const MASKED: bool>(mut x: V, c: *mut E, row: usize, mask: M, e: Epilogue<E>) {
@@ -243,7 +292,7 @@ macro_rules! kernels_body {
         /// panel first measured slower (2.5× for 64×64×64: zeroing and
         /// copying it cost more than the products it served).
         ///
-        /// Each 16-row block of `A` is copied into a contiguous panel when
+        /// Each `MR`-row block of `A` is copied into a contiguous panel when
         /// it serves more than one block of columns: read in place, its
         /// columns are `m` apart, and with `m` a multiple of 64 they fall
         /// into a quarter of the L1 cache's sets, where they and `B`'s rows
@@ -251,7 +300,7 @@ macro_rules! kernels_body {
         /// at such addresses, 36 elsewhere). Never inlined: the 16 KB panel
         /// would make every caller's frame probe its pages.
         #[inline(never)]
-        #[target_feature(enable = "avx2,fma")]
+        #[target_feature(enable = $feat)]
         unsafe fn blocked<const B_ROWS: bool>(
             m: usize,
             n: usize,
@@ -301,7 +350,7 @@ macro_rules! kernels_body {
         /// Rows `row..row + rows` (at most `MR`) of `C`, every column, `NR`
         /// columns at a time; `a` and `c` point at that row.
         #[inline]
-        #[target_feature(enable = "avx2,fma")]
+        #[target_feature(enable = $feat)]
         unsafe fn row_block<const B_ROWS: bool>(
             k: usize,
             a: *const E,
@@ -344,7 +393,7 @@ macro_rules! kernels_body {
 
         /// One `MV`-vector × `NC`-column block of `C`, over all of `k`.
         #[inline]
-        #[target_feature(enable = "avx2,fma")]
+        #[target_feature(enable = $feat)]
         unsafe fn tile<const MV: usize, const NC: usize, const MASKED: bool, const B_ROWS: bool>(
             k: usize,
             a: *const E,
@@ -403,9 +452,9 @@ macro_rules! kernels_body {
         /// addressing are all resolved at compile time.
         ///
         /// # Safety
-        /// The CPU must have AVX2 and FMA; `a` holds `M·K` values, `x` `K`,
+        /// The CPU must have the module's features; `a` holds `M·K` values, `x` `K`,
         /// `c` `M`, and `bias` is null or holds `M`.
-        #[target_feature(enable = "avx2,fma")]
+        #[target_feature(enable = $feat)]
         pub(crate) unsafe fn dense1_fixed<const M: usize, const K: usize>(a: *const E, x: *const E, bias: *const E, act: Activation, c: *mut E) {
             if act == Activation::Softmax && fused_softmax_inline(M, K, a, x, bias, c) {
                 return;
@@ -418,7 +467,7 @@ macro_rules! kernels_body {
         }
 
         /// `c = start + A·x` for one sample.
-        #[target_feature(enable = "avx2,fma")]
+        #[target_feature(enable = $feat)]
         unsafe fn matvec(m: usize, k: usize, a: *const E, lda: usize, x: *const E, c: *mut E, e: Epilogue<E>) {
             matvec_inline(m, k, a, lda, x, c, e)
         }
@@ -539,14 +588,14 @@ macro_rules! kernels_body {
             acc[0]
         }
 
-        /// `C = start + Aᵀ·B`: panels of `Aᵀ` (`MR_VECTORS·L` rows by up to
+        /// `C = start + Aᵀ·B`: panels of `Aᵀ` (`MR` rows by up to
         /// `KC` of `k`) are transposed into a stack buffer, zero-padded to
         /// whole vectors, and multiplied by the blocked kernel, so each
         /// panel is reused across every column of `B`. Never inlined: its
         /// 16 KB panel would otherwise make every call's frame probe four
         /// stack pages (measured 28 ns on an eight-FMA product, 17 without).
         #[inline(never)]
-        #[target_feature(enable = "avx2,fma")]
+        #[target_feature(enable = $feat)]
         unsafe fn packed_tn(
             m: usize,
             n: usize,
@@ -581,7 +630,7 @@ macro_rules! kernels_body {
         /// `C[i, j] = start + Σ_p at[p + i k] b[p + j k]`: dot products of
         /// contiguous columns, for a few columns of `B`.
         #[inline(never)]
-        #[target_feature(enable = "avx2,fma")]
+        #[target_feature(enable = $feat)]
         unsafe fn dots(m: usize, n: usize, k: usize, at: *const E, b: *const E, ldb: usize, c: *mut E, e: Epilogue<E>) {
             let mask = mask_of(k % L);
             let mut j0 = 0;
@@ -612,7 +661,7 @@ macro_rules! kernels_body {
         }
 
         #[inline]
-        #[target_feature(enable = "avx2,fma")]
+        #[target_feature(enable = $feat)]
         unsafe fn dot_tile<const MI: usize, const NJ: usize>(
             k: usize,
             at: *const E,
@@ -667,7 +716,7 @@ macro_rules! kernels_body {
         }
 
         #[inline]
-        #[target_feature(enable = "avx2,fma")]
+        #[target_feature(enable = $feat)]
         unsafe fn hsum(x: V) -> E {
             let mut lanes = [0.0 as E; L];
             storeu(lanes.as_mut_ptr(), x);
@@ -676,333 +725,488 @@ macro_rules! kernels_body {
     };
 }
 
-/// The `f32` kernels: 8 lanes.
-pub(crate) mod f32 {
-    use super::*;
-    use core::arch::x86_64::*;
-
-    type V = __m256;
-    type M = __m256i;
-    const L: usize = 8;
-
-    lane_ops! {
-        fn zero() -> V = _mm256_setzero_ps();
-        fn load(p: *const E) -> V = _mm256_loadu_ps(p);
-        fn mload(p: *const E, m: M) -> V = _mm256_maskload_ps(p, m);
-        fn storeu(p: *mut E, x: V) = _mm256_storeu_ps(p, x);
-        fn splat(x: E) -> V = _mm256_set1_ps(x);
-        fn fma(a: V, b: V, c: V) -> V = _mm256_fmadd_ps(a, b, c);
-        fn add(a: V, b: V) -> V = _mm256_add_ps(a, b);
-        fn max(a: V, b: V) -> V = _mm256_max_ps(a, b);
-    }
-    /// Stores the lanes `m` selects (a prefix). Not `vmaskmovps`: on AMD
-    /// Zen 3 that store takes ~17 cycles and blocks store forwarding
-    /// (measured 10 ns for a masked store and reload, 1 ns unmasked).
-    #[inline]
-    #[target_feature(enable = "avx2,fma")]
-    unsafe fn mstore(p: *mut E, m: M, x: V) {
-        // 4, 2 and 1 lanes at a time (a copy of a run-time length would be
-        // a call to `memcpy`).
-        let mut live = _mm256_movemask_ps(_mm256_castsi256_ps(m)).count_ones() as usize;
-        let (mut p, mut part) = (p, _mm256_castps256_ps128(x));
-        if live >= 4 {
-            _mm_storeu_ps(p, part);
-            part = _mm256_extractf128_ps::<1>(x);
-            p = p.add(4);
-            live -= 4;
+/// The `f32` exponential and softmax, written once over each width's
+/// helpers: arithmetic (`sub`, `mul`, `div`, `min`, `fnmadd`, `round_even`,
+/// `pow2`, `abs`), lane flags `B` (`prefix`, `lt`, `above`, `nan`, `both`,
+/// `either`, `any`, `keep`, `clear`, `select`) and the horizontal
+/// `all_max`/`all_sum`.
+macro_rules! f32_softmax {
+    ($feat:literal) => {
+        /// `e^x` lane by lane: Cephes' `expf` (range reduction by `ln 2` in
+        /// two parts, a degree-6 polynomial), within 2 ulp of the correctly
+        /// rounded value; NaN stays NaN, inputs below −87.34 give 0.
+        #[inline]
+        #[target_feature(enable = $feat)]
+        unsafe fn exp(x: V) -> V {
+            // Below this the result is zero (libm gives a subnormal, at most
+            // 1.2e-38, until -103.9); `max(lo, x)` returns a NaN `x` as it is.
+            let underflow = lt(x, splat(-87.336_55));
+            let x = min(splat(88.376_26), max(splat(-87.336_55), x));
+            clear(underflow, exp_in_range(x))
         }
-        if live >= 2 {
-            _mm_store_sd(p as *mut f64, _mm_castps_pd(part));
-            part = _mm_movehl_ps(part, part);
-            p = p.add(2);
-            live -= 2;
+
+        /// [`exp`] for `|x| ≤ 87.3` (where `e^x` is a normal number),
+        /// without its clamps. The polynomial is evaluated in Estrin's
+        /// scheme: three dependent steps instead of Horner's five, since a
+        /// one-sample softmax is a chain of latencies.
+        #[inline]
+        #[target_feature(enable = $feat)]
+        unsafe fn exp_in_range(x: V) -> V {
+            let n = round_even(mul(x, splat(core::f32::consts::LOG2_E)));
+            let r = fnmadd(n, splat(0.693_359_4), x);
+            let r = fnmadd(n, splat(-2.121_944_4e-4), r);
+            // p(r) = 0.5 + c4 r + c3 r² + c2 r³ + c1 r⁴ + c0 r⁵, Cephes' coefficients.
+            let r2 = mul(r, r);
+            let low = fma(splat(1.666_666_5e-1), r, splat(0.5));
+            let mid = fma(splat(8.333_452e-3), r, splat(4.166_579_6e-2));
+            let high = fma(splat(1.987_569_1e-4), r, splat(1.398_199_9e-3));
+            let p = fma(mid, r2, low);
+            let p = fma(high, mul(r2, r2), p);
+            let y = fma(p, r2, add(r, splat(1.0)));
+            mul(y, pow2(n))
         }
-        if live == 1 {
-            _mm_store_ss(p, part);
-        }
-    }
-    /// Lanes `0..live` on (none when `live` is 0; then no masked access happens).
-    #[inline]
-    #[target_feature(enable = "avx2,fma")]
-    unsafe fn mask_of(live: usize) -> M {
-        _mm256_cmpgt_epi32(_mm256_set1_epi32(live as i32), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7))
-    }
 
-    kernels_body!(f32);
-
-    /// `e^x` lane by lane: Cephes' `expf` (range reduction by `ln 2` in two
-    /// parts, a degree-6 polynomial), within 2 ulp of the correctly rounded
-    /// value; NaN stays NaN, inputs below −87.34 give 0.
-    #[inline]
-    #[target_feature(enable = "avx2,fma")]
-    unsafe fn exp(x: V) -> V {
-        // Below this the result is zero (libm gives a subnormal, at most
-        // 1.2e-38, until -103.9); `max(lo, x)` returns a NaN `x` as it is.
-        let underflow = _mm256_cmp_ps::<_CMP_LT_OQ>(x, _mm256_set1_ps(-87.336_55));
-        let x = _mm256_min_ps(_mm256_set1_ps(88.376_26), _mm256_max_ps(_mm256_set1_ps(-87.336_55), x));
-        _mm256_andnot_ps(underflow, exp_in_range(x))
-    }
-
-    /// [`exp`] for `|x| ≤ 87.3` (where `e^x` is a normal number), without
-    /// its clamps. The polynomial is evaluated in Estrin's scheme: three
-    /// dependent steps instead of Horner's five, since a one-sample softmax
-    /// is a chain of latencies.
-    #[inline]
-    #[target_feature(enable = "avx2,fma")]
-    unsafe fn exp_in_range(x: V) -> V {
-        let n = _mm256_round_ps::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(_mm256_mul_ps(
-            x,
-            _mm256_set1_ps(core::f32::consts::LOG2_E),
-        ));
-        let r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693_359_4), x);
-        let r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.121_944_4e-4), r);
-        // p(r) = 0.5 + c4 r + c3 r² + c2 r³ + c1 r⁴ + c0 r⁵, Cephes' coefficients.
-        let r2 = _mm256_mul_ps(r, r);
-        let low = _mm256_fmadd_ps(_mm256_set1_ps(1.666_666_5e-1), r, _mm256_set1_ps(0.5));
-        let mid = _mm256_fmadd_ps(_mm256_set1_ps(8.333_452e-3), r, _mm256_set1_ps(4.166_579_6e-2));
-        let high = _mm256_fmadd_ps(_mm256_set1_ps(1.987_569_1e-4), r, _mm256_set1_ps(1.398_199_9e-3));
-        let p = _mm256_fmadd_ps(mid, r2, low);
-        let p = _mm256_fmadd_ps(high, _mm256_mul_ps(r2, r2), p);
-        let y = _mm256_fmadd_ps(p, r2, _mm256_add_ps(r, _mm256_set1_ps(1.0)));
-        let scale = _mm256_slli_epi32::<23>(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)));
-        _mm256_mul_ps(y, _mm256_castsi256_ps(scale))
-    }
-
-    /// Every lane set to the maximum of `v`'s lanes (NaNs are handled by
-    /// the caller).
-    #[inline]
-    #[target_feature(enable = "avx2,fma")]
-    unsafe fn all_max(v: V) -> V {
-        let m = max(v, _mm256_permute2f128_ps::<1>(v, v));
-        let m = max(m, _mm256_permute_ps::<0b01_00_11_10>(m));
-        max(m, _mm256_permute_ps::<0b10_11_00_01>(m))
-    }
-
-    /// Every lane set to the sum of `v`'s lanes.
-    #[inline]
-    #[target_feature(enable = "avx2,fma")]
-    unsafe fn all_sum(v: V) -> V {
-        let s = add(v, _mm256_permute2f128_ps::<1>(v, v));
-        let s = add(s, _mm256_permute_ps::<0b01_00_11_10>(s));
-        add(s, _mm256_permute_ps::<0b10_11_00_01>(s))
-    }
-
-    /// The softmax of the first `live` (at most 16) values of `v0` and `v1`
-    /// (the lanes past them may hold anything); `None` when one is NaN.
-    #[inline]
-    #[target_feature(enable = "avx2,fma")]
-    unsafe fn softmax_of_two(v0: V, v1: V, live: usize) -> Option<(V, V)> {
-        let m0 = _mm256_castsi256_ps(mask_of(live));
-        let m1 = _mm256_castsi256_ps(mask_of(live.saturating_sub(L)));
-        // Shifting by the maximum guards only against overflow and a sum
-        // that underflows. Neither can happen when every value is within
-        // ±80 (16·e⁸⁰ < f32::MAX, e⁻⁸⁰ is normal), and leaving the shift out
-        // takes the maximum's reduction off the latency chain (measured
-        // 20 ns of a 200 ns forward pass). NaN fails the test.
-        let out_of_range = |v: V, m: V| {
-            let magnitude = _mm256_andnot_ps(splat(-0.0), v);
-            _mm256_and_ps(m, _mm256_cmp_ps::<_CMP_NLE_UQ>(magnitude, splat(80.0)))
-        };
-        let (y0, y1) = if _mm256_movemask_ps(_mm256_or_ps(out_of_range(v0, m0), out_of_range(v1, m1))) == 0 {
-            (_mm256_and_ps(m0, exp_in_range(v0)), _mm256_and_ps(m1, exp_in_range(v1)))
-        } else {
-            let nan = |v: V, m: V| _mm256_and_ps(m, _mm256_cmp_ps::<_CMP_UNORD_Q>(v, v));
-            if _mm256_movemask_ps(_mm256_or_ps(nan(v0, m0), nan(v1, m1))) != 0 {
-                return None;
-            }
-            // Lanes past the end become −∞, whose exponential is 0.
-            let v0 = _mm256_blendv_ps(splat(E::NEG_INFINITY), v0, m0);
-            let v1 = _mm256_blendv_ps(splat(E::NEG_INFINITY), v1, m1);
-            let top = all_max(max(v0, v1));
-            (exp(_mm256_sub_ps(v0, top)), exp(_mm256_sub_ps(v1, top)))
-        };
-        let sum = all_sum(add(y0, y1));
-        Some((_mm256_div_ps(y0, sum), _mm256_div_ps(y1, sum)))
-    }
-
-    /// The first `live` values at `p` (all 8 when `live ≥ 8`), zeros past them.
-    #[inline]
-    #[target_feature(enable = "avx2,fma")]
-    unsafe fn load_first(p: *const E, live: usize) -> V {
-        if live >= L {
-            load(p)
-        } else {
-            mload(p, mask_of(live))
-        }
-    }
-
-    /// The first `live` values at `p` (all 8 when `live ≥ 8`), the lanes
-    /// past them −∞, whose exponential is 0.
-    #[inline]
-    #[target_feature(enable = "avx2,fma")]
-    unsafe fn load_or_neg_inf(p: *const E, live: usize) -> V {
-        let v = load_first(p, live);
-        if live >= L {
-            v
-        } else {
-            _mm256_blendv_ps(splat(E::NEG_INFINITY), v, _mm256_castsi256_ps(mask_of(live)))
-        }
-    }
-
-    /// Stores the first `live` lanes of `v` at `p` (all 8 when `live ≥ 8`).
-    #[inline]
-    #[target_feature(enable = "avx2,fma")]
-    unsafe fn store_first(p: *mut E, live: usize, v: V) {
-        if live >= L {
-            storeu(p, v)
-        } else {
-            mstore(p, mask_of(live), v)
-        }
-    }
-
-    /// `c = softmax(A·x + bias)` for one sample of at most 16 units, the
-    /// product's sums going to the softmax in registers (no store and
-    /// reload between them). Returns false, doing nothing, for wider layers
-    /// and for NaN sums (the caller's two-step path handles both).
-    ///
-    /// # Safety
-    /// The CPU must have AVX2 and FMA; `a` holds `m·k` values, `x` `k`, `c`
-    /// `m`, and `bias` is null or holds `m`.
-    #[inline(always)]
-    unsafe fn fused_softmax_inline(m: usize, k: usize, a: *const E, x: *const E, bias: *const E, c: *mut E) -> bool {
-        if m == 0 || m > 2 * L {
-            return false;
-        }
-        let mask = mask_of(m % L);
-        // The second vector holds rows `L..m`, none when `m ≤ L`.
-        let rest = m.saturating_sub(L);
-        // The bias starts the sums (see `mv_tile`).
-        let (b0, b1) = if bias.is_null() {
-            (zero(), zero())
-        } else {
-            (load_first(bias, m), if rest > 0 { load_first(bias.add(L), rest) } else { zero() })
-        };
-        let (v0, v1) = match (m.div_ceil(L), !m.is_multiple_of(L)) {
-            (1, false) => (mv_sums::<1, 8, 8, false>(k, a, m, x, mask, [b0])[0], zero()),
-            (1, true) => (mv_sums::<1, 8, 8, true>(k, a, m, x, mask, [b0])[0], zero()),
-            (_, true) => mv_sums::<2, 4, 8, true>(k, a, m, x, mask, [b0, b1]).into(),
-            (_, false) => mv_sums::<2, 4, 8, false>(k, a, m, x, mask, [b0, b1]).into(),
-        };
-        let Some((y0, y1)) = softmax_of_two(v0, v1, m) else {
-            return false;
-        };
-        store_first(c, m, y0);
-        if rest > 0 {
-            store_first(c.add(L), rest, y1);
-        }
-        true
-    }
-
-    /// Softmax of one column in place with the vectorized [`exp`]:
-    /// `z = e^(z − max) / Σ`. Columns of up to 16 values, the usual
-    /// classifier head, stay in registers from load to store (and skip the
-    /// shift when it cannot matter, see [`softmax_of_two`]).
-    ///
-    /// # Safety
-    /// The CPU must have AVX2 and FMA.
-    #[target_feature(enable = "avx2,fma")]
-    pub(crate) unsafe fn softmax_in_place(col: &mut [E]) {
-        let rows = col.len();
-        let op = col.as_mut_ptr();
-        if rows <= 2 * L {
-            let rest = rows.saturating_sub(L);
-            let v1 = if rest > 0 { load_first(op.add(L), rest) } else { zero() };
-            match softmax_of_two(load_first(op, rows), v1, rows) {
-                Some((y0, y1)) => {
-                    store_first(op, rows, y0);
-                    if rest > 0 {
-                        store_first(op.add(L), rest, y1);
-                    }
+        /// The softmax of the first `live` (at most `2·L`) values of `v0`
+        /// and `v1` (the lanes past them may hold anything); `None` when one
+        /// is NaN.
+        #[inline]
+        #[target_feature(enable = $feat)]
+        unsafe fn softmax_of_two(v0: V, v1: V, live: usize) -> Option<(V, V)> {
+            let (m0, m1) = (prefix(live), prefix(live.saturating_sub(L)));
+            // Shifting by the maximum guards only against overflow and a
+            // sum that underflows. Neither can happen when every value is
+            // within ±80 (32·e⁸⁰ < f32::MAX, e⁻⁸⁰ is normal), and leaving
+            // the shift out takes the maximum's reduction off the latency
+            // chain (measured 20 ns of a 200 ns forward pass). NaN fails
+            // the test.
+            let out_of_range = |v: V, m: B| both(m, above(abs(v), splat(80.0)));
+            let (y0, y1) = if !any(either(out_of_range(v0, m0), out_of_range(v1, m1))) {
+                (keep(m0, exp_in_range(v0)), keep(m1, exp_in_range(v1)))
+            } else {
+                if any(either(both(m0, nan(v0)), both(m1, nan(v1)))) {
+                    return None;
                 }
-                // As libm's path: a NaN input makes every output NaN.
-                None => col.fill(E::NAN),
+                // Lanes past the end become −∞, whose exponential is 0.
+                let v0 = select(m0, v0, splat(E::NEG_INFINITY));
+                let v1 = select(m1, v1, splat(E::NEG_INFINITY));
+                let top = all_max(max(v0, v1));
+                (exp(sub(v0, top)), exp(sub(v1, top)))
+            };
+            let sum = all_sum(add(y0, y1));
+            Some((div(y0, sum), div(y1, sum)))
+        }
+
+        /// The first `live` values at `p` (all `L` when `live ≥ L`), zeros
+        /// past them.
+        #[inline]
+        #[target_feature(enable = $feat)]
+        unsafe fn load_first(p: *const E, live: usize) -> V {
+            if live >= L {
+                load(p)
+            } else {
+                mload(p, mask_of(live))
             }
-            return;
         }
-        // Lanes past the end are read as −∞, whose exponential is 0.
-        let chunks = rows.div_ceil(L);
-        let chunk = |c: usize| load_or_neg_inf(op.add(c * L), rows - c * L);
-        let put = |c: usize, v: V| store_first(op.add(c * L), rows - c * L, v);
-        let mut top = splat(E::NEG_INFINITY);
-        let mut nan = zero();
-        for c in 0..chunks {
-            let v = chunk(c);
-            top = max(top, v);
-            nan = _mm256_or_ps(nan, _mm256_cmp_ps::<_CMP_UNORD_Q>(v, v));
+
+        /// The first `live` values at `p` (all `L` when `live ≥ L`), the
+        /// lanes past them −∞, whose exponential is 0.
+        #[inline]
+        #[target_feature(enable = $feat)]
+        unsafe fn load_or_neg_inf(p: *const E, live: usize) -> V {
+            let v = load_first(p, live);
+            if live >= L {
+                v
+            } else {
+                select(prefix(live), v, splat(E::NEG_INFINITY))
+            }
         }
-        if _mm256_movemask_ps(nan) != 0 {
-            col.fill(E::NAN);
-            return;
+
+        /// Stores the first `live` lanes of `v` at `p` (all `L` when
+        /// `live ≥ L`).
+        #[inline]
+        #[target_feature(enable = $feat)]
+        unsafe fn store_first(p: *mut E, live: usize, v: V) {
+            if live >= L {
+                storeu(p, v)
+            } else {
+                mstore(p, mask_of(live), v)
+            }
         }
-        let top = all_max(top);
-        let mut sum = zero();
-        for c in 0..chunks {
-            let y = exp(_mm256_sub_ps(chunk(c), top));
-            put(c, y);
-            sum = add(sum, y);
+
+        /// `c = softmax(A·x + bias)` for one sample of at most `2·L` units,
+        /// the product's sums going to the softmax in registers (no store
+        /// and reload between them). Returns false, doing nothing, for
+        /// wider layers and for NaN sums (the caller's two-step path
+        /// handles both).
+        ///
+        /// # Safety
+        /// The CPU must have the module's features; `a` holds `m·k` values,
+        /// `x` `k`, `c` `m`, and `bias` is null or holds `m`.
+        #[inline(always)]
+        unsafe fn fused_softmax_inline(
+            m: usize,
+            k: usize,
+            a: *const E,
+            x: *const E,
+            bias: *const E,
+            c: *mut E,
+        ) -> bool {
+            if m == 0 || m > 2 * L {
+                return false;
+            }
+            let mask = mask_of(m % L);
+            // The second vector holds rows `L..m`, none when `m ≤ L`.
+            let rest = m.saturating_sub(L);
+            // The bias starts the sums (see `mv_tile`).
+            let (b0, b1) = if bias.is_null() {
+                (zero(), zero())
+            } else {
+                (load_first(bias, m), if rest > 0 { load_first(bias.add(L), rest) } else { zero() })
+            };
+            let (v0, v1) = match (m.div_ceil(L), !m.is_multiple_of(L)) {
+                (1, false) => (mv_sums::<1, 8, 8, false>(k, a, m, x, mask, [b0])[0], zero()),
+                (1, true) => (mv_sums::<1, 8, 8, true>(k, a, m, x, mask, [b0])[0], zero()),
+                (_, true) => mv_sums::<2, 4, 8, true>(k, a, m, x, mask, [b0, b1]).into(),
+                (_, false) => mv_sums::<2, 4, 8, false>(k, a, m, x, mask, [b0, b1]).into(),
+            };
+            let Some((y0, y1)) = softmax_of_two(v0, v1, m) else {
+                return false;
+            };
+            store_first(c, m, y0);
+            if rest > 0 {
+                store_first(c.add(L), rest, y1);
+            }
+            true
         }
-        let sum = all_sum(sum);
-        for c in 0..chunks {
-            put(c, _mm256_div_ps(chunk(c), sum));
+
+        /// Softmax of one column in place with the vectorized [`exp`]:
+        /// `z = e^(z − max) / Σ`. Columns of up to `2·L` values, the usual
+        /// classifier head, stay in registers from load to store (and skip
+        /// the shift when it cannot matter, see [`softmax_of_two`]).
+        ///
+        /// # Safety
+        /// The CPU must have the module's features.
+        #[target_feature(enable = $feat)]
+        pub(crate) unsafe fn softmax_in_place(col: &mut [E]) {
+            let rows = col.len();
+            let op = col.as_mut_ptr();
+            if rows <= 2 * L {
+                let rest = rows.saturating_sub(L);
+                let v1 = if rest > 0 { load_first(op.add(L), rest) } else { zero() };
+                match softmax_of_two(load_first(op, rows), v1, rows) {
+                    Some((y0, y1)) => {
+                        store_first(op, rows, y0);
+                        if rest > 0 {
+                            store_first(op.add(L), rest, y1);
+                        }
+                    }
+                    // As libm's path: a NaN input makes every output NaN.
+                    None => col.fill(E::NAN),
+                }
+                return;
+            }
+            // Lanes past the end are read as −∞, whose exponential is 0.
+            let chunks = rows.div_ceil(L);
+            let chunk = |c: usize| load_or_neg_inf(op.add(c * L), rows - c * L);
+            let put = |c: usize, v: V| store_first(op.add(c * L), rows - c * L, v);
+            let mut top = splat(E::NEG_INFINITY);
+            let mut seen_nan = prefix(0);
+            for c in 0..chunks {
+                let v = chunk(c);
+                top = max(top, v);
+                seen_nan = either(seen_nan, nan(v));
+            }
+            if any(seen_nan) {
+                col.fill(E::NAN);
+                return;
+            }
+            let top = all_max(top);
+            let mut sum = zero();
+            for c in 0..chunks {
+                let y = exp(sub(chunk(c), top));
+                put(c, y);
+                sum = add(sum, y);
+            }
+            let sum = all_sum(sum);
+            for c in 0..chunks {
+                put(c, div(chunk(c), sum));
+            }
         }
+    };
+}
+
+/// `f64` has no fused softmax layer (its `exp` stays libm's, for 1e-9
+/// parity with Keras).
+macro_rules! f64_softmax {
+    () => {
+        /// Always declines.
+        #[inline(always)]
+        unsafe fn fused_softmax_inline(_: usize, _: usize, _: *const E, _: *const E, _: *const E, _: *mut E) -> bool {
+            false
+        }
+
+        /// Softmax in place with libm's `exp`.
+        ///
+        /// # Safety
+        /// None beyond the signature; `unsafe` to match the `f32` entry.
+        pub(crate) unsafe fn softmax_in_place(col: &mut [E]) {
+            crate::activations::softmax_in_place_libm(col)
+        }
+    };
+}
+
+/// The AVX2+FMA kernels (256-bit vectors, 16 registers).
+pub(crate) mod avx2 {
+    use super::*;
+
+    /// The `f32` kernels: 8 lanes.
+    pub(crate) mod f32 {
+        use super::*;
+        use core::arch::x86_64::*;
+
+        type V = __m256;
+        type M = __m256i;
+        /// Lane flags: all ones or all zeros per lane.
+        type B = __m256;
+        pub(crate) const L: usize = 8;
+
+        lane_ops! { "avx2,fma";
+            fn zero() -> V = _mm256_setzero_ps();
+            fn load(p: *const E) -> V = _mm256_loadu_ps(p);
+            fn mload(p: *const E, m: M) -> V = _mm256_maskload_ps(p, m);
+            fn storeu(p: *mut E, x: V) = _mm256_storeu_ps(p, x);
+            fn splat(x: E) -> V = _mm256_set1_ps(x);
+            fn fma(a: V, b: V, c: V) -> V = _mm256_fmadd_ps(a, b, c);
+            fn fnmadd(a: V, b: V, c: V) -> V = _mm256_fnmadd_ps(a, b, c);
+            fn add(a: V, b: V) -> V = _mm256_add_ps(a, b);
+            fn sub(a: V, b: V) -> V = _mm256_sub_ps(a, b);
+            fn mul(a: V, b: V) -> V = _mm256_mul_ps(a, b);
+            fn div(a: V, b: V) -> V = _mm256_div_ps(a, b);
+            fn max(a: V, b: V) -> V = _mm256_max_ps(a, b);
+            fn min(a: V, b: V) -> V = _mm256_min_ps(a, b);
+            fn abs(x: V) -> V = _mm256_andnot_ps(_mm256_set1_ps(-0.0), x);
+            fn round_even(x: V) -> V = _mm256_round_ps::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(x);
+            fn pow2(n: V) -> V =
+                _mm256_castsi256_ps(_mm256_slli_epi32::<23>(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127))));
+            fn prefix(live: usize) -> B = _mm256_castsi256_ps(mask_of(live));
+            fn lt(a: V, b: V) -> B = _mm256_cmp_ps::<_CMP_LT_OQ>(a, b);
+            fn above(a: V, b: V) -> B = _mm256_cmp_ps::<_CMP_NLE_UQ>(a, b);
+            fn nan(x: V) -> B = _mm256_cmp_ps::<_CMP_UNORD_Q>(x, x);
+            fn both(a: B, b: B) -> B = _mm256_and_ps(a, b);
+            fn either(a: B, b: B) -> B = _mm256_or_ps(a, b);
+            fn any(b: B) -> bool = _mm256_movemask_ps(b) != 0;
+            fn keep(b: B, x: V) -> V = _mm256_and_ps(b, x);
+            fn clear(b: B, x: V) -> V = _mm256_andnot_ps(b, x);
+            fn select(b: B, yes: V, no: V) -> V = _mm256_blendv_ps(no, yes, b);
+        }
+
+        /// Stores the lanes `m` selects (a prefix). Not `vmaskmovps`: on
+        /// AMD Zen 3 that store takes ~17 cycles and blocks store
+        /// forwarding (measured 10 ns for a masked store and reload, 1 ns
+        /// unmasked).
+        #[inline]
+        #[target_feature(enable = "avx2,fma")]
+        unsafe fn mstore(p: *mut E, m: M, x: V) {
+            // 4, 2 and 1 lanes at a time (a copy of a run-time length would
+            // be a call to `memcpy`).
+            let mut live = _mm256_movemask_ps(_mm256_castsi256_ps(m)).count_ones() as usize;
+            let (mut p, mut part) = (p, _mm256_castps256_ps128(x));
+            if live >= 4 {
+                _mm_storeu_ps(p, part);
+                part = _mm256_extractf128_ps::<1>(x);
+                p = p.add(4);
+                live -= 4;
+            }
+            if live >= 2 {
+                _mm_store_sd(p as *mut f64, _mm_castps_pd(part));
+                part = _mm_movehl_ps(part, part);
+                p = p.add(2);
+                live -= 2;
+            }
+            if live == 1 {
+                _mm_store_ss(p, part);
+            }
+        }
+
+        /// Lanes `0..live` on (none when `live` is 0; then no masked access
+        /// happens; all from `L` on).
+        #[inline]
+        #[target_feature(enable = "avx2,fma")]
+        unsafe fn mask_of(live: usize) -> M {
+            _mm256_cmpgt_epi32(_mm256_set1_epi32(live.min(L) as i32), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7))
+        }
+
+        /// Every lane set to the maximum of `v`'s lanes (NaNs are handled
+        /// by the caller).
+        #[inline]
+        #[target_feature(enable = "avx2,fma")]
+        unsafe fn all_max(v: V) -> V {
+            let m = max(v, _mm256_permute2f128_ps::<1>(v, v));
+            let m = max(m, _mm256_permute_ps::<0b01_00_11_10>(m));
+            max(m, _mm256_permute_ps::<0b10_11_00_01>(m))
+        }
+
+        /// Every lane set to the sum of `v`'s lanes.
+        #[inline]
+        #[target_feature(enable = "avx2,fma")]
+        unsafe fn all_sum(v: V) -> V {
+            let s = add(v, _mm256_permute2f128_ps::<1>(v, v));
+            let s = add(s, _mm256_permute_ps::<0b01_00_11_10>(s));
+            add(s, _mm256_permute_ps::<0b10_11_00_01>(s))
+        }
+
+        kernels_body!(f32, "avx2,fma");
+        f32_softmax!("avx2,fma");
+    }
+
+    /// The `f64` kernels: 4 lanes.
+    pub(crate) mod f64 {
+        use super::*;
+        use core::arch::x86_64::*;
+
+        type V = __m256d;
+        type M = __m256i;
+        pub(crate) const L: usize = 4;
+
+        lane_ops! { "avx2,fma";
+            fn zero() -> V = _mm256_setzero_pd();
+            fn load(p: *const E) -> V = _mm256_loadu_pd(p);
+            fn mload(p: *const E, m: M) -> V = _mm256_maskload_pd(p, m);
+            fn storeu(p: *mut E, x: V) = _mm256_storeu_pd(p, x);
+            fn splat(x: E) -> V = _mm256_set1_pd(x);
+            fn fma(a: V, b: V, c: V) -> V = _mm256_fmadd_pd(a, b, c);
+            fn add(a: V, b: V) -> V = _mm256_add_pd(a, b);
+            fn max(a: V, b: V) -> V = _mm256_max_pd(a, b);
+        }
+
+        /// Stores the lanes `m` selects (a prefix), as the `f32` version.
+        #[inline]
+        #[target_feature(enable = "avx2,fma")]
+        unsafe fn mstore(p: *mut E, m: M, x: V) {
+            let live = _mm256_movemask_pd(_mm256_castsi256_pd(m)).count_ones() as usize;
+            let (mut p, mut part) = (p, _mm256_castpd256_pd128(x));
+            if live >= 2 {
+                _mm_storeu_pd(p, part);
+                part = _mm256_extractf128_pd::<1>(x);
+                p = p.add(2);
+            }
+            if live % 2 == 1 {
+                _mm_store_sd(p, part);
+            }
+        }
+
+        /// Lanes `0..live` on.
+        #[inline]
+        #[target_feature(enable = "avx2,fma")]
+        unsafe fn mask_of(live: usize) -> M {
+            _mm256_cmpgt_epi64(_mm256_set1_epi64x(live.min(L) as i64), _mm256_setr_epi64x(0, 1, 2, 3))
+        }
+
+        kernels_body!(f64, "avx2,fma");
+        f64_softmax!();
     }
 }
 
-/// The `f64` kernels: 4 lanes.
-pub(crate) mod f64 {
+/// The AVX-512F kernels (512-bit vectors, 32 registers, mask registers for
+/// the tails). The tiles are the AVX2 ones with twice the lanes: 2 vectors
+/// × 6 columns still keeps two FMA units busy (12 independent chains).
+pub(crate) mod avx512 {
     use super::*;
-    use core::arch::x86_64::*;
 
-    type V = __m256d;
-    type M = __m256i;
-    const L: usize = 4;
+    /// The `f32` kernels: 16 lanes.
+    pub(crate) mod f32 {
+        use super::*;
+        use core::arch::x86_64::*;
 
-    lane_ops! {
-        fn zero() -> V = _mm256_setzero_pd();
-        fn load(p: *const E) -> V = _mm256_loadu_pd(p);
-        fn mload(p: *const E, m: M) -> V = _mm256_maskload_pd(p, m);
-        fn storeu(p: *mut E, x: V) = _mm256_storeu_pd(p, x);
-        fn splat(x: E) -> V = _mm256_set1_pd(x);
-        fn fma(a: V, b: V, c: V) -> V = _mm256_fmadd_pd(a, b, c);
-        fn add(a: V, b: V) -> V = _mm256_add_pd(a, b);
-        fn max(a: V, b: V) -> V = _mm256_max_pd(a, b);
-    }
-    /// Stores the lanes `m` selects (a prefix), as the `f32` version.
-    #[inline]
-    #[target_feature(enable = "avx2,fma")]
-    unsafe fn mstore(p: *mut E, m: M, x: V) {
-        let live = _mm256_movemask_pd(_mm256_castsi256_pd(m)).count_ones() as usize;
-        let (mut p, mut part) = (p, _mm256_castpd256_pd128(x));
-        if live >= 2 {
-            _mm_storeu_pd(p, part);
-            part = _mm256_extractf128_pd::<1>(x);
-            p = p.add(2);
+        type V = __m512;
+        type M = __mmask16;
+        /// Lane flags: a mask register.
+        type B = __mmask16;
+        pub(crate) const L: usize = 16;
+
+        lane_ops! { "avx512f,avx2,fma";
+            fn zero() -> V = _mm512_setzero_ps();
+            fn load(p: *const E) -> V = _mm512_loadu_ps(p);
+            fn mload(p: *const E, m: M) -> V = _mm512_maskz_loadu_ps(m, p);
+            fn storeu(p: *mut E, x: V) = _mm512_storeu_ps(p, x);
+            fn mstore(p: *mut E, m: M, x: V) = _mm512_mask_storeu_ps(p, m, x);
+            fn mask_of(live: usize) -> M = if live >= L { M::MAX } else { (1 << live) - 1 };
+            fn splat(x: E) -> V = _mm512_set1_ps(x);
+            fn fma(a: V, b: V, c: V) -> V = _mm512_fmadd_ps(a, b, c);
+            fn fnmadd(a: V, b: V, c: V) -> V = _mm512_fnmadd_ps(a, b, c);
+            fn add(a: V, b: V) -> V = _mm512_add_ps(a, b);
+            fn sub(a: V, b: V) -> V = _mm512_sub_ps(a, b);
+            fn mul(a: V, b: V) -> V = _mm512_mul_ps(a, b);
+            fn div(a: V, b: V) -> V = _mm512_div_ps(a, b);
+            fn max(a: V, b: V) -> V = _mm512_max_ps(a, b);
+            fn min(a: V, b: V) -> V = _mm512_min_ps(a, b);
+            fn abs(x: V) -> V = _mm512_abs_ps(x);
+            fn round_even(x: V) -> V = _mm512_roundscale_ps::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(x);
+            fn pow2(n: V) -> V =
+                _mm512_castsi512_ps(_mm512_slli_epi32::<23>(_mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127))));
+            fn prefix(live: usize) -> B = mask_of(live);
+            fn lt(a: V, b: V) -> B = _mm512_cmp_ps_mask::<_CMP_LT_OQ>(a, b);
+            fn above(a: V, b: V) -> B = _mm512_cmp_ps_mask::<_CMP_NLE_UQ>(a, b);
+            fn nan(x: V) -> B = _mm512_cmp_ps_mask::<_CMP_UNORD_Q>(x, x);
+            fn both(a: B, b: B) -> B = a & b;
+            fn either(a: B, b: B) -> B = a | b;
+            fn any(b: B) -> bool = b != 0;
+            fn keep(b: B, x: V) -> V = _mm512_maskz_mov_ps(b, x);
+            fn clear(b: B, x: V) -> V = _mm512_maskz_mov_ps(!b, x);
+            fn select(b: B, yes: V, no: V) -> V = _mm512_mask_blend_ps(b, no, yes);
+            fn all_max(v: V) -> V = _mm512_set1_ps(_mm512_reduce_max_ps(v));
+            fn all_sum(v: V) -> V = _mm512_set1_ps(_mm512_reduce_add_ps(v));
         }
-        if live % 2 == 1 {
-            _mm_store_sd(p, part);
+
+        kernels_body!(f32, "avx512f,avx2,fma");
+        f32_softmax!("avx512f,avx2,fma");
+    }
+
+    /// The `f64` kernels: 8 lanes.
+    pub(crate) mod f64 {
+        use super::*;
+        use core::arch::x86_64::*;
+
+        type V = __m512d;
+        type M = __mmask8;
+        pub(crate) const L: usize = 8;
+
+        lane_ops! { "avx512f,avx2,fma";
+            fn zero() -> V = _mm512_setzero_pd();
+            fn load(p: *const E) -> V = _mm512_loadu_pd(p);
+            fn mload(p: *const E, m: M) -> V = _mm512_maskz_loadu_pd(m, p);
+            fn storeu(p: *mut E, x: V) = _mm512_storeu_pd(p, x);
+            fn mstore(p: *mut E, m: M, x: V) = _mm512_mask_storeu_pd(p, m, x);
+            fn mask_of(live: usize) -> M = if live >= L { M::MAX } else { (1 << live) - 1 };
+            fn splat(x: E) -> V = _mm512_set1_pd(x);
+            fn fma(a: V, b: V, c: V) -> V = _mm512_fmadd_pd(a, b, c);
+            fn add(a: V, b: V) -> V = _mm512_add_pd(a, b);
+            fn max(a: V, b: V) -> V = _mm512_max_pd(a, b);
         }
-    }
-    /// Lanes `0..live` on.
-    #[inline]
-    #[target_feature(enable = "avx2,fma")]
-    unsafe fn mask_of(live: usize) -> M {
-        _mm256_cmpgt_epi64(_mm256_set1_epi64x(live as i64), _mm256_setr_epi64x(0, 1, 2, 3))
-    }
 
-    kernels_body!(f64);
-
-    /// No fused softmax layer for `f64` (its `exp` stays libm's, for 1e-9
-    /// parity with Keras): always declines.
-    #[inline(always)]
-    unsafe fn fused_softmax_inline(_: usize, _: usize, _: *const E, _: *const E, _: *const E, _: *mut E) -> bool {
-        false
+        kernels_body!(f64, "avx512f,avx2,fma");
+        f64_softmax!();
     }
+}
 
-    /// Softmax in place with libm's `exp`.
-    ///
-    /// # Safety
-    /// None beyond the signature; `unsafe` to match the `f32` entry.
-    pub(crate) unsafe fn softmax_in_place(col: &mut [E]) {
-        crate::activations::softmax_in_place_libm(col)
+#[cfg(all(test, feature = "std"))]
+mod tests {
+    use super::*;
+
+    /// Where `STATICNET_EXPECT_LEVEL` is set (`tools/avx512_emulated.sh`
+    /// sets it for each run, CI for its portable one), this process must
+    /// dispatch to those kernels: a run meant to test the AVX-512 kernels
+    /// cannot pass on others.
+    #[test]
+    fn dispatches_to_the_expected_kernels() {
+        let Some(want) = std::env::var_os("STATICNET_EXPECT_LEVEL") else {
+            return;
+        };
+        let got = match level() {
+            Level::Portable => "portable",
+            Level::Avx2 => "avx2",
+            Level::Avx512 => "avx512",
+        };
+        assert_eq!(want, got, "STATICNET_EXPECT_LEVEL names other kernels than this CPU runs");
     }
 }
