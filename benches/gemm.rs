@@ -81,6 +81,7 @@ fn compare(what: &str, layout: Layout, m: usize, n: usize, k: usize) {
 }
 
 fn main() {
+    println!("kernels: {}", staticnet::kernels::simd());
     println!("| product | shape (m×n×k) | staticnet | matrixmultiply | time ratio |");
     println!("|---|---|---|---|---|");
     // The seed's multi-output model (256→64→64→{1, 10, 1}) at batch 64.

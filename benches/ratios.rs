@@ -195,7 +195,8 @@ fn fma_limit_seconds() -> Option<f64> {
 fn main() {
     // `cargo bench` passes `--bench`; a filter argument is not supported.
     println!(
-        "features: parallel {}, threads available {}",
+        "kernels: {}; features: parallel {}, threads available {}",
+        staticnet::kernels::simd(),
         cfg!(feature = "parallel"),
         std::thread::available_parallelism().map_or(1, |n| n.get())
     );

@@ -17,6 +17,26 @@ use crate::{rng, Scalar};
 use gemm::{gemm_nn, gemm_nt, gemm_tn, Start};
 use nalgebra::{SMatrix, SVector};
 
+/// Which SIMD kernels the dense layers run on this CPU: `"avx512f"`,
+/// `"avx2+fma"` or `"portable"` (chosen once per process; see the README's
+/// Performance section for the environment variables that force a lower
+/// one).
+///
+/// ```
+/// let kernels = staticnet::kernels::simd();
+/// assert!(["avx512f", "avx2+fma", "portable"].contains(&kernels));
+/// ```
+pub fn simd() -> &'static str {
+    #[cfg(target_arch = "x86_64")]
+    return match x86::level() {
+        x86::Level::Avx512 => "avx512f",
+        x86::Level::Avx2 => "avx2+fma",
+        x86::Level::Portable => "portable",
+    };
+    #[cfg(not(target_arch = "x86_64"))]
+    return "portable";
+}
+
 /// `out = act(W x + b)` for `n` samples; keeps the pre-activation in `z`
 /// when `z` is given (training), else activates `out` in place. ReLU and
 /// linear activations are fused into the product's store.
