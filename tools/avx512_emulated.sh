@@ -18,7 +18,8 @@ mkdir -p "$work"
 packages=(bochs bochsbios vgabios grub-pc-bin grub-common xorriso mtools cpio jq)
 missing=()
 for package in "${packages[@]}"; do
-    dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
+    # A removed package can linger as "config-files": only "installed" counts.
+    [[ $(dpkg-query -W -f '${Status}' "$package" 2>/dev/null) == *" installed" ]] || missing+=("$package")
 done
 if ((${#missing[@]})); then
     sudo=()
@@ -99,10 +100,13 @@ trap 'kill $bochs_pid 2>/dev/null || true' EXIT
 limit=${AVX512_EMULATED_TIMEOUT:-3600}
 while ! grep -aq '^EMU DONE' "$work/serial.txt" 2>/dev/null; do
     if ! kill -0 $bochs_pid 2>/dev/null; then
-        echo "bochs stopped before the tests finished; its log:" && tail -20 "$work/bochs.log" && break
+        echo "bochs stopped before the tests finished:"
+        tail -20 "$work/bochs.out" "$work/bochs.log" 2>/dev/null || true
+        break
     fi
     if ((SECONDS - started > limit)); then
-        echo "timed out after $limit s" && break
+        echo "timed out after $limit s"
+        break
     fi
     sleep 5
 done
