@@ -535,6 +535,20 @@ mod tests {
         assert!((dx - (w.transpose() * dz).add_scalar(1.0)).abs().max() < 1e-15);
     }
 
+    /// Where `STATICNET_EXPECT_LEVEL` is set (to a name
+    /// `kernels::simd()` gives; `tools/avx512_emulated.sh` sets it for
+    /// each run, CI for its forced runs), this process must dispatch to
+    /// those kernels: a run meant to test the AVX-512 kernels cannot pass
+    /// on others.
+    #[test]
+    #[cfg(feature = "std")]
+    fn dispatches_to_the_expected_kernels() {
+        let Some(want) = std::env::var_os("STATICNET_EXPECT_LEVEL") else {
+            return;
+        };
+        assert_eq!(want, simd(), "STATICNET_EXPECT_LEVEL names other kernels than this CPU runs");
+    }
+
     /// The one-sample path (a kernel compiled per shape with SIMD) against
     /// the formula, for shapes that hit every row tile and tail, with and
     /// without bias, for fused and in-place activations.

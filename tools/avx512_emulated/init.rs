@@ -4,7 +4,7 @@
 //! reads), then `EMU DONE`, and powers off. (The AVX2 kernels are tested
 //! natively; the emulator is only for what the host cannot run.)
 //!
-//! Each run sets `STATICNET_EXPECT_LEVEL=avx512`, which the runtime's
+//! Each run sets `STATICNET_EXPECT_LEVEL=avx512f`, which the runtime's
 //! tests check, so these runs cannot pass on other kernels.
 
 use std::process::Command;
@@ -34,7 +34,7 @@ fn main() {
         println!("EMU RUN {name}");
         let status = Command::new(binary)
             .args(["--test-threads=1", "-q"])
-            .env("STATICNET_EXPECT_LEVEL", "avx512")
+            .env("STATICNET_EXPECT_LEVEL", "avx512f")
             .env("TMPDIR", "/tmp")
             .status();
         let outcome = match status {
