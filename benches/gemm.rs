@@ -10,7 +10,7 @@
 mod common;
 
 use common::race;
-use staticnet::kernels::gemm::{gemm_nn, gemm_nt, gemm_tn, Start};
+use staticnet::__private::gemm::{gemm_nn, gemm_nt, gemm_tn, Start};
 use std::hint::black_box;
 
 #[derive(Clone, Copy, Debug)]

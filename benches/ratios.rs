@@ -71,13 +71,7 @@ fn train_step<T: Scalar>(ty: &str) {
     let mut plain_v = PlainPosts::zeros();
     let r = race(vec![
         &mut || {
-            black_box(model.train_step::<B, _>(
-                &mut optimizer,
-                black_box(&data.x),
-                &data.age,
-                &data.income,
-                &data.gender,
-            ));
+            black_box(model.train_step::<B>(&mut optimizer, black_box(&data.x), &data.age, &data.income, &data.gender));
         },
         &mut || {
             black_box(plain.train_step(&mut plain_v, black_box(&data)));

@@ -21,7 +21,7 @@ fn posts<T: Scalar>(c: &mut Criterion, ty: &str) {
     let mut plain_v = PlainPosts::zeros();
     let mut optimizer = Posts::<T>::optimizer();
     // Same step, same numbers (to the rounding of different summation orders).
-    let a = model.train_step::<B, _>(&mut optimizer, &data.x, &data.age, &data.income, &data.gender).total.as_f64();
+    let a = model.train_step::<B>(&mut optimizer, &data.x, &data.age, &data.income, &data.gender).total.as_f64();
     let b = plain.train_step(&mut plain_v, &data).as_f64();
     assert!((a - b).abs() <= 1e-4 * (1.0 + b.abs()), "staticnet loss {a} vs nalgebra {b}");
 
@@ -29,7 +29,7 @@ fn posts<T: Scalar>(c: &mut Criterion, ty: &str) {
     g.throughput(Throughput::Elements(B as u64));
     g.bench_function("staticnet", |b| {
         b.iter(|| {
-            model.train_step::<B, _>(&mut optimizer, black_box(&data.x), &data.age, &data.income, &data.gender).total
+            model.train_step::<B>(&mut optimizer, black_box(&data.x), &data.age, &data.income, &data.gender).total
         })
     });
     g.bench_function("nalgebra", |b| b.iter(|| plain.train_step(&mut plain_v, black_box(&data))));
@@ -43,7 +43,7 @@ fn digits(c: &mut Criterion) {
     let mut optimizer = Digits::<f32>::optimizer();
     let mut g = c.benchmark_group("digits_train_step_b32_f32");
     g.throughput(Throughput::Elements(32));
-    g.bench_function("staticnet", |b| b.iter(|| model.train_step::<32, _>(&mut optimizer, black_box(&x), &y).total));
+    g.bench_function("staticnet", |b| b.iter(|| model.train_step::<32>(&mut optimizer, black_box(&x), &y).total));
     g.finish();
 }
 

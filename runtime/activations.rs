@@ -1,92 +1,16 @@
 //! Keras's activations, forward and backward, on column-major batches
 //! (`rows` features per sample). Formulas follow Keras 3.
 
+pub use crate::vocab::Activation;
+
 use crate::scalar::c;
 use crate::Scalar;
-
-/// An activation function, by its Keras name.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Activation {
-    /// `x`.
-    Linear,
-    /// `max(x, 0)`.
-    Relu,
-    /// `min(max(x, 0), 6)`.
-    Relu6,
-    /// `x` for `x >= 0`, else `0.2 x`.
-    LeakyRelu,
-    /// `x` for `x > 0`, else `exp(x) - 1`.
-    Elu,
-    /// `scale * elu(x, alpha)` with Keras's constants.
-    Selu,
-    /// `0.5 x (1 + erf(x / sqrt 2))` (exact form).
-    Gelu,
-    /// `1 / (1 + exp(-x))`.
-    Sigmoid,
-    /// `relu6(x + 3) / 6`.
-    HardSigmoid,
-    /// `tanh(x)`.
-    Tanh,
-    /// `exp(x) / Σ exp(x)` over the features.
-    Softmax,
-    /// `x - log Σ exp(x)` over the features.
-    LogSoftmax,
-    /// `log(1 + exp(x))`.
-    Softplus,
-    /// `x / (1 + |x|)`.
-    Softsign,
-    /// `x * sigmoid(x)` (also called swish).
-    Silu,
-    /// `x * tanh(softplus(x))`.
-    Mish,
-    /// `exp(x)`.
-    Exponential,
-}
 
 const SELU_ALPHA: f64 = 1.673_263_242_354_377_3;
 const SELU_SCALE: f64 = 1.050_700_987_355_480_5;
 const LEAKY_SLOPE: f64 = 0.2;
 
 impl Activation {
-    /// Every activation with its Keras name (and aliases).
-    pub const NAMED: &'static [(&'static str, Activation)] = &[
-        ("linear", Activation::Linear),
-        ("relu", Activation::Relu),
-        ("relu6", Activation::Relu6),
-        ("leaky_relu", Activation::LeakyRelu),
-        ("elu", Activation::Elu),
-        ("selu", Activation::Selu),
-        ("gelu", Activation::Gelu),
-        ("sigmoid", Activation::Sigmoid),
-        ("hard_sigmoid", Activation::HardSigmoid),
-        ("tanh", Activation::Tanh),
-        ("softmax", Activation::Softmax),
-        ("log_softmax", Activation::LogSoftmax),
-        ("softplus", Activation::Softplus),
-        ("softsign", Activation::Softsign),
-        ("silu", Activation::Silu),
-        ("swish", Activation::Silu),
-        ("mish", Activation::Mish),
-        ("exponential", Activation::Exponential),
-    ];
-
-    /// The Keras name.
-    pub fn name(self) -> &'static str {
-        Self::NAMED.iter().find(|(_, a)| *a == self).map(|(n, _)| *n).unwrap_or("linear")
-    }
-
-    /// Whether it mixes the features of a sample (softmax, log_softmax).
-    pub const fn is_columnwise(self) -> bool {
-        matches!(self, Activation::Softmax | Activation::LogSoftmax)
-    }
-
-    /// Whether the backward pass needs the activation's input; the others'
-    /// derivatives follow from their output, so training keeps no
-    /// pre-activation buffer for them.
-    pub const fn needs_input(self) -> bool {
-        matches!(self, Activation::Gelu | Activation::Silu | Activation::Mish)
-    }
-
     /// `d act / dx` written in terms of the output `a = act(x)` (for the
     /// element-wise activations whose [`Activation::needs_input`] is false).
     #[inline(always)]
@@ -143,8 +67,8 @@ impl Activation {
         let zero = T::zero();
         match self {
             Activation::Linear | Activation::Softmax | Activation::LogSoftmax => x,
-            Activation::Relu => x.max(zero),
-            Activation::Relu6 => x.max(zero).min(c(6.0)),
+            Activation::Relu => relu(x),
+            Activation::Relu6 => relu6(x),
             Activation::LeakyRelu => {
                 if x >= zero {
                     x
@@ -168,7 +92,7 @@ impl Activation {
             }
             Activation::Gelu => x * c(0.5) * (T::one() + (x * c(core::f64::consts::FRAC_1_SQRT_2)).erf()),
             Activation::Sigmoid => sigmoid(x),
-            Activation::HardSigmoid => ((x + c(3.0)).max(zero).min(c(6.0))) / c(6.0),
+            Activation::HardSigmoid => relu6(x + c(3.0)) / c(6.0),
             Activation::Tanh => x.tanh(),
             Activation::Softplus => softplus(x),
             Activation::Softsign => x / (T::one() + x.abs()),
@@ -249,6 +173,28 @@ fn step<T: Scalar>(on: bool) -> T {
     }
 }
 
+/// `max(x, 0)`, keeping a NaN as Keras does (nalgebra's `max` returns the
+/// number).
+#[inline(always)]
+fn relu<T: Scalar>(x: T) -> T {
+    if x < T::zero() {
+        T::zero()
+    } else {
+        x
+    }
+}
+
+/// `min(max(x, 0), 6)`, keeping a NaN.
+#[inline(always)]
+fn relu6<T: Scalar>(x: T) -> T {
+    let r = relu(x);
+    if r > c(6.0) {
+        c(6.0)
+    } else {
+        r
+    }
+}
+
 /// The logistic sigmoid, stable for large `|x|`.
 #[inline(always)]
 pub fn sigmoid<T: Scalar>(x: T) -> T {
@@ -272,7 +218,16 @@ pub fn softplus<T: Scalar>(x: T) -> T {
 pub fn softmax_column<T: Scalar>(z: &[T], out: &mut [T]) {
     let out = &mut out[..z.len()];
     out.copy_from_slice(z);
-    T::softmax_in_place(out);
+    softmax_in_place(out);
+}
+
+/// Softmax of one column in place: the vectorized kernel where this type
+/// and CPU have one, else libm's `exp`.
+#[inline]
+pub fn softmax_in_place<T: Scalar>(col: &mut [T]) {
+    if !T::softmax_in_place(col) {
+        softmax_in_place_libm(col);
+    }
 }
 
 /// Softmax in place with libm's `exp`, element by element.
@@ -381,7 +336,7 @@ pub fn forward_in_place<T: Scalar>(act: Activation, buf: &mut [T], rows: usize) 
 /// operations in the same order.
 fn columnwise_in_place<T: Scalar>(act: Activation, col: &mut [T]) {
     if act == Activation::Softmax {
-        return T::softmax_in_place(col);
+        return softmax_in_place(col);
     }
     let max = col.iter().copied().fold(col[0], |m, v| m.max(v));
     let mut sum = T::zero();
@@ -405,7 +360,7 @@ pub fn backward_from_output<T: Scalar>(act: Activation, a: &[T], g: &mut [T], ro
             // widest SIMD, so the piecewise derivatives vectorize.
             macro_rules! each {
                 ($($variant:ident),*) => {
-                    crate::kernels::wide(|| match act {
+                    crate::cpu::wide(|| match act {
                         $(Activation::$variant => {
                             for (d, &y) in g.iter_mut().zip(a) {
                                 *d *= Activation::$variant.derivative_from_output(y);
@@ -595,6 +550,25 @@ mod tests {
         forward_in_place(Activation::Softmax, &mut b, 100);
         for i in 0..100 {
             assert!((a[i] - b[i]).abs() < 1e-15);
+        }
+    }
+
+    /// A NaN stays NaN through every activation, as in Keras (nalgebra's
+    /// `max` and `min` would turn it into a number).
+    #[test]
+    fn nan_stays_nan() {
+        for &(name, act) in Activation::NAMED {
+            let z = [f64::NAN, 1.0, -2.0];
+            let mut a = [0.0; 3];
+            forward(act, &z, &mut a, 3);
+            assert!(a[0].is_nan(), "{name}: forward gave {}", a[0]);
+            let mut b = z;
+            forward_in_place(act, &mut b, 3);
+            assert!(b[0].is_nan(), "{name}: in place gave {}", b[0]);
+            let z32 = [f32::NAN, 1.0, -2.0];
+            let mut a32 = [0.0f32; 3];
+            forward(act, &z32, &mut a32, 3);
+            assert!(a32[0].is_nan(), "{name}: f32 forward gave {}", a32[0]);
         }
     }
 

@@ -35,28 +35,36 @@ extern crate alloc;
 pub use nalgebra;
 pub use staticnet_macros::network;
 
-pub mod activations;
+// What users call: the parameter types of a generated struct's fields, the
+// optimizers, `fit` and friends, weights I/O, the random numbers that seed
+// them, which kernels run, and the names `network!` knows.
 pub mod kernels;
 pub mod layers;
-pub mod losses;
-pub mod network;
 pub mod optim;
 pub mod rng;
-mod scalar;
 pub mod summary;
+pub mod vocab;
 
 #[cfg(feature = "alloc")]
 pub mod fit;
 #[cfg(feature = "alloc")]
 pub mod weights;
 
-pub use activations::Activation;
-pub use losses::Loss;
+// The rest, reached by generated code through `__private`.
+mod activations;
+mod cpu;
+mod losses;
+mod network;
+mod ops;
+mod scalar;
+
 #[cfg(feature = "alloc")]
 pub use network::Data;
-pub use network::{HeadInfo, MetricKind, Mode, Network, TensorInfo, Train};
+pub use network::{HeadInfo, Mode, Network, TensorInfo, Train};
 pub use optim::{Adam, Clip, Optimizer, RmsProp, Sgd};
 pub use scalar::Scalar;
+pub use summary::{Summary, SummaryRow};
+pub use vocab::{Activation, Loss, MetricKind};
 
 #[cfg(feature = "alloc")]
 pub use fit::{
@@ -68,16 +76,14 @@ pub use weights::WeightsError;
 /// What generated code reaches; not a public API.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::activations::{self, Activation};
-    pub use crate::kernels;
     pub use crate::layers;
-    pub use crate::losses::{self, Loss};
     #[cfg(feature = "alloc")]
     pub use crate::network::Data;
     pub use crate::network::{total_len, HeadInfo, MetricKind, Mode, Network, TensorInfo, Train};
     pub use crate::optim::{Adam, Clip, Optimizer, RmsProp, Sgd};
     pub use crate::rng;
     pub use crate::summary::{Summary, SummaryRow};
+    pub use crate::vocab::{Activation, Loss};
     pub use crate::Scalar;
     pub use core;
     pub use nalgebra::{ArrayStorage, Const, Dyn, OMatrix, SMatrix, SVector};
@@ -86,6 +92,25 @@ pub mod __private {
     pub use crate::weights;
     #[cfg(feature = "alloc")]
     pub use alloc::{boxed::Box, vec::Vec};
+
+    // Facades over the private modules (a private module cannot be
+    // re-exported, its public items can).
+    /// Activations, forward and backward.
+    pub mod activations {
+        pub use crate::activations::*;
+    }
+    /// Losses and metrics with their gradients.
+    pub mod losses {
+        pub use crate::losses::*;
+    }
+    /// The layers' kernels.
+    pub mod ops {
+        pub use crate::ops::*;
+    }
+    /// The matrix products (for the benches).
+    pub mod gemm {
+        pub use crate::kernels::gemm::{gemm_nn, gemm_nt, gemm_tn, Start};
+    }
 
     /// Expands its items only when the runtime has `alloc`, so generated
     /// code needs no cfg of its own.

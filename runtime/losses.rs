@@ -4,74 +4,15 @@
 //! the cross-entropies, as Keras defines them); a batch's loss is
 //! `Σ w_s · loss_s / n` (Keras's `sum_over_batch_size`).
 
+pub use crate::vocab::Loss;
+
 use crate::activations::{self, Activation};
-use crate::network::MetricKind;
 use crate::scalar::c;
+use crate::vocab::MetricKind;
 use crate::Scalar;
 
 /// Keras's clipping epsilon for probabilities.
 pub const EPSILON: f64 = 1e-7;
-
-/// A loss, by Keras's name.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Loss {
-    /// `mean((y - t)²)`.
-    MeanSquaredError,
-    /// `mean(|y - t|)`.
-    MeanAbsoluteError,
-    /// Huber with delta 1: `0.5 e²` for `|e| ≤ 1`, else `|e| - 0.5`.
-    Huber,
-    /// `-Σ t log p` of renormalised, clipped probabilities, or of
-    /// `log_softmax(y)` when `from_logits`.
-    CategoricalCrossentropy {
-        /// Whether the output is logits rather than probabilities.
-        from_logits: bool,
-    },
-    /// Categorical cross-entropy with a class-index target (one row).
-    SparseCategoricalCrossentropy {
-        /// Whether the output is logits rather than probabilities.
-        from_logits: bool,
-    },
-    /// `-mean(t log p + (1 - t) log(1 - p))` of clipped probabilities, or
-    /// of `sigmoid(y)` when `from_logits`.
-    BinaryCrossentropy {
-        /// Whether the output is logits rather than probabilities.
-        from_logits: bool,
-    },
-}
-
-impl Loss {
-    /// The name Keras gives the loss function.
-    pub fn name(self) -> &'static str {
-        match self {
-            Loss::MeanSquaredError => "mean_squared_error",
-            Loss::MeanAbsoluteError => "mean_absolute_error",
-            Loss::Huber => "huber",
-            Loss::CategoricalCrossentropy { .. } => "categorical_crossentropy",
-            Loss::SparseCategoricalCrossentropy { .. } => "sparse_categorical_crossentropy",
-            Loss::BinaryCrossentropy { .. } => "binary_crossentropy",
-        }
-    }
-
-    /// Rows of the target for a head of `width` units.
-    pub const fn target_width(self, width: usize) -> usize {
-        match self {
-            Loss::SparseCategoricalCrossentropy { .. } => 1,
-            _ => width,
-        }
-    }
-
-    /// Whether the gradient through `act` into this loss is computed fused
-    /// (softmax with categorical, sigmoid with binary cross-entropy).
-    pub const fn fuses_with(self, act: Activation) -> bool {
-        matches!(
-            (self, act),
-            (Loss::CategoricalCrossentropy { from_logits: false }, Activation::Softmax)
-                | (Loss::SparseCategoricalCrossentropy { from_logits: false }, Activation::Softmax)
-                | (Loss::BinaryCrossentropy { from_logits: false }, Activation::Sigmoid)
-        )
-    }
-}
 
 #[inline(always)]
 fn weight_of<T: Scalar>(sample_weight: Option<&[T]>, s: usize) -> T {
@@ -163,7 +104,7 @@ pub fn loss_and_grad<T: Scalar>(
                     let mut dot = T::zero();
                     for (j, &v) in y.iter().enumerate() {
                         let p = v / sum;
-                        let cp = p.max(eps).min(hi);
+                        let cp = clip(p, eps, hi);
                         // A zero target's term is exactly ±0 (`cp` is finite),
                         // so leaving out its logarithm changes nothing; with
                         // one-hot targets that is all but one per sample.
@@ -191,7 +132,7 @@ pub fn loss_and_grad<T: Scalar>(
                         let z = y[j];
                         (activations::softplus(z) - t[j] * z, activations::sigmoid(z) - t[j])
                     } else {
-                        let p = y[j].max(eps).min(hi);
+                        let p = clip(y[j], eps, hi);
                         // As above: a term whose weight is zero is −0 (`p`
                         // and `1 − p` are in (0, 1)), so its logarithm is
                         // left out.
@@ -291,6 +232,20 @@ pub fn fused_loss_and_grad<T: Scalar>(
     value
 }
 
+/// `x` clipped to `[lo, hi]`, keeping a NaN (nalgebra's `max` and `min`
+/// return the number; Keras's `clip` keeps the NaN, so a diverged model
+/// reports a NaN loss).
+#[inline(always)]
+fn clip<T: Scalar>(x: T, lo: T, hi: T) -> T {
+    if x < lo {
+        lo
+    } else if x > hi {
+        hi
+    } else {
+        x
+    }
+}
+
 #[inline(always)]
 fn sign<T: Scalar>(x: T) -> T {
     if x > T::zero() {
@@ -374,12 +329,12 @@ mod tests {
             let sum = y.iter().fold(0.0f32, |a, &v| a + v);
             let mut value = 0.0f32;
             for j in 0..rows {
-                value -= t[j] * (y[j] / sum).max(eps).min(hi).ln();
+                value -= t[j] * clip(y[j] / sum, eps, hi).ln();
             }
             categorical += value;
             let mut value = 0.0f32;
             for j in 0..rows {
-                let p = y[j].max(eps).min(hi);
+                let p = clip(y[j], eps, hi);
                 value += -(t[j] * p.ln() + (1.0 - t[j]) * (1.0 - p).ln());
             }
             binary += value * (1.0 / rows as f32);

@@ -2,7 +2,9 @@
 //! runtime's optimizers, `fit`, `evaluate`, `predict` and weight I/O work
 //! with any model.
 
-use crate::losses::Loss;
+pub use crate::vocab::MetricKind;
+
+use crate::vocab::Loss;
 use crate::Scalar;
 
 /// Whether a pass runs as in `model.predict` or as in training.
@@ -44,34 +46,6 @@ impl TensorInfo {
     /// Whether the tensor holds no scalars.
     pub const fn is_empty(&self) -> bool {
         self.len() == 0
-    }
-}
-
-/// A metric as `compile(metrics = …)` resolved it for one head.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum MetricKind {
-    /// Arg-max of output equals arg-max of the one-hot target.
-    CategoricalAccuracy,
-    /// Output `> 0.5` equals target `> 0.5`, averaged over units.
-    BinaryAccuracy,
-    /// Arg-max of output equals the class-index target.
-    SparseCategoricalAccuracy,
-    /// Mean squared error, as a metric.
-    MeanSquaredError,
-    /// Mean absolute error, as a metric.
-    MeanAbsoluteError,
-}
-
-impl MetricKind {
-    /// The name Keras logs for it.
-    pub const fn name(self) -> &'static str {
-        match self {
-            MetricKind::CategoricalAccuracy | MetricKind::BinaryAccuracy | MetricKind::SparseCategoricalAccuracy => {
-                "accuracy"
-            }
-            MetricKind::MeanSquaredError => "mse",
-            MetricKind::MeanAbsoluteError => "mae",
-        }
     }
 }
 

@@ -211,8 +211,8 @@ fn head_that_feeds_another_layer() {
 /// Keras's clip, also where the clip is active (saturated probabilities).
 #[test]
 fn fused_gradient_matches_the_clipped_chain_rule() {
-    use staticnet::activations::{forward, Activation};
-    use staticnet::losses::{fused_loss_and_grad, loss_and_grad};
+    use staticnet::__private::activations::{forward, Activation};
+    use staticnet::__private::losses::{fused_loss_and_grad, loss_and_grad};
     let rows = 4;
     for z in [[0.3, -0.2, 1.1, 0.4], [40.0, 0.0, -3.0, 1.0], [-30.0, 2.0, 2.5, -1.0]] {
         let t = [0.0, 1.0, 0.0, 0.0];

@@ -52,7 +52,7 @@ mod seed_mlp {
         assert_tensors(&f, "expect/grad/", &grads);
         let mut opt = SeedMlp::<T>::optimizer();
         for step in 0..3 {
-            let l = model.train_step::<8, _>(&mut opt, &x, &y);
+            let l = model.train_step::<8>(&mut opt, &x, &y);
             assert_scalar_close(&format!("step {step} loss"), l.total, f.scalar(&format!("expect/step_loss/{step}")));
         }
         assert_tensors(&f, "expect/step3/", &model);
@@ -107,7 +107,7 @@ mod seed_qa {
         assert_tensors(&f, "expect/grad/", &grads);
         let mut opt = QuestionAnswer::<T>::optimizer();
         for step in 0..3 {
-            let l = model.train_step::<8, _>(&mut opt, &text, &question, &y);
+            let l = model.train_step::<8>(&mut opt, &text, &question, &y);
             assert_scalar_close(&format!("step {step} loss"), l.total, f.scalar(&format!("expect/step_loss/{step}")));
         }
         assert_tensors(&f, "expect/step3/", &model);
@@ -191,7 +191,7 @@ mod seed_posts {
         assert_tensors(&f, "expect/grad/", &grads);
         let mut opt = Posts::<T>::optimizer();
         for step in 0..3 {
-            let l = model.train_step::<8, _>(&mut opt, &x, &age, &income, &gender);
+            let l = model.train_step::<8>(&mut opt, &x, &age, &income, &gender);
             assert_scalar_within(
                 &format!("step {step} loss"),
                 l.total,

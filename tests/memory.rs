@@ -100,9 +100,9 @@ fn forward_and_train_step_do_not_allocate() {
     let mut grads = Posts::<f32>::zeros();
     let (n, _) = allocations_in(|| model.loss_and_grad::<16>(&x, &age, &income, &gender, &mut grads));
     assert_eq!(n, 0, "loss_and_grad allocated");
-    let (n, first) = allocations_in(|| model.train_step::<16, _>(&mut optimizer, &x, &age, &income, &gender));
+    let (n, first) = allocations_in(|| model.train_step::<16>(&mut optimizer, &x, &age, &income, &gender));
     assert_eq!(n, 0, "train_step allocated");
-    let later = model.train_step::<16, _>(&mut optimizer, &x, &age, &income, &gender);
+    let later = model.train_step::<16>(&mut optimizer, &x, &age, &income, &gender);
     assert!(later.total < first.total, "training did not reduce the loss");
 
     let mut all = AllLayers::<f64>::new(2);
@@ -110,7 +110,7 @@ fn forward_and_train_step_do_not_allocate() {
     let a = SMatrix::<f64, 12, 8>::from_fn(|i, j| ((i + 2 * j) % 5) as f64 - 2.0);
     let b = SMatrix::<f64, 12, 8>::from_fn(|i, j| ((3 * i + j) % 7) as f64 / 7.0);
     let t = SMatrix::<f64, 4, 8>::from_fn(|i, j| f64::from(i == j % 4));
-    let (n, _) = allocations_in(|| all.train_step::<8, _>(&mut adam, &a, &b, &t));
+    let (n, _) = allocations_in(|| all.train_step::<8>(&mut adam, &a, &b, &t));
     assert_eq!(n, 0, "train_step of every layer kind allocated");
     let (n, _) = allocations_in(|| all.forward_batch::<8>(&a, &b));
     assert_eq!(n, 0, "forward_batch of every layer kind allocated");
@@ -127,7 +127,7 @@ fn train_in_small_stack<T: staticnet::Scalar>() {
     std::thread::Builder::new()
         .stack_size(2 << 20)
         .spawn(move || {
-            let losses = model.train_step::<256, _>(&mut *optimizer, &x, &age, &income, &gender);
+            let losses = model.train_step::<256>(&mut *optimizer, &x, &age, &income, &gender);
             assert!(losses.total.as_f64().is_finite());
         })
         .expect("thread")

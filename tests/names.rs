@@ -24,6 +24,6 @@ fn a_type_named_b_does_not_clash() {
     let out = model.forward_batch::<3>(&x);
     assert_eq!(out.y.ncols(), 3);
     let mut opt = WithB::<f64>::optimizer();
-    let losses = model.train_step::<3, _>(&mut opt, &x, &SMatrix::zeros(), &SMatrix::zeros());
+    let losses = model.train_step::<3>(&mut opt, &x, &SMatrix::zeros(), &SMatrix::zeros());
     assert!(losses.total.is_finite());
 }

@@ -1,136 +1,99 @@
 //! The checked graph: nodes in definition (hence topological) order with
-//! their widths and Keras names, the model's inputs and heads, what
-//! `compile` fixed, and the workspace layout the generated passes use.
+//! their per-sample shapes and Keras names, the model's inputs and heads,
+//! what `compile` fixed, and the workspace layout the generated passes use.
 
+use crate::ops::{Op, Param};
+use crate::vocab::{Loss, MetricKind, OptimizerKind};
 use proc_macro2::Span;
+use std::fmt;
 
 /// Index of a node in [`Graph::nodes`].
 pub type NodeId = usize;
 
-/// An activation, by its Keras name; `variant` is the runtime enum's variant.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Act {
-    pub name: &'static str,
-    pub variant: &'static str,
-}
+/// A tensor's shape per sample, as Keras writes it without the batch axis,
+/// channels last: `(features,)`, `(steps, channels)`, `(height, width,
+/// channels)`. A sample travels flattened in row-major order (the last axis
+/// fastest), so a batch is a column-major matrix of [`Shape::size`] rows,
+/// and a layer on the last axis sees [`Shape::positions`] columns of
+/// [`Shape::last`] rows per sample.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct Shape(pub Vec<usize>);
 
-impl Act {
-    pub const LINEAR: Act = Act { name: "linear", variant: "Linear" };
-    pub fn is_linear(self) -> bool {
-        self.variant == "Linear"
+impl Shape {
+    /// `(n,)`.
+    pub fn vector(n: usize) -> Shape {
+        Shape(vec![n])
     }
 
-    /// Whether its backward pass needs its input (the runtime's
-    /// `Activation::needs_input`); the others' derivatives follow from the output.
-    pub fn needs_input(self) -> bool {
-        matches!(self.variant, "Gelu" | "Silu" | "Mish")
+    pub fn rank(&self) -> usize {
+        self.0.len()
     }
-}
 
-/// Every activation name `network!` accepts.
-pub const ACTIVATIONS: &[Act] = &[
-    Act { name: "linear", variant: "Linear" },
-    Act { name: "relu", variant: "Relu" },
-    Act { name: "relu6", variant: "Relu6" },
-    Act { name: "leaky_relu", variant: "LeakyRelu" },
-    Act { name: "elu", variant: "Elu" },
-    Act { name: "selu", variant: "Selu" },
-    Act { name: "gelu", variant: "Gelu" },
-    Act { name: "sigmoid", variant: "Sigmoid" },
-    Act { name: "hard_sigmoid", variant: "HardSigmoid" },
-    Act { name: "tanh", variant: "Tanh" },
-    Act { name: "softmax", variant: "Softmax" },
-    Act { name: "log_softmax", variant: "LogSoftmax" },
-    Act { name: "softplus", variant: "Softplus" },
-    Act { name: "softsign", variant: "Softsign" },
-    Act { name: "silu", variant: "Silu" },
-    Act { name: "swish", variant: "Silu" },
-    Act { name: "mish", variant: "Mish" },
-    Act { name: "exponential", variant: "Exponential" },
-];
+    pub fn is_vector(&self) -> bool {
+        self.0.len() == 1
+    }
 
-/// Element-wise merges; the variant names match the runtime's `Merge`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum MergeOp {
-    Add,
-    Subtract,
-    Multiply,
-    Average,
-    Maximum,
-    Minimum,
-}
+    /// Scalars per sample.
+    pub fn size(&self) -> usize {
+        self.0.iter().product()
+    }
 
-impl MergeOp {
-    pub fn variant(self) -> &'static str {
-        match self {
-            MergeOp::Add => "Add",
-            MergeOp::Subtract => "Subtract",
-            MergeOp::Multiply => "Multiply",
-            MergeOp::Average => "Average",
-            MergeOp::Maximum => "Maximum",
-            MergeOp::Minimum => "Minimum",
+    /// The last axis: features, or channels.
+    pub fn last(&self) -> usize {
+        self.0.last().copied().unwrap_or(1)
+    }
+
+    /// Positions per sample along the other axes (1 for a vector).
+    pub fn positions(&self) -> usize {
+        self.size() / self.last().max(1)
+    }
+
+    /// The same shape with the last axis set to `n`.
+    pub fn with_last(&self, n: usize) -> Shape {
+        let mut dims = self.0.clone();
+        if let Some(l) = dims.last_mut() {
+            *l = n;
+        }
+        Shape(dims)
+    }
+
+    /// What a tensor of this shape has, in messages: `32 features` for a
+    /// vector (`1 feature`), `shape (25, 5, 64)` otherwise.
+    pub fn describe(&self) -> String {
+        match self.0.as_slice() {
+            [1] => "1 feature".to_string(),
+            [n] => format!("{n} features"),
+            _ => format!("shape {self}"),
         }
     }
 }
 
-/// What a node computes.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Op {
-    Input,
-    Dense { units: usize, activation: Act, use_bias: bool },
-    Activation(Act),
-    Dropout { rate: f64 },
-    LayerNorm { epsilon: f64 },
-    BatchNorm { momentum: f64, epsilon: f64 },
-    Merge(MergeOp),
-    Concatenate,
-    Dot { normalize: bool },
+/// Keras's notation: `(64,)`, `(25, 5, 64)`.
+impl fmt::Display for Shape {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0.as_slice() {
+            [n] => write!(f, "({n},)"),
+            dims => {
+                let inner: Vec<String> = dims.iter().map(|d| d.to_string()).collect();
+                write!(f, "({})", inner.join(", "))
+            }
+        }
+    }
 }
 
-impl Op {
-    /// Keras's class name, for the summary.
-    pub fn class(&self) -> &'static str {
-        match self {
-            Op::Input => "InputLayer",
-            Op::Dense { .. } => "Dense",
-            Op::Activation(_) => "Activation",
-            Op::Dropout { .. } => "Dropout",
-            Op::LayerNorm { .. } => "LayerNormalization",
-            Op::BatchNorm { .. } => "BatchNormalization",
-            Op::Merge(m) => match m {
-                MergeOp::Add => "Add",
-                MergeOp::Subtract => "Subtract",
-                MergeOp::Multiply => "Multiply",
-                MergeOp::Average => "Average",
-                MergeOp::Maximum => "Maximum",
-                MergeOp::Minimum => "Minimum",
-            },
-            Op::Concatenate => "Concatenate",
-            Op::Dot { .. } => "Dot",
-        }
-    }
-
-    /// The activation applied last, if the node ends in one.
-    pub fn activation(&self) -> Option<Act> {
-        match self {
-            Op::Dense { activation, .. } => Some(*activation),
-            Op::Activation(a) => Some(*a),
-            _ => None,
-        }
-    }
-
-    pub fn has_params(&self) -> bool {
-        matches!(self, Op::Dense { .. } | Op::LayerNorm { .. } | Op::BatchNorm { .. })
+impl fmt::Debug for Shape {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
     }
 }
 
 /// One layer application (or input).
 #[derive(Clone, Debug)]
 pub struct Node {
-    pub op: Op,
+    pub op: Box<dyn Op>,
     pub inputs: Vec<NodeId>,
-    /// Features per sample.
-    pub width: usize,
+    /// Shape per sample.
+    pub shape: Shape,
     /// Keras's layer name.
     pub name: String,
     /// The `let` binding that holds it.
@@ -140,67 +103,16 @@ pub struct Node {
 }
 
 impl Node {
-    /// Parameter tensors: (variable, Keras shape, trainable).
-    pub fn tensors(&self, in_width: usize) -> Vec<(&'static str, Vec<usize>, bool)> {
-        match &self.op {
-            Op::Dense { units, use_bias, .. } => {
-                let mut t = vec![("kernel", vec![in_width, *units], true)];
-                if *use_bias {
-                    t.push(("bias", vec![*units], true));
-                }
-                t
-            }
-            Op::LayerNorm { .. } => vec![("gamma", vec![self.width], true), ("beta", vec![self.width], true)],
-            Op::BatchNorm { .. } => vec![
-                ("gamma", vec![self.width], true),
-                ("beta", vec![self.width], true),
-                ("moving_mean", vec![self.width], false),
-                ("moving_variance", vec![self.width], false),
-            ],
-            _ => Vec::new(),
-        }
+    pub fn is_input(&self) -> bool {
+        self.op.is_input()
     }
-}
-
-/// A loss as `compile` named it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum LossKind {
-    Mse,
-    Mae,
-    Huber,
-    Categorical { from_logits: bool },
-    SparseCategorical { from_logits: bool },
-    Binary { from_logits: bool },
-}
-
-impl LossKind {
-    /// Whether the loss and `act` fuse into one stable gradient.
-    pub fn fuses_with(self, act: Act) -> bool {
-        matches!(
-            (self, act.variant),
-            (LossKind::Categorical { from_logits: false }, "Softmax")
-                | (LossKind::SparseCategorical { from_logits: false }, "Softmax")
-                | (LossKind::Binary { from_logits: false }, "Sigmoid")
-        )
-    }
-}
-
-/// A metric resolved for one head (runtime `MetricKind` variant names).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Metric {
-    CategoricalAccuracy,
-    BinaryAccuracy,
-    SparseCategoricalAccuracy,
-    MeanSquaredError,
-    MeanAbsoluteError,
 }
 
 /// The optimizer `compile` names.
 #[derive(Clone, Debug, PartialEq)]
 pub struct OptimizerSpec {
-    /// `Sgd`, `RmsProp` or `Adam` (runtime type names).
-    pub kind: &'static str,
-    /// Builder calls: (method, value).
+    pub kind: OptimizerKind,
+    /// Builder calls: (hyperparameter, value).
     pub settings: Vec<(&'static str, Setting)>,
 }
 
@@ -215,9 +127,9 @@ pub enum Setting {
 #[derive(Clone, Debug)]
 pub struct Head {
     pub node: NodeId,
-    pub loss: Option<LossKind>,
+    pub loss: Option<Loss>,
     pub weight: f64,
-    pub metrics: Vec<Metric>,
+    pub metrics: Vec<MetricKind>,
 }
 
 /// The whole checked model.
@@ -247,13 +159,13 @@ pub struct Pretrained {
 #[derive(Clone, Debug)]
 pub struct TensorSpec {
     pub layer: NodeId,
+    /// `"{layer}.{variable}"`.
     pub name: String,
-    pub variable: &'static str,
-    pub shape: Vec<usize>,
+    pub param: Param,
 }
 
 impl Graph {
-    /// Nodes that feed `id`'s consumers: the list of consumers of each node.
+    /// The consumers of each node.
     pub fn consumers(&self) -> Vec<Vec<NodeId>> {
         let mut out = vec![Vec::new(); self.nodes.len()];
         for (k, node) in self.nodes.iter().enumerate() {
@@ -264,13 +176,22 @@ impl Graph {
         out
     }
 
+    /// The shapes of node `k`'s inputs.
+    pub fn in_shapes(&self, k: NodeId) -> Vec<&Shape> {
+        self.nodes[k].inputs.iter().map(|&i| &self.nodes[i].shape).collect()
+    }
+
+    /// Node `k`'s parameter tensors.
+    pub fn params(&self, k: NodeId) -> Vec<Param> {
+        self.nodes[k].op.params(&self.in_shapes(k), &self.nodes[k].shape)
+    }
+
     /// Every parameter tensor, in definition order (the runtime's `TENSORS`).
     pub fn tensors(&self) -> Vec<TensorSpec> {
         let mut out = Vec::new();
         for (k, node) in self.nodes.iter().enumerate() {
-            let in_width = node.inputs.first().map_or(0, |&i| self.nodes[i].width);
-            for (variable, shape, _) in node.tensors(in_width) {
-                out.push(TensorSpec { layer: k, name: format!("{}.{}", node.name, variable), variable, shape });
+            for param in self.params(k) {
+                out.push(TensorSpec { layer: k, name: format!("{}.{}", node.name, param.variable), param });
             }
         }
         out
@@ -281,18 +202,15 @@ impl Graph {
         !self.heads.is_empty() && self.heads.iter().all(|h| h.loss.is_some())
     }
 
+    /// (trainable, non-trainable) parameter counts.
     pub fn param_count(&self) -> (usize, usize) {
-        let mut trainable = 0;
-        let mut fixed = 0;
-        for node in &self.nodes {
-            let in_width = node.inputs.first().map_or(0, |&i| self.nodes[i].width);
-            for (_, shape, tr) in node.tensors(in_width) {
-                let n: usize = shape.iter().product();
-                if tr {
-                    trainable += n
-                } else {
-                    fixed += n
-                }
+        let (mut trainable, mut fixed) = (0, 0);
+        for t in self.tensors() {
+            let n: usize = t.param.shape.iter().product();
+            if t.param.trainable {
+                trainable += n
+            } else {
+                fixed += n
             }
         }
         (trainable, fixed)
@@ -302,51 +220,43 @@ impl Graph {
     /// its node ends in the matching activation and feeds nothing else.
     pub fn fused(&self, h: usize, consumers: &[Vec<NodeId>]) -> bool {
         let head = &self.heads[h];
-        let node = &self.nodes[head.node];
         let used_once =
             consumers[head.node].is_empty() && self.heads.iter().filter(|o| o.node == head.node).count() == 1;
-        match (head.loss, node.op.activation()) {
+        match (head.loss, self.nodes[head.node].op.activation()) {
             (Some(loss), Some(act)) => used_once && loss.fuses_with(act),
             _ => false,
         }
     }
 
-    /// The workspace layout of the generated passes.
+    /// The workspace layout of the generated passes: each node's output and
+    /// scratch buffers for the forward pass, then the gradients.
     pub fn layout(&self) -> Layout {
         let mut rows = 0;
-        let mut slots = Vec::new();
         let mut stats = 0;
-        let alloc = |rows_needed: usize, rows: &mut usize| {
-            let at = *rows;
-            *rows += rows_needed;
-            at
+        let take = |rows: &mut usize, n: usize| {
+            *rows += n;
+            *rows - n
         };
-        for node in &self.nodes {
-            let w = node.width;
+        let mut slots: Vec<Slot> = Vec::new();
+        for (k, node) in self.nodes.iter().enumerate() {
             let mut slot = Slot::default();
-            if node.op != Op::Input {
-                slot.out = Some(alloc(w, &mut rows));
-                match &node.op {
-                    Op::Dense { activation, .. } if activation.needs_input() => slot.pre = Some(alloc(w, &mut rows)),
-                    Op::Dropout { .. } => slot.pre = Some(alloc(w, &mut rows)),
-                    Op::LayerNorm { .. } => {
-                        slot.pre = Some(alloc(w, &mut rows));
-                        slot.aux = Some(alloc(1, &mut rows));
-                    }
-                    Op::BatchNorm { .. } => {
-                        slot.pre = Some(alloc(w, &mut rows));
-                        slot.stats = Some(stats);
-                        stats += 3 * w;
-                    }
-                    _ => {}
+            if !node.is_input() {
+                slot.out = Some(take(&mut rows, node.shape.size()));
+                let buffers = node.op.buffers(&self.in_shapes(k), &node.shape);
+                for (role, n) in buffers.scratch {
+                    slot.scratch.push((role, take(&mut rows, n), n));
+                }
+                if buffers.stats > 0 {
+                    slot.stats = Some((stats, stats + buffers.stats));
+                    stats += buffers.stats;
                 }
             }
             slots.push(slot);
         }
         let forward_rows = rows;
         for (node, slot) in self.nodes.iter().zip(slots.iter_mut()) {
-            if node.op != Op::Input {
-                slot.grad = Some(alloc(node.width, &mut rows));
+            if !node.is_input() {
+                slot.grad = Some(take(&mut rows, node.shape.size()));
             }
         }
         Layout { slots, forward_rows, train_rows: rows, stats_len: stats }
@@ -358,12 +268,10 @@ impl Graph {
 pub struct Slot {
     /// Its output.
     pub out: Option<usize>,
-    /// Pre-activation (Dense), dropout mask, or normalised input (`x̂`).
-    pub pre: Option<usize>,
-    /// Layer normalization's `1/σ` per sample.
-    pub aux: Option<usize>,
-    /// Offset of batch normalization's statistics in the stats buffer.
-    pub stats: Option<usize>,
+    /// Its scratch buffers: role, offset, rows.
+    pub scratch: Vec<(&'static str, usize, usize)>,
+    /// The range of its statistics in the stats buffer.
+    pub stats: Option<(usize, usize)>,
     /// `dL/d(output)`.
     pub grad: Option<usize>,
 }
@@ -375,4 +283,21 @@ pub struct Layout {
     pub forward_rows: usize,
     pub train_rows: usize,
     pub stats_len: usize,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shapes_print_as_keras_does() {
+        assert_eq!(Shape::vector(64).to_string(), "(64,)");
+        assert_eq!(Shape(vec![25, 5, 64]).to_string(), "(25, 5, 64)");
+        assert_eq!(Shape::vector(32).describe(), "32 features");
+        assert_eq!(Shape::vector(1).describe(), "1 feature");
+        assert_eq!(Shape(vec![25, 5, 64]).describe(), "shape (25, 5, 64)");
+        let s = Shape(vec![49, 10, 8]);
+        assert_eq!((s.size(), s.last(), s.positions()), (3920, 8, 490));
+        assert_eq!(s.with_last(3), Shape(vec![49, 10, 3]));
+    }
 }

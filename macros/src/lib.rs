@@ -1,14 +1,19 @@
 //! The `network!` proc-macro of staticnet: a thin shim over `parse` (syntax
-//! with spans), `ir` (the graph), `check` (shapes and graph rules) and
-//! `expand` (code generation), which are unit-tested without rustc.
+//! with spans), `check` (names, shapes and graph rules, into the `ir`),
+//! `ops` (one module per layer kind) and `expand` (code generation), which
+//! are unit-tested without rustc.
 
 mod check;
 mod expand;
 #[cfg(test)]
 mod fuzz;
 mod ir;
+mod ops;
 mod parse;
-mod placeholder;
+// The vocabulary shared with the runtime: one file, compiled by both crates.
+#[allow(dead_code)]
+#[path = "../../runtime/vocab.rs"]
+mod vocab;
 
 use proc_macro::TokenStream;
 

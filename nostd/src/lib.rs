@@ -55,7 +55,7 @@ pub extern "C" fn staticnet_train_demo(seed: u64, steps: u32) -> f32 {
     let value = SMatrix::<f32, 1, 8>::from_fn(|_, j| j as f32 / 8.0);
     let mut last = 0.0;
     for _ in 0..steps {
-        last = model.train_step::<8, _>(&mut optimizer, &x, &action, &value).total;
+        last = model.train_step::<8>(&mut optimizer, &x, &action, &value).total;
     }
     let out = model.forward(&SVector::<f32, 12>::repeat(0.1));
     last + out.action[0] * 0.0

@@ -12,7 +12,8 @@
 //! `-C target-feature` for `no_std`); elsewhere the portable loops below,
 //! which the compiler vectorizes for the baseline target.
 
-use crate::activations::Activation;
+use crate::cpu::{level, Level};
+use crate::vocab::Activation;
 use crate::Scalar;
 use nalgebra::{SMatrix, SVector};
 
@@ -36,7 +37,7 @@ pub enum Start<'a, T> {
 /// If a slice is shorter than its matrix or the bias shorter than `m`.
 ///
 /// ```
-/// use staticnet::kernels::gemm::{gemm_nn, Start};
+/// use staticnet::__private::gemm::{gemm_nn, Start};
 /// let a = [1.0f32, 2.0, 3.0, 4.0]; // [[1, 3], [2, 4]]
 /// let b = [1.0f32, 1.0];
 /// let mut c = [0.0f32; 2];
@@ -144,20 +145,32 @@ pub trait Gemm: Sized {
     /// false, with `c` untouched, otherwise.
     fn matvec_softmax(m: usize, k: usize, a: &[Self], x: &[Self], bias: Option<&[Self]>, c: &mut [Self]) -> bool;
 
-    /// `out = act(kernel · x + bias)` for one sample on the SIMD kernels,
-    /// specialised for the layer's sizes; false, doing nothing, when this
-    /// CPU has none.
+    /// `out = kernel · x + bias` for one sample on the SIMD kernels,
+    /// specialised for the layer's sizes, with `act` applied when the kernel
+    /// can fuse it (ReLU, linear, a short softmax); see [`OneSample`].
     fn dense1<const IN: usize, const OUT: usize>(
         kernel: &SMatrix<Self, OUT, IN>,
         bias: Option<&SVector<Self, OUT>>,
         act: Activation,
         x: &[Self],
         out: &mut [Self],
-    ) -> bool;
+    ) -> OneSample;
 
-    /// Softmax of one column in place (`z[i] = e^(z[i] − max) / Σ`);
-    /// vectorized for `f32` with AVX2 or AVX-512, libm's `exp` otherwise.
-    fn softmax_in_place(col: &mut [Self]);
+    /// Softmax of one column in place (`z[i] = e^(z[i] − max) / Σ`) with a
+    /// vectorized `exp`, for `f32` with AVX2 or AVX-512; false, with `col`
+    /// untouched, elsewhere (the caller takes libm's).
+    fn softmax_in_place(col: &mut [Self]) -> bool;
+}
+
+/// What [`Gemm::dense1`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OneSample {
+    /// Nothing: this CPU has no SIMD kernels.
+    Declined,
+    /// `out = kernel · x + bias`; the activation is left to the caller.
+    Affine,
+    /// `out = act(kernel · x + bias)`.
+    Activated,
 }
 
 /// Products smaller than this many multiply-adds (a couple of
@@ -225,27 +238,22 @@ fn columns_parallel<T: Scalar>(
     });
 }
 
-/// Runs the x86 kernel `$t::$f` of the best level this CPU has (the value
-/// `then` gives, when present, instead of the kernel's own), or else
+/// Runs the x86 kernel `$t::$f` of the best level this CPU has, or else
 /// `fallback`: on the portable level and on other architectures.
 macro_rules! x86_kernel {
-    ($t:ident::$f:ident$(::<$($g:tt),*>)?($($arg:expr),* $(,)?) $(then $then:expr;)? else $fallback:expr) => {{
+    ($t:ident::$f:ident$(::<$($g:tt),*>)?($($arg:expr),* $(,)?) else $fallback:expr) => {{
         #[cfg(target_arch = "x86_64")]
-        let result = match super::x86::level() {
-            super::x86::Level::Avx512 => {
+        let result = match level() {
+            Level::Avx512 => {
                 // SAFETY: the CPU has AVX-512F (asked of it, or enabled for
                 // the target), and the callers checked the slices.
-                let ran = unsafe { super::x86::avx512::$t::$f$(::<$($g),*>)?($($arg),*) };
-                $(let ran = { let _ = ran; $then };)?
-                ran
+                unsafe { super::x86::avx512::$t::$f$(::<$($g),*>)?($($arg),*) }
             }
-            super::x86::Level::Avx2 => {
+            Level::Avx2 => {
                 // SAFETY: as above, with AVX2 and FMA.
-                let ran = unsafe { super::x86::avx2::$t::$f$(::<$($g),*>)?($($arg),*) };
-                $(let ran = { let _ = ran; $then };)?
-                ran
+                unsafe { super::x86::avx2::$t::$f$(::<$($g),*>)?($($arg),*) }
             }
-            super::x86::Level::Portable => $fallback,
+            Level::Portable => $fallback,
         };
         #[cfg(not(target_arch = "x86_64"))]
         let result = $fallback;
@@ -277,7 +285,7 @@ macro_rules! gemm_for {
             #[inline]
             fn simd() -> bool {
                 #[cfg(target_arch = "x86_64")]
-                return super::x86::level() != super::x86::Level::Portable;
+                return level() != Level::Portable;
                 #[cfg(not(target_arch = "x86_64"))]
                 return false;
             }
@@ -302,21 +310,20 @@ macro_rules! gemm_for {
                 act: Activation,
                 x: &[$t],
                 out: &mut [$t],
-            ) -> bool {
+            ) -> OneSample {
                 // Checked here: the kernel trusts its constant sizes.
                 let (x, out) = (&x[..IN], &mut out[..OUT]);
                 let bias = bias.map_or(core::ptr::null(), |b| b.as_ptr());
                 x86_kernel!($t::dense1_fixed::<OUT, IN>(kernel.as_ptr(), x.as_ptr(), bias, act, out.as_mut_ptr())
-                    then true;
                     else {
                         let _ = (kernel, bias, act, x, out);
-                        false
+                        OneSample::Declined
                     })
             }
 
             #[inline]
-            fn softmax_in_place(col: &mut [$t]) {
-                x86_kernel!($t::softmax_in_place(col) else crate::activations::softmax_in_place_libm(col))
+            fn softmax_in_place(col: &mut [$t]) -> bool {
+                x86_kernel!($t::softmax_in_place(col) else false)
             }
         }
     };
@@ -365,7 +372,10 @@ pub(crate) fn portable<T: Scalar>(
         }
         if relu {
             for o in cc.iter_mut() {
-                *o = o.max(T::zero());
+                // NaN stays NaN, as Keras's `relu` keeps it.
+                if *o < T::zero() {
+                    *o = T::zero();
+                }
             }
         }
     }
@@ -478,13 +488,13 @@ mod tests {
                     let z: Vec<f32> =
                         data::<f64>(rows, salt * 41 + rows).iter().map(|v| (v * scale - 0.1 * scale) as f32).collect();
                     let mut got = z.clone();
-                    f32::softmax_in_place(&mut got);
+                    crate::activations::softmax_in_place(&mut got);
                     check_softmax(&z, &got);
                 }
             }
         }
         let mut with_nan = [0.5f32, f32::NAN, 1.0];
-        f32::softmax_in_place(&mut with_nan);
+        crate::activations::softmax_in_place(&mut with_nan);
         assert!(with_nan.iter().all(|v| v.is_nan()));
     }
 
@@ -527,7 +537,7 @@ mod tests {
                     let mut want = vec![0.0f32; m];
                     let start = if with_bias { Start::Bias(&bias) } else { Start::Zero };
                     gemm_nn(m, 1, k, &a, &x, &mut want, start, false);
-                    f32::softmax_in_place(&mut want);
+                    crate::activations::softmax_in_place(&mut want);
                     let mut got = vec![-1.0f32; m];
                     if f32::matvec_softmax(m, k, &a, &x, b, &mut got) {
                         for (g, w) in got.iter().zip(&want) {

@@ -32,72 +32,10 @@
 // structs made the hot loops no clearer.
 #![allow(unsafe_op_in_unsafe_fn, clippy::too_many_arguments)]
 
-use super::gemm::{Layout, Start};
-use crate::activations::Activation;
-
-/// Which kernels run on this CPU.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-// A target that enables AVX-512F at compile time never builds the others.
-#[cfg_attr(target_feature = "avx512f", allow(dead_code))]
-pub(crate) enum Level {
-    /// The portable loops.
-    Portable = 1,
-    /// [`avx2`]: AVX2 and FMA.
-    Avx2 = 2,
-    /// [`avx512`]: AVX-512F (which implies AVX2 and FMA).
-    Avx512 = 3,
-}
-
-/// The best kernels this CPU runs: fixed at compile time when the target
-/// enables AVX-512F, or without `std` (AVX2 when the target enables it);
-/// otherwise asked of the CPU once. With `std`, the environment variable
-/// `STATICNET_PORTABLE` forces the portable loops and
-/// `STATICNET_NO_AVX512` stops at AVX2 (both read once), so every path can
-/// be tested and timed on a CPU that has the faster ones.
-#[inline]
-pub(crate) fn level() -> Level {
-    #[cfg(target_feature = "avx512f")]
-    {
-        Level::Avx512
-    }
-    #[cfg(all(not(target_feature = "avx512f"), feature = "std"))]
-    {
-        use core::sync::atomic::{AtomicU8, Ordering};
-        // A `Level`'s discriminant, or 0: not asked yet.
-        static LEVEL: AtomicU8 = AtomicU8::new(0);
-        match LEVEL.load(Ordering::Relaxed) {
-            1 => Level::Portable,
-            2 => Level::Avx2,
-            3 => Level::Avx512,
-            _ => {
-                let asked = |name: &str| std::env::var_os(name).is_some();
-                let level = if asked("STATICNET_PORTABLE")
-                    || !(std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma"))
-                {
-                    Level::Portable
-                } else if std::is_x86_feature_detected!("avx512f") && !asked("STATICNET_NO_AVX512") {
-                    Level::Avx512
-                } else {
-                    Level::Avx2
-                };
-                LEVEL.store(level as u8, Ordering::Relaxed);
-                level
-            }
-        }
-    }
-    #[cfg(all(not(target_feature = "avx512f"), not(feature = "std"), target_feature = "avx2", target_feature = "fma"))]
-    {
-        Level::Avx2
-    }
-    #[cfg(all(
-        not(target_feature = "avx512f"),
-        not(feature = "std"),
-        not(all(target_feature = "avx2", target_feature = "fma"))
-    ))]
-    {
-        Level::Portable
-    }
-}
+use super::gemm::{Layout, OneSample, Start};
+#[cfg(test)]
+use crate::cpu::{level, Level};
+use crate::vocab::Activation;
 
 /// The most values a one-sample `f32` softmax keeps in registers at this
 /// level, where it also skips the shift by the maximum when every value is
@@ -275,7 +213,9 @@ macro_rules! kernels_body {
                 x = add(x, if MASKED { mload(c, mask) } else { load(c) });
             }
             if e.relu {
-                x = max(x, zero());
+                // `max_ps` returns its second operand when either is NaN:
+                // a NaN stays NaN, as Keras's `relu` keeps it.
+                x = max(zero(), x);
             }
             if MASKED {
                 mstore(c, mask, x)
@@ -455,14 +395,16 @@ macro_rules! kernels_body {
         /// The CPU must have the module's features; `a` holds `M·K` values, `x` `K`,
         /// `c` `M`, and `bias` is null or holds `M`.
         #[target_feature(enable = $feat)]
-        pub(crate) unsafe fn dense1_fixed<const M: usize, const K: usize>(a: *const E, x: *const E, bias: *const E, act: Activation, c: *mut E) {
+        pub(crate) unsafe fn dense1_fixed<const M: usize, const K: usize>(a: *const E, x: *const E, bias: *const E, act: Activation, c: *mut E) -> OneSample {
             if act == Activation::Softmax && fused_softmax_inline(M, K, a, x, bias, c) {
-                return;
+                return OneSample::Activated;
             }
             let relu = act == Activation::Relu;
             matvec_inline(M, K, a, M, x, c, Epilogue { keep: false, bias, relu });
-            if !relu && act != Activation::Linear {
-                crate::activations::forward_in_place(act, core::slice::from_raw_parts_mut(c, M), M);
+            if relu || act == Activation::Linear {
+                OneSample::Activated
+            } else {
+                OneSample::Affine
             }
         }
 
@@ -706,9 +648,9 @@ macro_rules! kernels_body {
                     } else if e.keep {
                         v += *cp;
                     }
-                    if e.relu {
-                        // NaN becomes 0, as `max_ps(x, 0)` does.
-                        v = v.max(0.0);
+                    if e.relu && v < 0.0 {
+                        // NaN stays NaN, as in the vector store.
+                        v = 0.0;
                     }
                     *cp = v;
                 }
@@ -896,10 +838,12 @@ macro_rules! f32_softmax {
         /// classifier head, stay in registers from load to store (and skip
         /// the shift when it cannot matter, see [`softmax_of_two`]).
         ///
+        /// Always done here (true), for the `f64` entry's sake.
+        ///
         /// # Safety
         /// The CPU must have the module's features.
         #[target_feature(enable = $feat)]
-        pub(crate) unsafe fn softmax_in_place(col: &mut [E]) {
+        pub(crate) unsafe fn softmax_in_place(col: &mut [E]) -> bool {
             let rows = col.len();
             let op = col.as_mut_ptr();
             if rows <= 2 * L {
@@ -909,7 +853,7 @@ macro_rules! f32_softmax {
                     // As libm's path: a NaN input makes every output NaN.
                     None => col.fill(E::NAN),
                 }
-                return;
+                return true;
             }
             // Lanes past the end are read as −∞, whose exponential is 0.
             let chunks = rows.div_ceil(L);
@@ -924,7 +868,7 @@ macro_rules! f32_softmax {
             }
             if any(seen_nan) {
                 col.fill(E::NAN);
-                return;
+                return true;
             }
             let top = all_max(top);
             let mut sum = zero();
@@ -937,6 +881,7 @@ macro_rules! f32_softmax {
             for c in 0..chunks {
                 put(c, div(chunk(c), sum));
             }
+            true
         }
     };
 }
@@ -951,12 +896,12 @@ macro_rules! f64_softmax {
             false
         }
 
-        /// Softmax in place with libm's `exp`.
+        /// Declines: the caller takes libm's `exp`.
         ///
         /// # Safety
-        /// None beyond the signature; `unsafe` to match the `f32` entry.
-        pub(crate) unsafe fn softmax_in_place(col: &mut [E]) {
-            crate::activations::softmax_in_place_libm(col)
+        /// None; `unsafe` to match the `f32` entry.
+        pub(crate) unsafe fn softmax_in_place(_: &mut [E]) -> bool {
+            false
         }
     };
 }

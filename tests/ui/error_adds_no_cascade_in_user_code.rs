@@ -23,7 +23,7 @@ fn main() {
     let age = SMatrix::<f32, 1, 4>::zeros();
     let income = SMatrix::<f32, 10, 4>::zeros();
     let gender = SMatrix::<f32, 1, 4>::zeros();
-    let losses = trained.train_step::<4, _>(&mut opt, &x, &age, &income, &gender);
+    let losses = trained.train_step::<4>(&mut opt, &x, &age, &income, &gender);
     println!("{} {}", losses.total, losses.income);
     println!("{} parameters", Posts::<f32>::PARAM_COUNT);
 }

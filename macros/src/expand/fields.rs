@@ -1,0 +1,60 @@
+//! The struct's parameter fields, one per layer with weights, and what
+//! goes with them: zeroed and initial values, the tensor table in Keras's
+//! names and shapes, access to each tensor, and moving-statistics updates.
+
+use super::pass::Locals;
+use super::{ident, private};
+use crate::ir::{Graph, Layout};
+use crate::ops::lit;
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote};
+
+/// The pieces of the struct and its impls that follow its fields.
+#[derive(Default)]
+pub struct Fields {
+    /// `#[doc = …] pub dense: Dense<T, 64, 32>,`
+    pub decls: Vec<TokenStream>,
+    /// `dense: <Dense<T, 64, 32>>::zeros(),`
+    pub zeros: Vec<TokenStream>,
+    /// Statements setting Keras's initial values.
+    pub init: Vec<TokenStream>,
+    /// `TensorInfo { name: "dense.kernel", shape: &[64, 32], trainable: true }`
+    pub infos: Vec<TokenStream>,
+    /// `0 => self.dense.kernel.as_slice(),`
+    pub get: Vec<TokenStream>,
+    pub get_mut: Vec<TokenStream>,
+    /// Statements folding batch statistics into moving statistics.
+    pub moving: Vec<TokenStream>,
+}
+
+/// Every layer's parameter field and its companions.
+pub fn fields(g: &Graph, layout: &Layout) -> Fields {
+    let p = private();
+    let locals = Locals::new(g, layout);
+    let tensors = g.tensors();
+    let mut out = Fields::default();
+    for (k, node) in g.nodes.iter().enumerate() {
+        let Some(ty) = node.op.param_type(&g.in_shapes(k), &node.shape) else { continue };
+        let f = ident(&node.name);
+        let (path, generics) = (&ty.path, &ty.generics);
+        let doc = format!("Layer `{}` {}", node.name, ty.doc);
+        out.decls.push(quote!(#[doc = #doc] pub #f: #path #generics,));
+        out.zeros.push(quote!(#f: <#path #generics>::zeros(),));
+        let e = locals.emit(k, false);
+        out.init.push(node.op.init(&e));
+        out.moving.extend(node.op.moving_update(&e));
+    }
+    for (i, t) in tensors.iter().enumerate() {
+        let (name, trainable) = (&t.name, t.param.trainable);
+        let shape = t.param.shape.iter().map(|&s| lit(s));
+        out.infos.push(quote!(#p::TensorInfo { name: #name, shape: &[#(#shape),*], trainable: #trainable }));
+        let (f, v, i) = (ident(&g.nodes[t.layer].name), format_ident!("{}", t.param.variable), lit(i));
+        out.get.push(quote!(#i => self.#f.#v.as_slice(),));
+        out.get_mut.push(quote!(#i => self.#f.#v.as_mut_slice(),));
+    }
+    if out.decls.is_empty() {
+        out.decls.push(quote!(#[doc(hidden)] pub __sn_scalar: ::core::marker::PhantomData<T>,));
+        out.zeros.push(quote!(__sn_scalar: ::core::marker::PhantomData,));
+    }
+    out
+}

@@ -1,0 +1,323 @@
+//! The generated API's signatures, written once for both the real struct
+//! and the placeholder emitted after an error (which knows only part of
+//! the interface), so the two cannot drift apart.
+
+use super::{ident, private};
+use crate::check::graph::target_shape;
+use crate::check::{HeadSig, Interface};
+use crate::ir::Graph;
+use crate::ops::lit;
+use proc_macro2::{Ident, TokenStream};
+use quote::{format_ident, quote};
+
+/// What the signatures need to know of a network.
+pub struct Sig {
+    pub p: TokenStream,
+    pub output_name: Ident,
+    pub losses_name: Ident,
+    /// Each input: the parameter's name and its size per sample, if known.
+    pub inputs: Vec<(Ident, Option<usize>)>,
+    pub heads: Vec<HeadField>,
+    /// The optimizer type `compile` names.
+    pub optimizer: Ident,
+}
+
+/// One head as the signatures see it.
+pub struct HeadField {
+    /// Its field in the output and losses structs; `None` when its name is
+    /// unknown or unusable (a placeholder leaves it out).
+    pub field: Option<Ident>,
+    /// Values per sample, if known (a placeholder guesses 1).
+    pub size: Option<usize>,
+    /// The training target's values per sample, if known.
+    pub target: Option<usize>,
+    /// The target parameter's name.
+    pub target_arg: Ident,
+}
+
+impl Sig {
+    /// The signatures of a checked network.
+    pub fn of_graph(name: &Ident, g: &Graph) -> Sig {
+        let inputs = g.inputs.iter().map(|&i| (ident(&g.nodes[i].var), Some(g.nodes[i].shape.size()))).collect();
+        let heads = g
+            .heads
+            .iter()
+            .map(|h| {
+                let node = &g.nodes[h.node];
+                HeadField {
+                    field: Some(ident(&node.name)),
+                    size: Some(node.shape.size()),
+                    target: Some(h.loss.map_or(node.shape.size(), |l| target_shape(l, &node.shape).size())),
+                    target_arg: format_ident!("{}_target", node.name),
+                }
+            })
+            .collect();
+        Sig::new(name, inputs, heads, g.optimizer.kind.type_name())
+    }
+
+    /// The signatures of a network that failed to check, as far as its
+    /// interface is known: an unknown input or target takes any type, an
+    /// unknown head is one value wide.
+    pub fn of_interface(name: &Ident, iface: &Interface) -> Sig {
+        let inputs: Vec<Option<usize>> = match &iface.inputs {
+            Some(v) => v.iter().map(|s| s.as_ref().map(|s| s.size())).collect(),
+            None => vec![None],
+        };
+        let inputs = inputs.into_iter().enumerate().map(|(i, size)| (format_ident!("__sn_input{}", i), size)).collect();
+        let heads: Vec<HeadSig> = iface.heads.clone().unwrap_or_else(|| vec![HeadSig::default()]);
+        let fields = usable_fields(&heads);
+        let heads = heads
+            .iter()
+            .zip(fields)
+            .enumerate()
+            .map(|(h, (sig, field))| HeadField {
+                field,
+                size: sig.shape.as_ref().map(|s| s.size()),
+                target: sig.target.as_ref().map(|s| s.size()),
+                target_arg: format_ident!("__sn_target{}", h),
+            })
+            .collect();
+        Sig::new(name, inputs, heads, "RmsProp")
+    }
+
+    fn new(name: &Ident, inputs: Vec<(Ident, Option<usize>)>, heads: Vec<HeadField>, optimizer: &str) -> Sig {
+        Sig {
+            p: private(),
+            output_name: format_ident!("{}Output", name),
+            losses_name: format_ident!("{}Losses", name),
+            inputs,
+            heads,
+            optimizer: format_ident!("{}", optimizer),
+        }
+    }
+
+    fn single(&self) -> bool {
+        self.heads.len() == 1
+    }
+
+    /// `&SMatrix<T, size, batch>`, or any type when the size is unknown.
+    fn arg(&self, size: Option<usize>, batch: TokenStream) -> TokenStream {
+        let p = &self.p;
+        match size {
+            Some(w) => {
+                let w = lit(w);
+                quote!(&#p::SMatrix<T, #w, #batch>)
+            }
+            None => quote!(impl ::core::marker::Sized),
+        }
+    }
+
+    /// `posts: &SMatrix<T, 256, { B }>, …` for every input (`{ B }` so that a
+    /// type named `B` where the network is defined cannot capture it).
+    fn batch_inputs(&self) -> Vec<TokenStream> {
+        self.inputs
+            .iter()
+            .map(|(name, size)| {
+                let ty = self.arg(*size, quote!({ B }));
+                quote!(#name: #ty)
+            })
+            .collect()
+    }
+
+    fn targets(&self) -> Vec<TokenStream> {
+        self.heads
+            .iter()
+            .map(|h| {
+                let (name, ty) = (&h.target_arg, self.arg(h.target, quote!({ B })));
+                quote!(#name: #ty)
+            })
+            .collect()
+    }
+
+    fn head_size(&self, h: usize) -> TokenStream {
+        let w = lit(self.heads[h].size.unwrap_or(1));
+        quote!(#w)
+    }
+
+    /// `pub fn forward(&self, posts: &SVector<T, 256>) -> …`.
+    pub fn decl_forward(&self) -> TokenStream {
+        let p = &self.p;
+        let args = self.inputs.iter().map(|(name, size)| {
+            let ty = match size {
+                Some(w) => {
+                    let w = lit(*w);
+                    quote!(&#p::SVector<T, #w>)
+                }
+                None => quote!(impl ::core::marker::Sized),
+            };
+            quote!(#name: #ty)
+        });
+        let ret = if self.single() {
+            let w = self.head_size(0);
+            quote!(#p::SVector<T, #w>)
+        } else {
+            let out = &self.output_name;
+            quote!(#out<T, 1>)
+        };
+        quote!(pub fn forward(&self, #(#args),*) -> #ret)
+    }
+
+    /// `pub fn forward_batch<const B: usize>(&self, …) -> …`.
+    pub fn decl_forward_batch(&self) -> TokenStream {
+        let p = &self.p;
+        let args = self.batch_inputs();
+        let ret = if self.single() {
+            let w = self.head_size(0);
+            quote!(#p::SMatrix<T, #w, { B }>)
+        } else {
+            let out = &self.output_name;
+            quote!(#out<T, { B }>)
+        };
+        quote!(pub fn forward_batch<const B: usize>(&self, #(#args),*) -> #ret)
+    }
+
+    /// `pub fn loss_and_grad<const B: usize>(&self, inputs…, targets…, grads: &mut Self) -> …Losses<T>`.
+    pub fn decl_loss_and_grad(&self) -> TokenStream {
+        let (inputs, targets, losses) = (self.batch_inputs(), self.targets(), &self.losses_name);
+        quote! {
+            #[allow(clippy::too_many_arguments)]
+            pub fn loss_and_grad<const B: usize>(&self, #(#inputs,)* #(#targets,)* grads: &mut Self) -> #losses<T>
+        }
+    }
+
+    /// `pub fn train_step<const B: usize>(&mut self, optimizer: &mut impl Optimizer<T, Self>, …)`:
+    /// `B` is the only generic argument, so `train_step::<64>(…)` works.
+    pub fn decl_train_step(&self) -> TokenStream {
+        let p = &self.p;
+        let (inputs, targets, losses) = (self.batch_inputs(), self.targets(), &self.losses_name);
+        quote! {
+            #[allow(clippy::too_many_arguments)]
+            pub fn train_step<const B: usize>(&mut self, optimizer: &mut impl #p::Optimizer<T, Self>, #(#inputs,)* #(#targets,)*) -> #losses<T>
+        }
+    }
+
+    /// `pub fn optimizer() -> RmsProp<T, Self>`.
+    pub fn decl_optimizer(&self) -> TokenStream {
+        let (p, ty) = (&self.p, &self.optimizer);
+        quote!(pub fn optimizer() -> #p::#ty<T, Self>)
+    }
+
+    /// `pub fn new(seed: u64) -> Self`.
+    pub fn decl_new(&self) -> TokenStream {
+        quote!(pub fn new(seed: u64) -> Self)
+    }
+
+    /// `pub fn zeros() -> Self`.
+    pub fn decl_zeros(&self) -> TokenStream {
+        quote!(pub fn zeros() -> Self)
+    }
+
+    /// `pub fn summary() -> Summary`.
+    pub fn decl_summary(&self) -> TokenStream {
+        let p = &self.p;
+        quote!(pub fn summary() -> #p::Summary)
+    }
+
+    /// `pub fn new_boxed(seed: u64) -> Box<Self>` (with `alloc`).
+    pub fn decl_new_boxed(&self) -> TokenStream {
+        let p = &self.p;
+        quote!(pub fn new_boxed(seed: u64) -> #p::Box<Self>)
+    }
+
+    /// `pub fn to_safetensors(&self) -> Vec<u8>` (with `alloc`).
+    pub fn decl_to_safetensors(&self) -> TokenStream {
+        let p = &self.p;
+        quote!(pub fn to_safetensors(&self) -> #p::Vec<u8>)
+    }
+
+    /// `pub fn from_safetensors(bytes: &[u8]) -> Result<Self, WeightsError>` (with `alloc`).
+    pub fn decl_from_safetensors(&self) -> TokenStream {
+        let p = &self.p;
+        quote!(pub fn from_safetensors(bytes: &[u8]) -> ::core::result::Result<Self, #p::weights::WeightsError>)
+    }
+
+    /// The head fields that exist, with their sizes.
+    fn fields(&self) -> (Vec<&Ident>, Vec<TokenStream>) {
+        self.heads.iter().enumerate().filter_map(|(h, f)| f.field.as_ref().map(|i| (i, self.head_size(h)))).unzip()
+    }
+
+    /// `{Name}Output<T, const B = 1>`, one field per head, for networks with
+    /// several heads; a placeholder's has a marker for the fields it lacks.
+    pub fn output_struct(&self, vis: &syn::Visibility, doc: &str, docs: &[String], placeholder: bool) -> TokenStream {
+        if self.single() {
+            return quote!();
+        }
+        let (p, name) = (&self.p, &self.output_name);
+        let (fields, sizes) = self.fields();
+        let docs = docs.iter().map(String::as_str).chain(std::iter::repeat("")).take(fields.len());
+        let marker = placeholder.then(|| quote!(#[doc(hidden)] pub __sn_scalar: ::core::marker::PhantomData<T>,));
+        quote! {
+            #[doc = #doc]
+            #[derive(Clone, Debug, PartialEq)]
+            #[allow(unused_braces)]
+            #vis struct #name<T: #p::Scalar, const B: usize = 1> {
+                #( #[doc = #docs] pub #fields: #p::SMatrix<T, #sizes, { B }>, )*
+                #marker
+            }
+        }
+    }
+
+    /// `{Name}Losses<T>`: the total and one field per head.
+    pub fn losses_struct(&self, vis: &syn::Visibility, doc: &str, docs: &[String]) -> TokenStream {
+        let name = &self.losses_name;
+        let (fields, _) = self.fields();
+        let docs = docs.iter().map(String::as_str).chain(std::iter::repeat("")).take(fields.len());
+        quote! {
+            #[doc = #doc]
+            #[derive(Clone, Copy, Debug, PartialEq)]
+            #vis struct #name<T> {
+                /// `Σ weight · loss` over the heads.
+                pub total: T,
+                #( #[doc = #docs] pub #fields: T, )*
+            }
+        }
+    }
+
+    /// The data set types of the `Data` impl: `&'a OMatrix<T, Const<w>, Dyn>`
+    /// per input (a tuple for several), then per target (`Dyn` rows where a
+    /// placeholder does not know the size).
+    pub fn data_types(&self) -> (TokenStream, TokenStream) {
+        let p = &self.p;
+        let ty = |sizes: Vec<Option<usize>>| -> TokenStream {
+            let tys: Vec<TokenStream> = sizes
+                .iter()
+                .map(|s| match s {
+                    Some(w) => {
+                        let w = lit(*w);
+                        quote!(&'a #p::OMatrix<T, #p::Const<#w>, #p::Dyn>)
+                    }
+                    None => quote!(&'a #p::OMatrix<T, #p::Dyn, #p::Dyn>),
+                })
+                .collect();
+            if tys.len() == 1 {
+                let t = &tys[0];
+                quote!(#t)
+            } else {
+                quote!((#(#tys,)*))
+            }
+        };
+        (ty(self.inputs.iter().map(|i| i.1).collect()), ty(self.heads.iter().map(|h| h.target).collect()))
+    }
+
+    /// The number of inputs and of heads.
+    pub fn counts(&self) -> (usize, usize) {
+        (self.inputs.len(), self.heads.len())
+    }
+}
+
+/// The head fields a placeholder can emit: valid, unique, not `total`.
+fn usable_fields(heads: &[HeadSig]) -> Vec<Option<Ident>> {
+    let mut seen: Vec<String> = Vec::new();
+    heads
+        .iter()
+        .map(|h| {
+            let name = h.name.as_ref()?;
+            let usable = crate::check::args::valid_ident(name) && name != "total" && !name.starts_with("__sn");
+            if !usable || seen.contains(name) {
+                return None;
+            }
+            seen.push(name.clone());
+            Some(ident(name))
+        })
+        .collect()
+}

@@ -1,0 +1,154 @@
+//! The runtime traits every network implements (`Network`, `Data`), and
+//! the tables they and `summary()` read: tensors, inputs, heads, layers.
+
+use super::fields::Fields;
+use super::sig::Sig;
+use super::{ident, loss_tokens, private};
+use crate::ir::{Graph, Layout};
+use crate::ops::{f64_lit, lit};
+use proc_macro2::{Ident, TokenStream};
+use quote::{format_ident, quote};
+
+/// `impl Network<T>`.
+pub fn network_impl(name: &Ident, g: &Graph, layout: &Layout, fields: &Fields) -> TokenStream {
+    let p = private();
+    let (trainable, fixed) = g.param_count();
+    let param_count = lit(trainable + fixed);
+    let in_names = g.inputs.iter().map(|&i| &g.nodes[i].var);
+    let in_sizes = g.inputs.iter().map(|&i| lit(g.nodes[i].shape.size()));
+    let heads = g.heads.iter().map(|h| {
+        let n = &g.nodes[h.node];
+        let (hname, w) = (&n.name, lit(n.shape.size()));
+        let tw = lit(h.loss.map_or(n.shape.size(), |l| crate::check::graph::target_shape(l, &n.shape).size()));
+        let loss = match h.loss {
+            Some(l) => {
+                let t = loss_tokens(l);
+                quote!(Some(#t))
+            }
+            None => quote!(None),
+        };
+        let weight = f64_lit(h.weight);
+        let metrics = h.metrics.iter().map(|m| {
+            let v = format_ident!("{}", m.variant());
+            quote!(#p::MetricKind::#v)
+        });
+        quote!(#p::HeadInfo { name: #hname, width: #w, target_width: #tw, loss: #loss, loss_weight: #weight, metrics: &[#(#metrics),*] })
+    });
+    let head_offsets = g.heads.iter().map(|h| lit(layout.slots[h.node].out.unwrap_or(0)));
+    let (fwd_rows, train_rows, stats_len) = (lit(layout.forward_rows), lit(layout.train_rows), lit(layout.stats_len));
+    let (infos, get, get_mut) = (&fields.infos, &fields.get, &fields.get_mut);
+    quote! {
+        impl<T: #p::Scalar> #p::Network<T> for #name<T> {
+            const PARAM_COUNT: usize = #param_count;
+            const TENSORS: &'static [#p::TensorInfo] = &[#(#infos),*];
+            const INPUT_NAMES: &'static [&'static str] = &[#(#in_names),*];
+            const INPUT_WIDTHS: &'static [usize] = &[#(#in_sizes),*];
+            const HEADS: &'static [#p::HeadInfo] = &[#(#heads),*];
+            const FORWARD_ROWS: usize = #fwd_rows;
+            const TRAIN_ROWS: usize = #train_rows;
+            const HEAD_OFFSETS: &'static [usize] = &[#(#head_offsets),*];
+            const STATS_LEN: usize = #stats_len;
+
+            fn zeros() -> Self {
+                Self::zeros()
+            }
+            fn with_seed(seed: u64) -> Self {
+                Self::new(seed)
+            }
+            fn tensor(&self, i: usize) -> &[T] {
+                match i {
+                    #(#get)*
+                    _ => &[],
+                }
+            }
+            fn tensor_mut(&mut self, i: usize) -> &mut [T] {
+                match i {
+                    #(#get_mut)*
+                    _ => &mut [],
+                }
+            }
+            fn forward_slices(&self, n: usize, inputs: &[&[T]], workspace: &mut [T], mode: #p::Mode, stats: &mut [T]) {
+                self.__sn_pass(n, inputs, workspace, mode, stats, None);
+            }
+        }
+    }
+}
+
+/// `impl Data<T>` (with `alloc`): the typed data sets `fit` takes.
+pub fn data_impl(name: &Ident, sig: &Sig) -> TokenStream {
+    let p = private();
+    let (inputs_ty, targets_ty) = sig.data_types();
+    let (n_inputs, n_heads) = sig.counts();
+    let fill = |count: usize| -> TokenStream {
+        if count == 1 {
+            quote!(out[0] = data.as_slice();)
+        } else {
+            let idx = (0..count).map(syn::Index::from);
+            let pos = 0..count;
+            quote!(#(out[#pos] = data.#idx.as_slice();)*)
+        }
+    };
+    let (fill_inputs, fill_targets) = (fill(n_inputs), fill(n_heads));
+    quote! {
+        impl<T: #p::Scalar> #p::Data<T> for #name<T> {
+            type Inputs<'a> = #inputs_ty where T: 'a;
+            type Targets<'a> = #targets_ty where T: 'a;
+            fn input_slices<'a>(data: Self::Inputs<'a>, out: &mut [&'a [T]]) {
+                #fill_inputs
+            }
+            fn target_slices<'a>(data: Self::Targets<'a>, out: &mut [&'a [T]]) {
+                #fill_targets
+            }
+        }
+    }
+}
+
+/// The body of `summary()`: Keras's table, a row per layer.
+pub fn summary(g: &Graph) -> TokenStream {
+    let p = private();
+    let consumers = g.consumers();
+    let chain = g.inputs.len() == 1
+        && g.heads.len() == 1
+        && g.nodes.iter().enumerate().all(|(k, n)| k == 0 || n.inputs == [k - 1])
+        && consumers.iter().all(|c| c.len() <= 1);
+    let rows = g.nodes.iter().enumerate().map(|(k, n)| {
+        let (layer, class, w) = (&n.name, n.op.class(), lit(n.shape.size()));
+        let params: usize = g.params(k).iter().map(|t| t.shape.iter().product::<usize>()).sum();
+        let params = lit(params);
+        let conn = n.inputs.iter().map(|&i| g.nodes[i].name.clone());
+        quote!(#p::SummaryRow { layer: #layer, class: #class, width: #w, params: #params, connected_to: &[#(#conn),*] })
+    });
+    let title = &g.title;
+    let (trainable, fixed) = g.param_count();
+    let (tc, fc) = (lit(trainable), lit(fixed));
+    quote! {
+        #p::Summary {
+            name: #title,
+            rows: &[#(#rows),*],
+            trainable: #tc,
+            non_trainable: #fc,
+            show_connected: !#chain,
+            scalar_bytes: ::core::mem::size_of::<T>(),
+        }
+    }
+}
+
+/// The head fields of `forward_batch`'s result, from the workspace.
+pub fn batch_heads(g: &Graph, layout: &Layout, sig: &Sig) -> TokenStream {
+    let p = private();
+    let takes: Vec<TokenStream> = g
+        .heads
+        .iter()
+        .map(|h| {
+            let (off, w) = (lit(layout.slots[h.node].out.unwrap_or(0)), lit(g.nodes[h.node].shape.size()));
+            quote!(#p::SMatrix::<T, #w, { B }>::from_column_slice(&__sn_ws[#off * B..(#off + #w) * B]))
+        })
+        .collect();
+    if takes.len() == 1 {
+        takes[0].clone()
+    } else {
+        let out = &sig.output_name;
+        let fields = g.heads.iter().map(|h| ident(&g.nodes[h.node].name));
+        quote!(#out { #(#fields: #takes),* })
+    }
+}

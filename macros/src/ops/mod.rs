@@ -1,0 +1,335 @@
+//! One module per operation: each layer or merge kind owns its arguments
+//! and their checks, its output shape, its parameters (field type, Keras
+//! weight names and shapes, initial values), its workspace, and what it
+//! emits for the one-sample forward pass, the batch forward pass and the
+//! backward pass. The checker and the code generator call them only
+//! through [`Op`] and the [`Kind`] table, [`KINDS`].
+//!
+//! # How to add a layer
+//!
+//! 1. Write its kernels in the runtime, `runtime/ops/{kind}.rs` (forward
+//!    on a batch, backward adding into the input gradient), declare the
+//!    module in `runtime/ops/mod.rs`, and give it unit tests there. A layer
+//!    with weights also gets its parameter struct in `runtime/layers.rs`
+//!    (fields named as Keras names the variables).
+//! 2. Write `macros/src/ops/{kind}.rs`: a `pub const KIND: Kind` (Keras's
+//!    class name, its arguments, a `build` function that reads them with
+//!    [`crate::check::args::Args`]) and a struct implementing [`Op`]:
+//!    `infer` (the output shape, or an error at the layer that shows
+//!    Keras's arithmetic), `params` and `param_type` if it has weights,
+//!    `buffers` if training keeps something for the backward pass, and
+//!    `forward` / `backward` (and `forward1` when the one-sample pass
+//!    differs), which emit calls of the runtime kernels through
+//!    `::staticnet::__private` using the names [`Emit`] gives.
+//! 3. Add `mod {kind};` below and its `KIND` to [`KINDS`].
+//! 4. Tests: Keras fixtures made by a script in `tools/`, a Keras-parity
+//!    test in `tests/keras_parity.rs`, a finite-difference check in
+//!    `tests/gradient_check.rs`, and a `tests/ui/` case per compile error
+//!    it adds.
+//!
+//! Nothing else changes: the checker, the workspace layout, the struct's
+//! fields, weights I/O, `summary()` and the passes are driven by the trait.
+
+pub mod activation;
+pub mod dense;
+pub mod dropout;
+pub mod input;
+pub mod merge;
+pub mod normalization;
+
+use crate::check::args::Args;
+use crate::check::ctxt::Ctx;
+use crate::ir::{Node, Shape};
+use crate::vocab::Activation;
+use proc_macro2::{Ident, Literal, Span, TokenStream};
+use quote::quote;
+use std::fmt;
+
+/// Every kind the language knows, in the order "unknown layer" lists them.
+pub const KINDS: &[&Kind] = &[
+    &input::KIND,
+    &dense::KIND,
+    &activation::KIND,
+    &dropout::KIND,
+    &normalization::LAYER_NORMALIZATION,
+    &normalization::BATCH_NORMALIZATION,
+    &merge::CONCATENATE,
+    &merge::ADD,
+    &merge::SUBTRACT,
+    &merge::MULTIPLY,
+    &merge::AVERAGE,
+    &merge::MAXIMUM,
+    &merge::MINIMUM,
+    &merge::DOT,
+];
+
+/// A layer kind: how it is written and how its arguments are read.
+pub struct Kind {
+    /// Keras's class name, which is also how the layer is made: `Dense`.
+    pub class: &'static str,
+    /// The function form of a merge (`add([a, b])`), if it has one.
+    pub function: Option<&'static str>,
+    /// What the layer is called on.
+    pub called_on: CalledOn,
+    /// Base of the automatic name (`dense`, `dense_1`, …).
+    pub base: &'static str,
+    /// Arguments that may be given by position, in order.
+    pub positional: &'static [&'static str],
+    /// Arguments given by name only (`name` is added for every kind).
+    pub keywords: &'static [&'static str],
+    /// Reads the bound arguments; `None` after reporting an error.
+    pub build: fn(&mut Args) -> Option<Box<dyn Op>>,
+}
+
+/// What a layer is called on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CalledOn {
+    /// Nothing: `Input(…)` makes a tensor itself.
+    Nothing,
+    /// One tensor: `Dense(3)(x)`.
+    One,
+    /// A list of tensors: `Add()([a, b])`, `add([a, b])`.
+    List,
+}
+
+impl Kind {
+    /// The kind made by `Name(…)` or, for merges, called as `name([…])`.
+    pub fn lookup(name: &str) -> Option<(&'static Kind, bool)> {
+        KINDS.iter().find_map(|k| {
+            if k.class == name {
+                Some((*k, false))
+            } else if k.function == Some(name) {
+                Some((*k, true))
+            } else {
+                None
+            }
+        })
+    }
+
+    /// Every name a layer can be written with, for suggestions.
+    pub fn all_names() -> impl Iterator<Item = &'static str> {
+        KINDS.iter().flat_map(|k| std::iter::once(k.class).chain(k.function))
+    }
+}
+
+/// A tensor a layer is called on, as the checker knows it.
+#[derive(Clone, Debug)]
+pub struct Operand {
+    /// The name it was written with (`a`), or the nested layer's name.
+    pub name: String,
+    /// Its shape.
+    pub shape: Shape,
+    /// Where its shape was fixed, for notes.
+    pub origin: Origin,
+}
+
+/// The token that fixed a tensor's shape, and how, for notes such as
+/// "`x` has 64 features from the width of this `Input`".
+#[derive(Clone, Copy, Debug)]
+pub struct Origin {
+    pub span: Span,
+    pub how: &'static str,
+}
+
+/// A layer being called: what [`Op::infer`] checks.
+pub struct Call<'a> {
+    /// The callee as written (`add`, `Add`, `Dense`).
+    pub what: &'a str,
+    /// The layer's token.
+    pub span: Span,
+    pub inputs: &'a [Operand],
+}
+
+impl Call<'_> {
+    /// The one input of a single-input layer.
+    pub fn input(&self) -> &Operand {
+        &self.inputs[0]
+    }
+}
+
+/// A parameter tensor: Keras's variable name and shape.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Param {
+    pub variable: &'static str,
+    pub shape: Vec<usize>,
+    pub trainable: bool,
+}
+
+/// The runtime struct that holds a layer's parameters.
+pub struct ParamType {
+    /// Its path, for struct literals: `::staticnet::__private::layers::Dense`.
+    pub path: TokenStream,
+    /// Its generic arguments: `<T, 64, 32>`.
+    pub generics: TokenStream,
+    /// The field's doc comment.
+    pub doc: String,
+}
+
+/// Buffers the training pass keeps for the backward pass.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Buffers {
+    /// Per-sample buffers: a role (`pre`, `mask`, …, which names the local)
+    /// and rows per sample, in order.
+    pub scratch: Vec<(&'static str, usize)>,
+    /// Length of per-batch statistics (batch normalization), or 0.
+    pub stats: usize,
+}
+
+/// One operation: what the checker and the code generator ask of a layer.
+pub trait Op: OpClone + fmt::Debug {
+    /// Keras's class name, for the summary and messages.
+    fn class(&self) -> &'static str;
+
+    /// The output shape for these inputs, or `None` after reporting why
+    /// not at the layer.
+    fn infer(&self, ctx: &mut Ctx, call: &Call) -> Option<(Shape, Origin)>;
+
+    /// Whether this is an `Input` (the graph rules treat inputs apart).
+    fn is_input(&self) -> bool {
+        false
+    }
+
+    /// The activation it ends in, for fusing it with a head's loss.
+    fn activation(&self) -> Option<Activation> {
+        None
+    }
+
+    /// Its parameter tensors, in the order of the runtime struct's fields.
+    fn params(&self, _inputs: &[&Shape], _output: &Shape) -> Vec<Param> {
+        Vec::new()
+    }
+
+    /// The runtime struct holding [`Op::params`], when it has any.
+    fn param_type(&self, _inputs: &[&Shape], _output: &Shape) -> Option<ParamType> {
+        None
+    }
+
+    /// Sets the initial weights of `self.{field}` (zeroed before).
+    fn init(&self, _e: &Emit) -> TokenStream {
+        TokenStream::new()
+    }
+
+    /// What the training pass keeps for the backward pass.
+    fn buffers(&self, _inputs: &[&Shape], _output: &Shape) -> Buffers {
+        Buffers::default()
+    }
+
+    /// The batch pass (`__sn_n` samples; `__sn_training` tells the mode).
+    fn forward(&self, e: &Emit) -> TokenStream;
+
+    /// The one-sample pass of `forward`, always in inference mode.
+    fn forward1(&self, e: &Emit) -> TokenStream {
+        self.forward(e)
+    }
+
+    /// Adds the gradients of its inputs (and writes those of its
+    /// parameters) from its output's gradient.
+    fn backward(&self, e: &Emit) -> TokenStream;
+
+    /// Folds the training pass's batch statistics into the layer's
+    /// moving statistics, after the pass.
+    fn moving_update(&self, _e: &Emit) -> Option<TokenStream> {
+        None
+    }
+}
+
+/// `Clone` for boxed operations.
+pub trait OpClone {
+    fn clone_box(&self) -> Box<dyn Op>;
+}
+
+impl<O: Op + Clone + 'static> OpClone for O {
+    fn clone_box(&self) -> Box<dyn Op> {
+        Box::new(self.clone())
+    }
+}
+
+impl Clone for Box<dyn Op> {
+    fn clone(&self) -> Self {
+        self.clone_box()
+    }
+}
+
+/// Names and tokens the code of one node is written with.
+pub struct Emit<'a> {
+    /// `::staticnet::__private`.
+    pub p: TokenStream,
+    pub node: &'a Node,
+    /// The input shapes.
+    pub in_shapes: Vec<&'a Shape>,
+    /// `self.{layer}`.
+    pub field: TokenStream,
+    /// `__sn_grads.{layer}`.
+    pub grads: TokenStream,
+    /// Each input's value, a `&[T]`.
+    pub inputs: Vec<TokenStream>,
+    /// Each input's gradient buffer (`None` for the model's inputs).
+    pub input_grads: Vec<Option<Ident>>,
+    /// The output buffer, a `&mut [T]` local.
+    pub out: Ident,
+    /// The output's gradient buffer, a `&mut [T]` local.
+    pub grad: Ident,
+    /// The [`Buffers::scratch`] locals, by role.
+    pub scratch: Vec<(&'static str, Ident)>,
+    /// The range of this node's statistics in `__sn_stats`.
+    pub stats: Option<(usize, usize)>,
+    /// Whether the head's loss took the gradient through the activation.
+    pub fused: bool,
+    /// The node's index, a stream for its random numbers.
+    pub index: usize,
+}
+
+impl Emit<'_> {
+    /// Input `i`'s value.
+    pub fn x(&self, i: usize) -> &TokenStream {
+        &self.inputs[i]
+    }
+
+    /// `Some(&mut *grad)` for input `i`'s gradient, `None` for a model input.
+    pub fn dx(&self, i: usize) -> TokenStream {
+        match &self.input_grads[i] {
+            Some(g) => quote!(Some(&mut *#g)),
+            None => quote!(None),
+        }
+    }
+
+    /// The scratch local of `role`.
+    pub fn scratch(&self, role: &str) -> &Ident {
+        &self.scratch.iter().find(|(r, _)| *r == role).expect("a buffer the op declared").1
+    }
+
+    /// `__sn_stats[a..b]`.
+    pub fn stats(&self) -> TokenStream {
+        let (a, b) = self.stats.unwrap_or((0, 0));
+        let (a, b) = (lit(a), lit(b));
+        quote!(__sn_stats[#a..#b])
+    }
+
+    /// The output shape.
+    pub fn shape(&self) -> &Shape {
+        &self.node.shape
+    }
+}
+
+/// An unsuffixed integer literal.
+pub fn lit(n: usize) -> Literal {
+    Literal::usize_unsuffixed(n)
+}
+
+/// An `f64` literal.
+pub fn f64_lit(v: f64) -> Literal {
+    Literal::f64_suffixed(v)
+}
+
+/// `::staticnet::__private::Activation::Relu`.
+pub fn act_tokens(p: &TokenStream, a: Activation) -> TokenStream {
+    let v = Ident::new(a.variant(), Span::call_site());
+    quote!(#p::Activation::#v)
+}
+
+/// Checks that a single-input layer keeps its input's shape: what
+/// element-wise layers infer.
+pub fn same_shape(call: &Call) -> Option<(Shape, Origin)> {
+    let x = call.input();
+    Some((x.shape.clone(), x.origin))
+}

@@ -1,0 +1,35 @@
+//! The numeric kernels of each layer kind, one module per kind as in the
+//! macro crate (`macros/src/ops/`), which emits the calls. Every buffer is
+//! column-major with one column per sample: `rows * n` scalars for `n`
+//! samples. Backward kernels *add* into input gradients, since a tensor
+//! may feed several layers.
+
+pub mod dense;
+pub mod dropout;
+pub mod merge;
+pub mod normalization;
+
+use crate::Scalar;
+
+/// A value aligned to a 64-byte cache line: generated code keeps its
+/// workspace in one, so the vector loads of the buffers carved from it
+/// (whole columns of a batch) do not straddle lines.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+#[repr(C, align(64))]
+pub struct CacheAligned<X>(pub X);
+
+/// `dst += src`.
+#[inline]
+pub fn add_into<T: Scalar>(dst: &mut [T], src: &[T]) {
+    for (d, &s) in dst.iter_mut().zip(src) {
+        *d += s;
+    }
+}
+
+/// `dst += scale * src`.
+#[inline]
+pub fn add_scaled_into<T: Scalar>(dst: &mut [T], src: &[T], scale: T) {
+    for (d, &s) in dst.iter_mut().zip(src) {
+        *d += s * scale;
+    }
+}

@@ -1,0 +1,163 @@
+//! Layer and batch normalization over the last axis (per feature, or per
+//! channel of a sample of higher rank), forward and backward.
+
+use super::add_into;
+use crate::layers::{BatchNormalization, LayerNormalization};
+use crate::scalar::c;
+use crate::Scalar;
+
+/// Layer normalization of each sample over its `N` features (Keras epsilon
+/// `epsilon`); keeps `x̂` and `1/σ` per sample in `xhat` and `inv_std` when
+/// given, for the backward pass.
+pub fn layer_norm_forward<T: Scalar, const N: usize>(
+    layer: &LayerNormalization<T, N>,
+    epsilon: f64,
+    x: &[T],
+    out: &mut [T],
+    mut xhat: Option<(&mut [T], &mut [T])>,
+) {
+    let inv_n = c::<T>(1.0 / N as f64);
+    for (s, (xc, oc)) in x.chunks_exact(N).zip(out.chunks_exact_mut(N)).enumerate() {
+        let mean = xc.iter().fold(T::zero(), |a, &v| a + v) * inv_n;
+        let var = xc.iter().fold(T::zero(), |a, &v| a + (v - mean) * (v - mean)) * inv_n;
+        let inv = T::one() / (var + c(epsilon)).sqrt();
+        for i in 0..N {
+            let h = (xc[i] - mean) * inv;
+            oc[i] = h * layer.gamma[i] + layer.beta[i];
+            if let Some((xh, _)) = xhat.as_mut() {
+                xh[s * N + i] = h;
+            }
+        }
+        if let Some((_, is)) = xhat.as_mut() {
+            is[s] = inv;
+        }
+    }
+}
+
+/// Backward of [`layer_norm_forward`]: writes `dgamma`, `dbeta` and adds into `dx`.
+pub fn layer_norm_backward<T: Scalar, const N: usize>(
+    layer: &LayerNormalization<T, N>,
+    xhat: &[T],
+    inv_std: &[T],
+    dout: &[T],
+    grads: &mut LayerNormalization<T, N>,
+    dx: Option<&mut [T]>,
+) {
+    grads.gamma.fill(T::zero());
+    grads.beta.fill(T::zero());
+    for (hc, dc) in xhat.chunks_exact(N).zip(dout.chunks_exact(N)) {
+        for i in 0..N {
+            grads.gamma[i] += dc[i] * hc[i];
+            grads.beta[i] += dc[i];
+        }
+    }
+    if let Some(dx) = dx {
+        let inv_n = c::<T>(1.0 / N as f64);
+        for (((hc, dc), gc), &inv) in
+            xhat.chunks_exact(N).zip(dout.chunks_exact(N)).zip(dx.chunks_exact_mut(N)).zip(inv_std)
+        {
+            let mut mean_dh = T::zero();
+            let mut mean_dh_h = T::zero();
+            for i in 0..N {
+                let dh = dc[i] * layer.gamma[i];
+                mean_dh += dh;
+                mean_dh_h += dh * hc[i];
+            }
+            mean_dh *= inv_n;
+            mean_dh_h *= inv_n;
+            for i in 0..N {
+                let dh = dc[i] * layer.gamma[i];
+                gc[i] += inv * (dh - mean_dh - hc[i] * mean_dh_h);
+            }
+        }
+    }
+}
+
+/// Batch normalization. In inference (`training` is `None`) it uses the
+/// moving statistics; in training it normalises with the batch's mean and
+/// (biased) variance, keeping `x̂` in `xhat` and writing the mean, the
+/// variance and `1/σ` per feature into `stats` (`3 * N` values).
+pub fn batch_norm_forward<T: Scalar, const N: usize>(
+    layer: &BatchNormalization<T, N>,
+    epsilon: f64,
+    x: &[T],
+    out: &mut [T],
+    training: Option<(&mut [T], &mut [T])>,
+) {
+    let eps = c::<T>(epsilon);
+    match training {
+        None => {
+            let mut scale = [T::zero(); N];
+            for (i, s) in scale.iter_mut().enumerate() {
+                *s = layer.gamma[i] / (layer.moving_variance[i] + eps).sqrt();
+            }
+            for (xc, oc) in x.chunks_exact(N).zip(out.chunks_exact_mut(N)) {
+                for i in 0..N {
+                    oc[i] = (xc[i] - layer.moving_mean[i]) * scale[i] + layer.beta[i];
+                }
+            }
+        }
+        Some((xhat, stats)) => {
+            let n = x.len() / N;
+            let inv_n = c::<T>(1.0 / n as f64);
+            let (mean, rest) = stats.split_at_mut(N);
+            let (var, inv_std) = rest.split_at_mut(N);
+            mean.fill(T::zero());
+            var.fill(T::zero());
+            for xc in x.chunks_exact(N) {
+                add_into(mean, xc);
+            }
+            for m in mean.iter_mut() {
+                *m *= inv_n;
+            }
+            for xc in x.chunks_exact(N) {
+                for i in 0..N {
+                    let d = xc[i] - mean[i];
+                    var[i] += d * d;
+                }
+            }
+            for i in 0..N {
+                var[i] *= inv_n;
+                inv_std[i] = T::one() / (var[i] + eps).sqrt();
+            }
+            for ((xc, oc), hc) in x.chunks_exact(N).zip(out.chunks_exact_mut(N)).zip(xhat.chunks_exact_mut(N)) {
+                for i in 0..N {
+                    hc[i] = (xc[i] - mean[i]) * inv_std[i];
+                    oc[i] = hc[i] * layer.gamma[i] + layer.beta[i];
+                }
+            }
+        }
+    }
+}
+
+/// Backward of training-mode [`batch_norm_forward`].
+pub fn batch_norm_backward<T: Scalar, const N: usize>(
+    layer: &BatchNormalization<T, N>,
+    xhat: &[T],
+    stats: &[T],
+    dout: &[T],
+    grads: &mut BatchNormalization<T, N>,
+    dx: Option<&mut [T]>,
+) {
+    let n = xhat.len() / N;
+    let inv_std = &stats[2 * N..3 * N];
+    grads.gamma.fill(T::zero());
+    grads.beta.fill(T::zero());
+    grads.moving_mean.fill(T::zero());
+    grads.moving_variance.fill(T::zero());
+    for (hc, dc) in xhat.chunks_exact(N).zip(dout.chunks_exact(N)) {
+        for i in 0..N {
+            grads.gamma[i] += dc[i] * hc[i];
+            grads.beta[i] += dc[i];
+        }
+    }
+    if let Some(dx) = dx {
+        let inv_n = c::<T>(1.0 / n as f64);
+        for ((hc, dc), gc) in xhat.chunks_exact(N).zip(dout.chunks_exact(N)).zip(dx.chunks_exact_mut(N)) {
+            for i in 0..N {
+                let k = layer.gamma[i] * inv_std[i];
+                gc[i] += k * (dc[i] - (grads.beta[i] + hc[i] * grads.gamma[i]) * inv_n);
+            }
+        }
+    }
+}
