@@ -81,20 +81,24 @@ fn target_slices<'a, T: Scalar, M: Data<T>>(y: M::Targets<'a>) -> Vec<&'a [T]> {
     out
 }
 
-/// The inputs alone, checked; `prefix` is `""` or `"validation "`.
+/// The inputs alone, checked for equal sample counts and finite values;
+/// `prefix` is `""` or `"validation "`.
 pub(super) fn inputs_of<'a, T: Scalar, M: Data<T>>(
     x: M::Inputs<'a>,
     prefix: &str,
 ) -> Result<(Vec<&'a [T]>, usize), FitError> {
     let raw = input_slices::<T, M>(x);
-    checked_slices(
+    let checked = checked_slices(
         raw.into_iter()
             .zip(M::INPUT_NAMES.iter().zip(M::INPUT_WIDTHS))
             .map(|(s, (name, &w))| (format!("{prefix}input `{name}`"), w, s)),
-    )
+    )?;
+    check_inputs_finite::<T, M>(&checked.0, prefix)?;
+    Ok(checked)
 }
 
-/// Inputs and targets, checked for equal sample counts and valid class indices.
+/// Inputs and targets, checked for equal sample counts, valid class indices
+/// and finite values.
 pub(super) fn dataset_of<'a, 'x: 'a, 'y: 'a, T: Scalar, M: Data<T>>(
     x: M::Inputs<'x>,
     y: M::Targets<'y>,
@@ -114,7 +118,36 @@ pub(super) fn dataset_of<'a, 'x: 'a, 'y: 'a, T: Scalar, M: Data<T>>(
     let (_, samples) = checked_slices(inputs.chain(targets))?;
     let data = Dataset { inputs: raw_inputs, targets: raw_targets, samples };
     check_class_indices::<T, M>(&data, validation)?;
+    check_inputs_finite::<T, M>(&data.inputs, prefix)?;
+    for (target, head) in data.targets.iter().zip(M::HEADS) {
+        check_finite(|| format!("{prefix}target of head `{}`", head.name), target, head.target_width)?;
+    }
     Ok(data)
+}
+
+fn check_inputs_finite<T: Scalar, M: Network<T>>(inputs: &[&[T]], prefix: &str) -> Result<(), FitError> {
+    for ((input, name), &width) in inputs.iter().zip(M::INPUT_NAMES).zip(M::INPUT_WIDTHS) {
+        check_finite(|| format!("{prefix}input `{name}`"), input, width)?;
+    }
+    Ok(())
+}
+
+/// Refuses a NaN or infinite value in `data`, a column-major array of
+/// `width` values a sample, naming where it is: training on it would turn
+/// the loss, or silently the weights, into NaN.
+fn check_finite<T: Scalar>(tensor: impl FnOnce() -> String, data: &[T], width: usize) -> Result<(), FitError> {
+    match first_non_finite(data) {
+        None => Ok(()),
+        Some((at, value)) => {
+            Err(FitError::NonFiniteData { tensor: tensor(), value, sample: at / width, feature: Some(at % width) })
+        }
+    }
+}
+
+/// The index and value of the first NaN or infinity in `data`.
+fn first_non_finite<T: Scalar>(data: &[T]) -> Option<(usize, f64)> {
+    let at = data.iter().position(|v| !v.as_f64().is_finite())?;
+    Some((at, data[at].as_f64()))
 }
 
 /// Whether a head's target is a class index.
@@ -145,10 +178,22 @@ fn check_class_indices<T: Scalar, M: Network<T>>(data: &Dataset<'_, T>, validati
     Ok(())
 }
 
-pub(super) fn check_weights<T>(what: &'static str, weights: Option<&[T]>, samples: usize) -> Result<(), FitError> {
-    match weights {
-        Some(w) if w.len() != samples => Err(FitError::SampleWeightLength { what, len: w.len(), samples }),
-        _ => Ok(()),
+/// Checks that `weights`, when given, hold one finite weight per sample.
+pub(super) fn check_weights<T: Scalar>(
+    what: &'static str,
+    weights: Option<&[T]>,
+    samples: usize,
+) -> Result<(), FitError> {
+    let Some(weights) = weights else { return Ok(()) };
+    if weights.len() != samples {
+        return Err(FitError::SampleWeightLength { what, len: weights.len(), samples });
+    }
+    match first_non_finite(weights) {
+        // A weight is a sample's alone: no feature to name.
+        Some((sample, value)) => {
+            Err(FitError::NonFiniteData { tensor: format!("`{what}`"), value, sample, feature: None })
+        }
+        None => Ok(()),
     }
 }
 
@@ -202,7 +247,7 @@ pub(super) fn gather<T: Copy>(src: &[T], width: usize, indices: &[usize], dst: &
 mod tests {
     use super::super::test_models::*;
     use super::*;
-    use crate::fit::{evaluate, fit, predict, EarlyStopping, FitOptions};
+    use crate::fit::{evaluate, evaluate_weighted, fit, predict, EarlyStopping, FitOptions};
     use alloc::string::ToString;
 
     #[test]
@@ -259,6 +304,73 @@ mod tests {
         {
             let boxed: Box<dyn std::error::Error> = Box::new(FitError::ZeroBatchSize);
             assert_eq!(boxed.to_string(), "`batch_size` must be at least 1");
+        }
+    }
+
+    /// `matrix` with `value` at (`feature`, `sample`).
+    fn with_value<const R: usize>(matrix: &Cols<R>, sample: usize, feature: usize, value: f64) -> Cols<R> {
+        let mut changed = matrix.clone();
+        changed[(feature, sample)] = value;
+        changed
+    }
+
+    #[test]
+    fn non_finite_data_is_refused_before_training() {
+        let d = two_head_data(10, 1);
+        let (x, y) = ((&d.a, &d.b), (&d.reg, &d.cls));
+        let a_nan = with_value(&d.a, 4, 1, f64::NAN);
+        let b_nan = with_value(&d.b, 3, 0, f64::NAN);
+        let a_late_nan = with_value(&d.a, 9, 0, f64::NAN);
+        let reg_inf = with_value(&d.reg, 0, 0, f64::INFINITY);
+        let cls_minus_inf = with_value(&d.cls, 9, 0, f64::NEG_INFINITY);
+        let mut weights = [1.0; 10];
+        weights[6] = f64::NAN;
+        let untrained = TwoHead::with_seed(1);
+        let mut model = untrained.clone();
+        let mut optimizer = sgd(0.1);
+        let mut run = |x: (&Cols<2>, &Cols<1>), y: (&Cols<1>, &Cols<1>), options: FitOptions<'_, f64, TwoHead>| {
+            fit(&mut model, &mut optimizer, x, y, &options).unwrap_err().to_string()
+        };
+        assert_eq!(run((&a_nan, &d.b), y, quiet()), "input `a` holds NaN at sample 4, feature 1");
+        assert_eq!(run(x, (&reg_inf, &d.cls), quiet()), "target of head `reg` holds inf at sample 0, feature 0");
+        assert_eq!(run(x, (&d.reg, &cls_minus_inf), quiet()), "target of head `cls` holds -inf at sample 9, feature 0");
+        assert_eq!(run(x, y, quiet().sample_weight(&weights)), "`sample_weight` holds NaN at sample 6");
+        // Validation data given separately, and the held-out part of a split
+        // (whose samples count from the start of the data as given).
+        assert_eq!(
+            run(x, y, quiet().validation_data((&d.a, &b_nan), y)),
+            "validation input `b` holds NaN at sample 3, feature 0"
+        );
+        assert_eq!(
+            run(x, y, quiet().validation_data(x, (&reg_inf, &d.cls))),
+            "validation target of head `reg` holds inf at sample 0, feature 0"
+        );
+        assert_eq!(
+            run(x, y, quiet().validation_data(x, y).validation_sample_weight(&weights)),
+            "`validation_sample_weight` holds NaN at sample 6"
+        );
+        assert_eq!(
+            run((&a_late_nan, &d.b), y, quiet().validation_split(0.5)),
+            "input `a` holds NaN at sample 9, feature 0"
+        );
+        // Nothing was trained.
+        assert_eq!(optimizer.iterations, 0);
+        assert_eq!(model, untrained);
+
+        assert_eq!(
+            evaluate(&model, x, (&d.reg, &cls_minus_inf), 4).unwrap_err().to_string(),
+            "target of head `cls` holds -inf at sample 9, feature 0"
+        );
+        assert_eq!(
+            evaluate_weighted(&model, x, y, Some(&weights[..]), 4).unwrap_err().to_string(),
+            "`sample_weight` holds NaN at sample 6"
+        );
+        match predict(&model, (&d.a, &b_nan), 4).unwrap_err() {
+            FitError::NonFiniteData { tensor, value, sample, feature } => {
+                assert_eq!((tensor.as_str(), sample, feature), ("input `b`", 3, Some(0)));
+                assert!(value.is_nan());
+            }
+            other => panic!("{other:?}"),
         }
     }
 

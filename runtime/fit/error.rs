@@ -74,6 +74,21 @@ pub enum FitError {
         /// The head's number of classes.
         classes: usize,
     },
+    /// The data holds a NaN or an infinity; nothing was trained or run.
+    NonFiniteData {
+        /// Where: ``input `posts` ``, ``target of head `age` ``,
+        /// `` `sample_weight` ``, with ``validation `` before it for the
+        /// validation data given separately.
+        tensor: String,
+        /// The value: NaN, `inf` or `-inf`.
+        value: f64,
+        /// The 0-based sample (column) holding it, counted in the data as
+        /// given (before any validation split).
+        sample: usize,
+        /// The 0-based feature (row) within the sample; `None` for a sample
+        /// weight.
+        feature: Option<usize>,
+    },
     /// Early stopping monitors a name that training does not log.
     UnknownMonitor {
         /// The monitored name.
@@ -122,6 +137,13 @@ impl fmt::Display for FitError {
                 "{}target `{head}` of sample {sample} is {value}, not a class index in 0..{classes}",
                 if *validation { "validation " } else { "" }
             ),
+            FitError::NonFiniteData { tensor, value, sample, feature } => {
+                write!(f, "{tensor} holds {value} at sample {sample}")?;
+                match feature {
+                    Some(feature) => write!(f, ", feature {feature}"),
+                    None => Ok(()),
+                }
+            }
             FitError::UnknownMonitor { monitor, available } => {
                 write!(f, "early stopping monitors `{monitor}`, which training does not log; it logs ")?;
                 for (i, name) in available.iter().enumerate() {

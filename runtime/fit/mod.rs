@@ -45,8 +45,11 @@
 //!
 //! Where it differs: a NaN or infinite training loss stops training with
 //! [`FitError::NonFinite`] *before* that batch's update is applied (Keras's
-//! `TerminateOnNaN` applies it), and an early-stopping monitor that training
-//! does not log is an error rather than a warning.
+//! `TerminateOnNaN` applies it); a NaN or infinity in the data (inputs,
+//! targets, sample weights, validation data) is refused with
+//! [`FitError::NonFiniteData`] before the first batch, where Keras would
+//! train on it; and an early-stopping monitor that training does not log is
+//! an error rather than a warning.
 
 mod data;
 mod error;

@@ -67,6 +67,9 @@ pub(super) struct Probe {
     pub(super) evaluated: RefCell<Vec<Vec<f64>>>,
     pub(super) seeds: RefCell<Vec<u64>>,
     pub(super) updates: usize,
+    /// A sample id whose training batches have a NaN loss (as a model whose
+    /// weights overflow would), with finite data.
+    pub(super) poison: Option<f64>,
 }
 
 impl Network<f64> for Probe {
@@ -126,7 +129,11 @@ impl Train<f64> for Probe {
         out.fill(self.b[0]);
         let d_out = &mut rest[..n];
         d_out.fill(0.0);
-        let loss = losses::loss_and_grad(Loss::MeanSquaredError, out, targets[0], 1, sample_weight, Some((d_out, 1.0)));
+        let mut loss =
+            losses::loss_and_grad(Loss::MeanSquaredError, out, targets[0], 1, sample_weight, Some((d_out, 1.0)));
+        if self.poison.is_some_and(|id| inputs[0][..n].contains(&id)) {
+            loss = f64::NAN;
+        }
         grads.b[0] = rest[..n].iter().sum();
         head_losses[0] = loss;
         loss

@@ -34,7 +34,9 @@ use std::time::{Duration, Instant};
 /// is evaluated in inference mode.
 ///
 /// Returns each logged value per epoch (see the [module docs](mod@crate::fit) for the
-/// names). Errors name the offending argument; a non-finite training loss
+/// names). Errors name the offending argument, and every array is checked
+/// (sample counts, class indices, NaN and infinities) before the first
+/// batch; a non-finite training loss
 /// stops training at once with [`FitError::NonFinite`], leaving the model as
 /// it was after the last finite batch (or, with early stopping's
 /// `restore_best_weights`, as it was after the best epoch).
@@ -456,9 +458,8 @@ mod tests {
     #[test]
     fn a_nan_loss_stops_with_an_error() {
         let x = ids(10);
-        let mut y = Cols::<1>::from_element(10, 1.0);
-        y[(0, 5)] = f64::NAN;
-        let mut model = Probe::default();
+        let y = Cols::<1>::from_element(10, 1.0);
+        let mut model = Probe { poison: Some(5.0), ..Probe::default() };
         let mut opt = sgd(0.1);
         let err = fit(&mut model, &mut opt, &x, &y, &quiet().epochs(3).batch_size(2).shuffle(false)).unwrap_err();
         match &err {
@@ -476,7 +477,6 @@ mod tests {
         assert!(model.b[0].is_finite());
 
         // Divergence to infinity is caught too, after the epochs that went well.
-        let y = Cols::<1>::from_element(10, 1.0);
         let mut model = Probe::default();
         let err = fit(&mut model, &mut sgd(1e3), &x, &y, &quiet().epochs(100).batch_size(10)).unwrap_err();
         match err {
