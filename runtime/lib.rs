@@ -61,6 +61,7 @@ pub use scalar::Scalar;
 #[cfg(feature = "alloc")]
 pub use fit::{
     evaluate, evaluate_weighted, fit, predict, EarlyStopping, FitError, FitOptions, History, Logs, MonitorMode,
+    Verbosity,
 };
 #[cfg(feature = "alloc")]
 pub use weights::WeightsError;

@@ -111,6 +111,14 @@ impl History {
         self.epochs += 1;
     }
 
+    /// Records how long the epoch just pushed took (kept with `std` only).
+    pub(super) fn push_epoch_time(&mut self, time: core::time::Duration) {
+        #[cfg(feature = "std")]
+        self.epoch_times.push(time);
+        #[cfg(not(feature = "std"))]
+        let _ = time;
+    }
+
     /// The per-epoch values logged as `name` (`"loss"`, `"val_accuracy"`, …).
     pub fn get(&self, name: &str) -> Option<&[f64]> {
         self.names.iter().position(|n| n == name).map(|i| self.values[i].as_slice())

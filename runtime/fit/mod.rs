@@ -41,7 +41,11 @@
 //! - metrics are not weighted by `sample_weight` (Keras weights only its
 //!   `weighted_metrics`), losses are: `Σ w·loss / batch_size`;
 //! - early stopping follows `keras.callbacks.EarlyStopping`, including
-//!   restoring the best weights at the end of training.
+//!   restoring the best weights at the end of training;
+//! - progress is printed as Keras 3's `ProgbarLogger` prints it: a bar
+//!   redrawn in place on a terminal, a line per epoch elsewhere (see
+//!   [`Verbosity`]; times are shown in the unit that fits them where Keras
+//!   rounds to whole seconds).
 //!
 //! Where it differs: a NaN or infinite training loss stops training with
 //! [`FitError::NonFinite`] *before* that batch's update is applied (Keras's
@@ -57,6 +61,8 @@ mod evaluate;
 mod history;
 mod metrics;
 mod options;
+#[cfg(feature = "std")]
+mod progress;
 mod stopping;
 #[cfg(test)]
 mod test_models;
@@ -65,5 +71,5 @@ mod train;
 pub use error::FitError;
 pub use evaluate::{evaluate, evaluate_weighted, predict};
 pub use history::{History, Logs};
-pub use options::{EarlyStopping, FitOptions, LearningRateSchedule, MonitorMode};
+pub use options::{EarlyStopping, FitOptions, LearningRateSchedule, MonitorMode, Verbosity};
 pub use train::fit;

@@ -122,6 +122,64 @@ impl EarlyStopping {
     }
 }
 
+/// How much [`fit`](super::fit()) prints: Keras's `verbose` argument.
+///
+/// ```
+/// use staticnet::fit::Verbosity;
+/// assert_eq!(Verbosity::from(2), Verbosity::EpochLine);
+/// assert_eq!(Verbosity::from(true), Verbosity::Auto);
+/// ```
+///
+/// The progress bar is Keras 3's: `Epoch 3/50` on its own line, then
+/// `12/45 ━━━━━━━━━━━━━━━━━━━━ 1s 23ms/step - accuracy: 0.9100 - loss: 0.2700`
+/// redrawn in place (the time is the estimated time left, then the time per
+/// step; the values are the epoch's running means), which at the end of
+/// the epoch becomes its final line, with the time the epoch took and the
+/// validation values. A line per epoch reads `45/45 - 850ms - 2ms/step -
+/// accuracy: 0.9650 - loss: 0.1234 - val_accuracy: … - val_loss: …`. Values
+/// are printed in Keras's order (sorted by name, validation after training,
+/// `learning_rate` last), times with the unit that fits them (`850µs`,
+/// `12ms`, `3s`; where Keras would print `0s`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Verbosity {
+    /// Nothing (`verbose=0`, or `false`).
+    Silent,
+    /// Keras's default `"auto"` (or `true`): the progress bar when standard
+    /// output is a terminal, a line per epoch when it is not (a log, CI).
+    #[default]
+    Auto,
+    /// The progress bar (`verbose=1`). Where standard output is not a
+    /// terminal, the bar cannot be redrawn: only each epoch's final bar
+    /// line is printed.
+    ProgressBar,
+    /// A line per epoch (`verbose=2`).
+    EpochLine,
+}
+
+impl From<bool> for Verbosity {
+    /// `true` is [`Verbosity::Auto`], `false` [`Verbosity::Silent`].
+    fn from(verbose: bool) -> Self {
+        if verbose {
+            Verbosity::Auto
+        } else {
+            Verbosity::Silent
+        }
+    }
+}
+
+impl From<u8> for Verbosity {
+    /// Keras's numbers: 0 [`Silent`](Verbosity::Silent), 1
+    /// [`ProgressBar`](Verbosity::ProgressBar), 2 (or more)
+    /// [`EpochLine`](Verbosity::EpochLine).
+    fn from(verbose: u8) -> Self {
+        match verbose {
+            0 => Verbosity::Silent,
+            1 => Verbosity::ProgressBar,
+            _ => Verbosity::EpochLine,
+        }
+    }
+}
+
 /// A learning-rate schedule: `(0-based epoch, current rate) -> new rate`,
 /// called at the start of every epoch, as `keras.callbacks.LearningRateScheduler`.
 pub type LearningRateSchedule = fn(usize, f64) -> f64;
@@ -151,7 +209,7 @@ pub struct FitOptions<'a, T: Scalar, M: Data<T>> {
     pub(super) sample_weight: Option<&'a [T]>,
     pub(super) early_stopping: Option<EarlyStopping>,
     pub(super) learning_rate_schedule: Option<LearningRateSchedule>,
-    pub(super) verbose: bool,
+    pub(super) verbose: Verbosity,
 }
 
 impl<'a, T: Scalar, M: Data<T>> Clone for FitOptions<'a, T, M> {
@@ -198,7 +256,8 @@ impl<'a, T: Scalar, M: Data<T>> Default for FitOptions<'a, T, M> {
 
 impl<'a, T: Scalar, M: Data<T>> FitOptions<'a, T, M> {
     /// Keras's defaults: 1 epoch, batch size 32, shuffled (seed 0), no
-    /// validation, no sample weights, no early stopping, verbose.
+    /// validation, no sample weights, no early stopping, progress printed
+    /// as Keras's `verbose="auto"` prints it.
     pub fn new() -> Self {
         Self {
             epochs: 1,
@@ -211,7 +270,7 @@ impl<'a, T: Scalar, M: Data<T>> FitOptions<'a, T, M> {
             sample_weight: None,
             early_stopping: None,
             learning_rate_schedule: None,
-            verbose: true,
+            verbose: Verbosity::Auto,
         }
     }
 
@@ -283,10 +342,13 @@ impl<'a, T: Scalar, M: Data<T>> FitOptions<'a, T, M> {
         self
     }
 
-    /// Whether to print a progress line per epoch (default true; printing
-    /// needs the `std` feature).
-    pub fn verbose(mut self, verbose: bool) -> Self {
-        self.verbose = verbose;
+    /// How much progress to print, as Keras's `verbose`: `0` nothing, `1` a
+    /// progress bar, `2` one line per epoch, or `true` (the default, Keras's
+    /// `"auto"`: the bar on a terminal, a line per epoch otherwise) and
+    /// `false` (nothing); see [`Verbosity`]. Printing needs the `std`
+    /// feature.
+    pub fn verbose(mut self, verbose: impl Into<Verbosity>) -> Self {
+        self.verbose = verbose.into();
         self
     }
 }
@@ -300,10 +362,18 @@ mod tests {
     #[test]
     fn options_have_keras_defaults() {
         let o = FitOptions::<f64, Probe>::default();
-        assert_eq!((o.epochs, o.batch_size, o.shuffle, o.validation_split, o.verbose), (1, 32, true, 0.0, true));
+        assert_eq!(
+            (o.epochs, o.batch_size, o.shuffle, o.validation_split, o.verbose),
+            (1, 32, true, 0.0, Verbosity::Auto)
+        );
         assert!(o.validation_data.is_none() && o.sample_weight.is_none() && o.early_stopping.is_none());
         let e = EarlyStopping::default();
         assert_eq!((e.monitor(), e.patience, e.min_delta, e.restore_best_weights), ("val_loss", 0, 0.0, false));
         assert!(format!("{o:?}").contains("batch_size: 32"));
+        // Keras's numbers, and the booleans of before.
+        let levels = [0u8, 1, 2, 3].map(Verbosity::from);
+        assert_eq!(levels, [Verbosity::Silent, Verbosity::ProgressBar, Verbosity::EpochLine, Verbosity::EpochLine]);
+        assert_eq!([Verbosity::from(true), Verbosity::from(false)], [Verbosity::Auto, Verbosity::Silent]);
+        assert_eq!(FitOptions::<f64, Probe>::new().verbose(2).verbose, Verbosity::EpochLine);
     }
 }

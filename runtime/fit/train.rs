@@ -5,11 +5,12 @@ use alloc::format;
 use alloc::string::String;
 use alloc::vec;
 use alloc::vec::Vec;
+use core::time::Duration;
 
-use super::data::{check_weights, dataset_of, gather, split_point, Slices};
+use super::data::{check_weights, dataset_of, gather, split_point, Dataset, Slices};
 use super::error::FitError;
 use super::evaluate::Evaluator;
-use super::history::{write_value, History};
+use super::history::History;
 use super::metrics::{log_names, Accum};
 use super::options::FitOptions;
 use super::stopping::Stopper;
@@ -17,9 +18,6 @@ use crate::network::{Data, Train};
 use crate::optim::Optimizer;
 use crate::rng::{self, SplitMix64};
 use crate::Scalar;
-
-#[cfg(feature = "std")]
-use std::time::{Duration, Instant};
 
 /// Trains `model` on inputs `x` and targets `y` with `optimizer`, as Keras's
 /// `model.fit(x, y, ...)`.
@@ -31,15 +29,16 @@ use std::time::{Duration, Instant};
 /// statistics into the moving statistics, then applies the optimizer. The
 /// dropout seed of each step mixes `options.seed` with
 /// `optimizer.iterations()`. After each epoch the validation data, if any,
-/// is evaluated in inference mode.
+/// is evaluated in inference mode. Progress goes to standard output as
+/// [`FitOptions::verbose`] asks (with the `std` feature).
 ///
-/// Returns each logged value per epoch (see the [module docs](mod@crate::fit) for the
-/// names). Errors name the offending argument, and every array is checked
-/// (sample counts, class indices, NaN and infinities) before the first
-/// batch; a non-finite training loss
-/// stops training at once with [`FitError::NonFinite`], leaving the model as
-/// it was after the last finite batch (or, with early stopping's
-/// `restore_best_weights`, as it was after the best epoch).
+/// Returns each logged value per epoch (see the [module docs](mod@crate::fit)
+/// for the names). Errors name the offending argument, and every array is
+/// checked (sample counts, class indices, NaN and infinities) before the
+/// first batch; a non-finite training loss stops training at once with
+/// [`FitError::NonFinite`], leaving the model as it was after the last
+/// finite batch (or, with early stopping's `restore_best_weights`, as it was
+/// after the best epoch).
 pub fn fit<T: Scalar, M: Train<T> + Data<T>, O: Optimizer<T, M>>(
     model: &mut M,
     optimizer: &mut O,
@@ -47,50 +46,59 @@ pub fn fit<T: Scalar, M: Train<T> + Data<T>, O: Optimizer<T, M>>(
     y: M::Targets<'_>,
     options: &FitOptions<'_, T, M>,
 ) -> Result<History, FitError> {
-    if options.batch_size == 0 {
-        return Err(FitError::ZeroBatchSize);
-    }
-    let split = options.validation_split;
-    if !(0.0..1.0).contains(&split) {
-        return Err(FitError::InvalidValidationSplit { validation_split: split });
-    }
+    #[cfg(feature = "std")]
+    let mut progress = super::progress::Progress::to_stdout(options.verbose);
+    #[cfg(not(feature = "std"))]
+    let mut progress = Silent;
+    fit_observed(model, optimizer, x, y, options, &mut progress)
+}
 
-    // The data, the split and the validation set.
-    let all = dataset_of::<T, M>(x, y, false)?;
-    if all.samples == 0 {
-        return Err(FitError::NoSamples { what: "training data" });
-    }
-    check_weights("sample_weight", options.sample_weight, all.samples)?;
-    let (train, train_weights, validation) = match options.validation_data {
-        Some((vx, vy)) => {
-            let val = dataset_of::<T, M>(vx, vy, true)?;
-            if val.samples == 0 {
-                return Err(FitError::NoSamples { what: "validation data" });
-            }
-            check_weights("validation_sample_weight", options.validation_sample_weight, val.samples)?;
-            (all, options.sample_weight, Some((val, options.validation_sample_weight)))
-        }
-        None if split > 0.0 => {
-            let at = split_point(all.samples, split);
-            if at == 0 || at >= all.samples {
-                return Err(FitError::SplitTooSmall { samples: all.samples, validation_split: split });
-            }
-            let train = all.range::<M>(0, at);
-            let val = all.range::<M>(at, all.samples);
-            let weights = options.sample_weight.map(|w| w.split_at(at));
-            (train, weights.map(|w| w.0), Some((val, weights.map(|w| w.1))))
-        }
-        None => (all, options.sample_weight, None),
-    };
+/// What the training loop reports as it goes: the progress output with
+/// `std`, nothing without.
+pub(super) trait Observer {
+    /// Training starts: the logged names, and the epochs and steps per epoch.
+    fn train_begin(&mut self, names: &[String], epochs: usize, steps: usize);
+    /// Epoch `epoch` (0-based) starts.
+    fn epoch_begin(&mut self, epoch: usize);
+    /// Step `step` (1-based) of the epoch is done; `running` writes the
+    /// epoch's running training values, in log order, when they are wanted.
+    fn batch_end(&mut self, step: usize, running: &dyn Fn(&mut Vec<f64>));
+    /// The epoch is done, validated, with `values` in log order; returns
+    /// the time it took.
+    fn epoch_end(&mut self, values: &[f64]) -> Duration;
+    /// Training is over (finished, stopped early, or stopped by a NaN loss).
+    fn train_end(&mut self);
+    /// A message of its own, such as early stopping's.
+    fn note(&mut self, text: &str);
+}
 
-    // The logged names, and the monitor's place among them.
-    let mut names = log_names::<T, M>("");
-    if validation.is_some() {
-        names.extend(log_names::<T, M>("val_"));
+/// Reports nothing (no `std`: no output and no clock).
+#[cfg(not(feature = "std"))]
+struct Silent;
+
+#[cfg(not(feature = "std"))]
+impl Observer for Silent {
+    fn train_begin(&mut self, _names: &[String], _epochs: usize, _steps: usize) {}
+    fn epoch_begin(&mut self, _epoch: usize) {}
+    fn batch_end(&mut self, _step: usize, _running: &dyn Fn(&mut Vec<f64>)) {}
+    fn epoch_end(&mut self, _values: &[f64]) -> Duration {
+        Duration::ZERO
     }
-    if options.learning_rate_schedule.is_some() {
-        names.push(String::from("learning_rate"));
-    }
+    fn train_end(&mut self) {}
+    fn note(&mut self, _text: &str) {}
+}
+
+/// [`fit`], reporting to `progress`.
+pub(super) fn fit_observed<T: Scalar, M: Train<T> + Data<T>, O: Optimizer<T, M>>(
+    model: &mut M,
+    optimizer: &mut O,
+    x: M::Inputs<'_>,
+    y: M::Targets<'_>,
+    options: &FitOptions<'_, T, M>,
+    progress: &mut impl Observer,
+) -> Result<History, FitError> {
+    let data = checked_split::<T, M>(x, y, options)?;
+    let names = logged_names::<T, M>(data.validation.is_some(), options.learning_rate_schedule.is_some());
     let mut monitor = match &options.early_stopping {
         Some(config) => match names.iter().position(|n| n == config.monitor()) {
             Some(i) => Some((i, Stopper::new(config), config.restore_best_weights)),
@@ -104,26 +112,13 @@ pub fn fit<T: Scalar, M: Train<T> + Data<T>, O: Optimizer<T, M>>(
     }
 
     // Every buffer, allocated once (no larger than the data needs).
-    let batch_size = options.batch_size.min(train.samples);
-    let n_inputs = M::INPUT_NAMES.len();
-    let n_heads = M::HEADS.len();
-    let mut batch_inputs: Vec<Vec<T>> = M::INPUT_WIDTHS.iter().map(|&w| vec![T::zero(); w * batch_size]).collect();
-    let mut batch_targets: Vec<Vec<T>> =
-        M::HEADS.iter().map(|h| vec![T::zero(); h.target_width * batch_size]).collect();
-    let mut batch_weights: Vec<T> = vec![T::zero(); if train_weights.is_some() { batch_size } else { 0 }];
-    // Over-allocated by a cache line so the buffers start 64-byte aligned,
-    // as the generated `train_step`'s are.
-    let mut workspace_storage: Vec<T> = vec![T::zero(); M::TRAIN_ROWS * batch_size + 64 / T::BYTES];
-    let aligned = workspace_storage.as_ptr().align_offset(64).min(64 / T::BYTES);
-    let workspace = &mut workspace_storage[aligned..aligned + M::TRAIN_ROWS * batch_size];
-    let mut stats: Vec<T> = vec![T::zero(); M::STATS_LEN];
-    let mut grads: Box<M> = Box::new(M::zeros());
-    let mut head_losses: Vec<T> = vec![T::zero(); n_heads];
-    let mut order: Vec<usize> = (0..train.samples).collect();
+    let batch_size = options.batch_size.min(data.train.samples);
+    let mut step = Step::<T, M>::new(batch_size, data.train_weights.is_some());
+    let mut order: Vec<usize> = (0..data.train.samples).collect();
     let mut train_acc = Accum::new::<T, M>();
     let mut val_acc = Accum::new::<T, M>();
     let mut evaluator =
-        validation.as_ref().map(|(val, _)| Evaluator::<T>::new::<M>(options.batch_size.min(val.samples)));
+        data.validation.as_ref().map(|(val, _)| Evaluator::<T>::new::<M>(options.batch_size.min(val.samples)));
     let mut values: Vec<f64> = Vec::with_capacity(names.len());
     let mut best: Vec<T> = match &monitor {
         Some((_, _, true)) => Vec::with_capacity(M::PARAM_COUNT),
@@ -131,10 +126,10 @@ pub fn fit<T: Scalar, M: Train<T> + Data<T>, O: Optimizer<T, M>>(
     };
     let mut shuffler = SplitMix64::new(rng::mix(options.seed ^ 0x5348_5546_464C_4521));
 
+    progress.train_begin(&names, options.epochs, data.train.samples.div_ceil(batch_size));
     let mut failure: Option<(usize, usize, f64)> = None;
     'epochs: for epoch in 0..options.epochs {
-        #[cfg(feature = "std")]
-        let started = Instant::now();
+        progress.epoch_begin(epoch);
         if let Some(schedule) = options.learning_rate_schedule {
             let rate = schedule(epoch, optimizer.learning_rate().as_f64());
             optimizer.set_learning_rate(T::of_f64(rate));
@@ -145,69 +140,26 @@ pub fn fit<T: Scalar, M: Train<T> + Data<T>, O: Optimizer<T, M>>(
 
         train_acc.reset();
         for (batch, indices) in order.chunks(batch_size).enumerate() {
-            let n = indices.len();
-            for (i, buf) in batch_inputs.iter_mut().enumerate() {
-                let w = M::INPUT_WIDTHS[i];
-                gather(train.inputs[i], w, indices, &mut buf[..w * n]);
-            }
-            for (h, buf) in batch_targets.iter_mut().enumerate() {
-                let w = M::HEADS[h].target_width;
-                gather(train.targets[h], w, indices, &mut buf[..w * n]);
-            }
-            let weights = match train_weights {
-                Some(w) => {
-                    gather(w, 1, indices, &mut batch_weights[..n]);
-                    Some(&batch_weights[..n])
-                }
-                None => None,
-            };
-            let inputs = Slices::new(n_inputs, |i| &batch_inputs[i][..M::INPUT_WIDTHS[i] * n]);
-            let targets = Slices::new(n_heads, |h| &batch_targets[h][..M::HEADS[h].target_width * n]);
-
-            for i in 0..M::TENSORS.len() {
-                grads.tensor_mut(i).fill(T::zero());
-            }
-            let dropout_seed = rng::mix(options.seed ^ rng::mix(optimizer.iterations() ^ 0xD1B5_4A32_D192_ED03));
-            let total = model.loss_and_grad_slices(
-                n,
-                inputs.as_slice(),
-                targets.as_slice(),
-                weights,
-                workspace,
-                &mut stats,
-                &mut grads,
-                &mut head_losses,
-                dropout_seed,
-            );
-            let total = total.as_f64();
+            let total = step.train(model, optimizer, &data, indices, options.seed, &mut train_acc);
             if !total.is_finite() {
                 failure = Some((epoch, batch, total));
                 break 'epochs;
             }
-            train_acc.add::<T, M>(n, total, &head_losses, workspace, targets.as_slice());
-            model.update_moving_statistics(&stats);
-            optimizer.apply(model, &grads);
+            progress.batch_end(batch + 1, &|out| train_acc.values::<T, M>(out));
         }
 
         values.clear();
         train_acc.values::<T, M>(&mut values);
-        if let (Some((data, weights)), Some(evaluator)) = (&validation, &mut evaluator) {
+        if let (Some((val, weights)), Some(evaluator)) = (&data.validation, &mut evaluator) {
             val_acc.reset();
-            evaluator.evaluate(&*model, data, *weights, &mut val_acc);
+            evaluator.evaluate(&*model, val, *weights, &mut val_acc);
             val_acc.values::<T, M>(&mut values);
         }
         if options.learning_rate_schedule.is_some() {
             values.push(optimizer.learning_rate().as_f64());
         }
         history.push(&values);
-        #[cfg(feature = "std")]
-        {
-            let elapsed = started.elapsed();
-            history.epoch_times.push(elapsed);
-            if options.verbose {
-                print_epoch(epoch, options.epochs, elapsed, &names, &values);
-            }
-        }
+        history.push_epoch_time(progress.epoch_end(&values));
 
         if let Some((index, stopper, restore)) = &mut monitor {
             let decision = stopper.update(epoch, values[*index]);
@@ -224,26 +176,16 @@ pub fn fit<T: Scalar, M: Train<T> + Data<T>, O: Optimizer<T, M>>(
             }
         }
     }
+    progress.train_end();
 
     if let Some((_, _, restore)) = &monitor {
-        #[cfg(feature = "std")]
-        if options.verbose {
-            if let Some(epoch) = history.stopped_epoch {
-                std::println!("Epoch {}: early stopping", epoch + 1);
-            }
+        if let Some(epoch) = history.stopped_epoch {
+            progress.note(&format!("Epoch {}: early stopping", epoch + 1));
         }
         if *restore && !best.is_empty() {
-            let mut offset = 0;
-            for i in 0..M::TENSORS.len() {
-                let tensor = model.tensor_mut(i);
-                tensor.copy_from_slice(&best[offset..offset + tensor.len()]);
-                offset += tensor.len();
-            }
-            #[cfg(feature = "std")]
-            if options.verbose {
-                if let Some(epoch) = history.best_epoch {
-                    std::println!("Restoring model weights from the end of the best epoch: {}.", epoch + 1);
-                }
+            restore_weights(model, &best);
+            if let Some(epoch) = history.best_epoch {
+                progress.note(&format!("Restoring model weights from the end of the best epoch: {}.", epoch + 1));
             }
         }
     }
@@ -253,15 +195,167 @@ pub fn fit<T: Scalar, M: Train<T> + Data<T>, O: Optimizer<T, M>>(
     }
 }
 
-#[cfg(feature = "std")]
-fn print_epoch(epoch: usize, epochs: usize, elapsed: Duration, names: &[String], values: &[f64]) {
-    use core::fmt::Write;
-    let mut line = format!("Epoch {}/{} - {:.2}s", epoch + 1, epochs, elapsed.as_secs_f64());
-    for (name, &value) in names.iter().zip(values) {
-        let _ = write!(line, " - {name}: ");
-        let _ = write_value(&mut line, value);
+/// The data `fit` trains and validates on, checked.
+struct Split<'a, T> {
+    train: Dataset<'a, T>,
+    train_weights: Option<&'a [T]>,
+    /// The validation set and its sample weights.
+    validation: Option<(Dataset<'a, T>, Option<&'a [T]>)>,
+}
+
+/// Checks the options and every array, then holds out the validation data:
+/// the set given, or the last samples for `validation_split`.
+fn checked_split<'a, 'x: 'a, 'y: 'a, 'o: 'a, T: Scalar, M: Data<T>>(
+    x: M::Inputs<'x>,
+    y: M::Targets<'y>,
+    options: &FitOptions<'o, T, M>,
+) -> Result<Split<'a, T>, FitError> {
+    if options.batch_size == 0 {
+        return Err(FitError::ZeroBatchSize);
     }
-    std::println!("{line}");
+    let split = options.validation_split;
+    if !(0.0..1.0).contains(&split) {
+        return Err(FitError::InvalidValidationSplit { validation_split: split });
+    }
+    let all = dataset_of::<T, M>(x, y, false)?;
+    if all.samples == 0 {
+        return Err(FitError::NoSamples { what: "training data" });
+    }
+    check_weights("sample_weight", options.sample_weight, all.samples)?;
+    match options.validation_data {
+        Some((vx, vy)) => {
+            let val = dataset_of::<T, M>(vx, vy, true)?;
+            if val.samples == 0 {
+                return Err(FitError::NoSamples { what: "validation data" });
+            }
+            check_weights("validation_sample_weight", options.validation_sample_weight, val.samples)?;
+            let validation = Some((val, options.validation_sample_weight));
+            Ok(Split { train: all, train_weights: options.sample_weight, validation })
+        }
+        None if split > 0.0 => {
+            let at = split_point(all.samples, split);
+            if at == 0 || at >= all.samples {
+                return Err(FitError::SplitTooSmall { samples: all.samples, validation_split: split });
+            }
+            let weights = options.sample_weight.map(|w| w.split_at(at));
+            let validation = Some((all.range::<M>(at, all.samples), weights.map(|w| w.1)));
+            Ok(Split { train: all.range::<M>(0, at), train_weights: weights.map(|w| w.0), validation })
+        }
+        None => Ok(Split { train: all, train_weights: options.sample_weight, validation: None }),
+    }
+}
+
+/// The names `fit` logs, in log order: training values, validation values,
+/// then the learning rate when a schedule sets it.
+fn logged_names<T: Scalar, M: Data<T>>(validation: bool, learning_rate: bool) -> Vec<String> {
+    let mut names = log_names::<T, M>("");
+    if validation {
+        names.extend(log_names::<T, M>("val_"));
+    }
+    if learning_rate {
+        names.push(String::from("learning_rate"));
+    }
+    names
+}
+
+/// Copies the snapshot `best` (every tensor, in order) back into `model`.
+fn restore_weights<T: Scalar, M: Train<T>>(model: &mut M, best: &[T]) {
+    let mut offset = 0;
+    for i in 0..M::TENSORS.len() {
+        let tensor = model.tensor_mut(i);
+        tensor.copy_from_slice(&best[offset..offset + tensor.len()]);
+        offset += tensor.len();
+    }
+}
+
+/// The buffers of one training step, allocated once for batches of up to
+/// `batch_size` samples.
+struct Step<T, M> {
+    batch_size: usize,
+    inputs: Vec<Vec<T>>,
+    targets: Vec<Vec<T>>,
+    weights: Vec<T>,
+    /// Over-allocated by a cache line so that the workspace starts 64-byte
+    /// aligned (at `aligned`), as the generated `train_step`'s does.
+    workspace: Vec<T>,
+    aligned: usize,
+    stats: Vec<T>,
+    grads: Box<M>,
+    head_losses: Vec<T>,
+}
+
+impl<T: Scalar, M: Train<T>> Step<T, M> {
+    fn new(batch_size: usize, weighted: bool) -> Self {
+        let workspace: Vec<T> = vec![T::zero(); M::TRAIN_ROWS * batch_size + 64 / T::BYTES];
+        let aligned = workspace.as_ptr().align_offset(64).min(64 / T::BYTES);
+        Step {
+            batch_size,
+            inputs: M::INPUT_WIDTHS.iter().map(|&w| vec![T::zero(); w * batch_size]).collect(),
+            targets: M::HEADS.iter().map(|h| vec![T::zero(); h.target_width * batch_size]).collect(),
+            weights: vec![T::zero(); if weighted { batch_size } else { 0 }],
+            workspace,
+            aligned,
+            stats: vec![T::zero(); M::STATS_LEN],
+            grads: Box::new(M::zeros()),
+            head_losses: vec![T::zero(); M::HEADS.len()],
+        }
+    }
+
+    /// Trains `model` on the training samples `indices`, adds the batch to
+    /// `acc` and returns its total loss; a non-finite loss is returned
+    /// before anything is added or applied.
+    fn train<O: Optimizer<T, M>>(
+        &mut self,
+        model: &mut M,
+        optimizer: &mut O,
+        data: &Split<'_, T>,
+        indices: &[usize],
+        seed: u64,
+        acc: &mut Accum,
+    ) -> f64 {
+        let n = indices.len();
+        for (i, buf) in self.inputs.iter_mut().enumerate() {
+            let w = M::INPUT_WIDTHS[i];
+            gather(data.train.inputs[i], w, indices, &mut buf[..w * n]);
+        }
+        for (h, buf) in self.targets.iter_mut().enumerate() {
+            let w = M::HEADS[h].target_width;
+            gather(data.train.targets[h], w, indices, &mut buf[..w * n]);
+        }
+        let weights = match data.train_weights {
+            Some(w) => {
+                gather(w, 1, indices, &mut self.weights[..n]);
+                Some(&self.weights[..n])
+            }
+            None => None,
+        };
+        let inputs = Slices::new(self.inputs.len(), |i| &self.inputs[i][..M::INPUT_WIDTHS[i] * n]);
+        let targets = Slices::new(self.targets.len(), |h| &self.targets[h][..M::HEADS[h].target_width * n]);
+        let workspace = &mut self.workspace[self.aligned..self.aligned + M::TRAIN_ROWS * self.batch_size];
+
+        for i in 0..M::TENSORS.len() {
+            self.grads.tensor_mut(i).fill(T::zero());
+        }
+        let dropout_seed = rng::mix(seed ^ rng::mix(optimizer.iterations() ^ 0xD1B5_4A32_D192_ED03));
+        let total = model.loss_and_grad_slices(
+            n,
+            inputs.as_slice(),
+            targets.as_slice(),
+            weights,
+            workspace,
+            &mut self.stats,
+            &mut self.grads,
+            &mut self.head_losses,
+            dropout_seed,
+        );
+        let total = total.as_f64();
+        if total.is_finite() {
+            acc.add::<T, M>(n, total, &self.head_losses, workspace, targets.as_slice());
+            model.update_moving_statistics(&self.stats);
+            optimizer.apply(model, &self.grads);
+        }
+        total
+    }
 }
 
 #[cfg(test)]
