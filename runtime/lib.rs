@@ -25,7 +25,8 @@
 //!
 //! Features: `std` (default; detects AVX-512F and AVX2+FMA at run time for
 //! the SIMD kernels of [`kernels`]), `alloc` (safetensors I/O, `fit` and friends),
-//! `parallel` (splits large matrix products over helper threads).
+//! `parallel` (splits large matrix products over helper threads), `plot`
+//! (learning curves as SVG, `History::write_svg`).
 #![cfg_attr(not(feature = "std"), no_std)]
 #![warn(missing_docs)]
 
@@ -58,6 +59,8 @@ pub use network::{HeadInfo, MetricKind, Mode, Network, TensorInfo, Train};
 pub use optim::{Adam, Clip, Optimizer, RmsProp, Sgd};
 pub use scalar::Scalar;
 
+#[cfg(feature = "plot")]
+pub use fit::PlotError;
 #[cfg(feature = "alloc")]
 pub use fit::{
     evaluate, evaluate_weighted, fit, predict, EarlyStopping, FitError, FitOptions, History, Logs, MonitorMode,

@@ -78,7 +78,8 @@ pub(super) fn write_value(f: &mut impl fmt::Write, value: f64) -> fmt::Result {
 }
 
 /// What [`fit`](super::fit()) returns: each logged value per epoch, as Keras's
-/// `history.history`.
+/// `history.history`. With the `plot` feature, `write_svg` draws them as
+/// learning curves.
 ///
 /// ```
 /// # fn show(history: &staticnet::History) {

@@ -61,6 +61,8 @@ mod evaluate;
 mod history;
 mod metrics;
 mod options;
+#[cfg(feature = "plot")]
+mod plot;
 #[cfg(feature = "std")]
 mod progress;
 mod stopping;
@@ -72,4 +74,6 @@ pub use error::FitError;
 pub use evaluate::{evaluate, evaluate_weighted, predict};
 pub use history::{History, Logs};
 pub use options::{EarlyStopping, FitOptions, LearningRateSchedule, MonitorMode, Verbosity};
+#[cfg(feature = "plot")]
+pub use plot::PlotError;
 pub use train::fit;
