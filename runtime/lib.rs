@@ -25,7 +25,8 @@
 //!
 //! Features: `std` (default; detects AVX-512F and AVX2+FMA at run time for
 //! the SIMD kernels of [`kernels`]), `alloc` (safetensors I/O, `fit` and friends),
-//! `parallel` (splits large matrix products over helper threads).
+//! `parallel` (splits large matrix products over helper threads), `plot`
+//! (learning curves as SVG, `History::write_svg`).
 #![cfg_attr(not(feature = "std"), no_std)]
 #![warn(missing_docs)]
 
@@ -66,9 +67,12 @@ pub use scalar::Scalar;
 pub use summary::{Summary, SummaryRow};
 pub use vocab::{Activation, Loss, MetricKind};
 
+#[cfg(feature = "plot")]
+pub use fit::PlotError;
 #[cfg(feature = "alloc")]
 pub use fit::{
     evaluate, evaluate_weighted, fit, predict, EarlyStopping, FitError, FitOptions, History, Logs, MonitorMode,
+    Verbosity,
 };
 #[cfg(feature = "alloc")]
 pub use weights::WeightsError;
