@@ -6,6 +6,7 @@
 //! sample's column as NHWC (row-major, channels fastest); [`Window`] holds
 //! their geometry.
 
+pub mod conv;
 pub mod dense;
 pub mod dropout;
 pub mod merge;
