@@ -8,6 +8,7 @@
 
 pub mod conv;
 pub mod dense;
+pub mod depthwise;
 pub mod dropout;
 pub mod merge;
 pub mod normalization;
