@@ -12,6 +12,8 @@ pub mod depthwise;
 pub mod dropout;
 pub mod merge;
 pub mod normalization;
+pub mod padding;
+pub mod pool;
 mod window;
 
 pub use window::{Padding, Window};
