@@ -2,12 +2,21 @@
 //! macro crate (`macros/src/ops/`), which emits the calls. Every buffer is
 //! column-major with one column per sample: `rows * n` scalars for `n`
 //! samples. Backward kernels *add* into input gradients, since a tensor
-//! may feed several layers.
+//! may feed several layers. The convolution and pooling kernels see a
+//! sample's column as NHWC (row-major, channels fastest); [`Window`] holds
+//! their geometry.
 
+pub mod conv;
 pub mod dense;
+pub mod depthwise;
 pub mod dropout;
 pub mod merge;
 pub mod normalization;
+pub mod padding;
+pub mod pool;
+mod window;
+
+pub use window::{Padding, Window};
 
 use crate::Scalar;
 
@@ -32,4 +41,20 @@ pub fn add_scaled_into<T: Scalar>(dst: &mut [T], src: &[T], scale: T) {
     for (d, &s) in dst.iter_mut().zip(src) {
         *d += s * scale;
     }
+}
+
+/// `sum = Σ` of the columns of `m` (`sum.len()` rows each): a bias
+/// gradient.
+pub(crate) fn column_sum<T: Scalar>(m: &[T], sum: &mut [T]) {
+    sum.fill(T::zero());
+    if sum.is_empty() {
+        return;
+    }
+    crate::cpu::wide(|| {
+        for col in m.chunks_exact(sum.len()) {
+            for (s, &v) in sum.iter_mut().zip(col) {
+                *s += v;
+            }
+        }
+    });
 }
