@@ -12,6 +12,7 @@ merges, `Model(inputs, outputs);`, `compile(…);`).
 Used by tools/keras_fixtures.py, benches/keras_conv_baseline.py and
 tools/digits_cnn_keras.py. Needs keras (3.x).
 """
+import keyword
 import re
 
 import keras
@@ -24,7 +25,7 @@ OPTIMIZERS = ("Adam", "RMSprop", "SGD", "AdamW", "Adagrad", "Adadelta", "Adamax"
 def run(text):
     """The Keras model the text builds, and its `compile(…)` arguments
     (a dict, or None)."""
-    body = text[text.index("{") + 1: text.rindex("}")]
+    body = pythonize(text[text.index("{") + 1: text.rindex("}")])
     statements = [s.strip() for s in body.split(";") if s.strip()]
     env, current = {}, {}
 
@@ -62,6 +63,14 @@ def run(text):
             compiled = value[1]
     assert built, "no Model(…) in the network text"
     return keras.Model(as_list(built[1]), as_list(built[2])), compiled
+
+
+def pythonize(text):
+    """Renames identifiers that are Python keywords (`class` → `class_`),
+    outside string literals."""
+    words = re.compile(r"\b(" + "|".join(k for k in keyword.kwlist if k[0].islower()) + r")\b")
+    parts = re.split(r'("[^"]*")', text)
+    return "".join(p if p.startswith('"') else words.sub(r"\1_", p) for p in parts)
 
 
 def as_list(v):
