@@ -68,6 +68,87 @@ impl<T: Scalar, const IN: usize, const OUT: usize> DenseNoBias<T, IN, OUT> {
     }
 }
 
+/// A `Conv1D` or `Conv2D` layer: Keras's kernel `[k…, in, filters]` is the
+/// column-major `filters × (k…·in)` matrix, which is exactly a dense
+/// layer's kernel over each receptive field (`TAPS` = kernel positions ·
+/// input channels), and the bias `[filters]`.
+pub type Convolution<T, const TAPS: usize, const FILTERS: usize> = Dense<T, TAPS, FILTERS>;
+
+/// A convolution built with `use_bias = false`.
+pub type ConvolutionNoBias<T, const TAPS: usize, const FILTERS: usize> = DenseNoBias<T, TAPS, FILTERS>;
+
+/// A `DepthwiseConv2D` layer: Keras's kernel `[kh, kw, in, M]` held as the
+/// column-major `M × (kh·kw·in)` matrix (`TAPS` = kh·kw·in, `M` the depth
+/// multiplier), and the bias `[in·M]` (`C` = in·M).
+#[derive(Clone, Debug, PartialEq)]
+#[repr(C, align(64))]
+pub struct Depthwise<T: Scalar, const TAPS: usize, const M: usize, const C: usize> {
+    /// Keras's `[kh, kw, in, multiplier]` kernel.
+    pub kernel: SMatrix<T, M, TAPS>,
+    /// The bias, one per output channel.
+    pub bias: SVector<T, C>,
+}
+
+impl<T: Scalar, const TAPS: usize, const M: usize, const C: usize> Depthwise<T, TAPS, M, C> {
+    /// All zeros.
+    pub fn zeros() -> Self {
+        Self { kernel: SMatrix::zeros(), bias: SVector::zeros() }
+    }
+}
+
+/// A `DepthwiseConv2D` layer built with `use_bias = false`.
+#[derive(Clone, Debug, PartialEq)]
+#[repr(C, align(64))]
+pub struct DepthwiseNoBias<T: Scalar, const TAPS: usize, const M: usize, const C: usize> {
+    /// Keras's `[kh, kw, in, multiplier]` kernel.
+    pub kernel: SMatrix<T, M, TAPS>,
+}
+
+impl<T: Scalar, const TAPS: usize, const M: usize, const C: usize> DepthwiseNoBias<T, TAPS, M, C> {
+    /// All zeros.
+    pub fn zeros() -> Self {
+        Self { kernel: SMatrix::zeros() }
+    }
+}
+
+/// A `SeparableConv2D` layer: a depthwise kernel `[kh, kw, in, M]`
+/// (`TAPS` = kh·kw·in), a pointwise kernel `[1, 1, in·M, F]` (`C` = in·M)
+/// and the bias `[F]`.
+#[derive(Clone, Debug, PartialEq)]
+#[repr(C, align(64))]
+pub struct Separable<T: Scalar, const TAPS: usize, const M: usize, const C: usize, const F: usize> {
+    /// Keras's `[kh, kw, in, multiplier]` depthwise kernel.
+    pub depthwise_kernel: SMatrix<T, M, TAPS>,
+    /// Keras's `[1, 1, in·multiplier, filters]` pointwise kernel.
+    pub pointwise_kernel: SMatrix<T, F, C>,
+    /// The bias, one per filter.
+    pub bias: SVector<T, F>,
+}
+
+impl<T: Scalar, const TAPS: usize, const M: usize, const C: usize, const F: usize> Separable<T, TAPS, M, C, F> {
+    /// All zeros.
+    pub fn zeros() -> Self {
+        Self { depthwise_kernel: SMatrix::zeros(), pointwise_kernel: SMatrix::zeros(), bias: SVector::zeros() }
+    }
+}
+
+/// A `SeparableConv2D` layer built with `use_bias = false`.
+#[derive(Clone, Debug, PartialEq)]
+#[repr(C, align(64))]
+pub struct SeparableNoBias<T: Scalar, const TAPS: usize, const M: usize, const C: usize, const F: usize> {
+    /// Keras's `[kh, kw, in, multiplier]` depthwise kernel.
+    pub depthwise_kernel: SMatrix<T, M, TAPS>,
+    /// Keras's `[1, 1, in·multiplier, filters]` pointwise kernel.
+    pub pointwise_kernel: SMatrix<T, F, C>,
+}
+
+impl<T: Scalar, const TAPS: usize, const M: usize, const C: usize, const F: usize> SeparableNoBias<T, TAPS, M, C, F> {
+    /// All zeros.
+    pub fn zeros() -> Self {
+        Self { depthwise_kernel: SMatrix::zeros(), pointwise_kernel: SMatrix::zeros() }
+    }
+}
+
 /// `LayerNormalization` over the features: `gamma * (x - mean) / sqrt(var + eps) + beta`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct LayerNormalization<T: Scalar, const N: usize> {

@@ -9,8 +9,10 @@ pub struct SummaryRow {
     pub layer: &'static str,
     /// Keras class name (`Dense`, `InputLayer`, …).
     pub class: &'static str,
-    /// Output width (the shape is `(None, width)`).
+    /// Output values per sample.
     pub width: usize,
+    /// Output shape per sample, as Keras writes it without the batch axis.
+    pub shape: &'static [usize],
     /// Number of parameters.
     pub params: usize,
     /// Names of the layers it is called on.
@@ -117,7 +119,11 @@ impl Summary {
         let mut name = Cell::new();
         let _ = write!(name, "{} ({})", row.layer, row.class);
         let mut shape = Cell::new();
-        let _ = write!(shape, "(None, {})", row.width);
+        let _ = shape.write_str("(None");
+        for d in row.shape {
+            let _ = write!(shape, ", {d}");
+        }
+        let _ = shape.write_char(')');
         let params = grouped(row.params);
         let mut conn = Cell::new();
         if row.connected_to.is_empty() {

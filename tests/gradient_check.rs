@@ -244,3 +244,85 @@ fn fused_gradient_matches_the_clipped_chain_rule() {
         }
     }
 }
+
+staticnet::network! {
+    /// Every 1-D layer over its padding, stride and dilation choices, on a
+    /// sequence, with a head per regression loss.
+    pub struct Sequence1d {
+        let x = Input(shape = (13, 3));
+        let a = Conv1D(4, 3, padding = "causal", dilation_rate = 2, activation = gelu)(x);
+        let b = Conv1D(4, 3, strides = 2, padding = "same", activation = elu)(a);
+        let c = Conv1D(5, 2, dilation_rate = 3, use_bias = false)(x);
+        let d = Conv1D(5, 1, activation = sigmoid)(c);
+        let e = MaxPooling1D(2)(d);
+        let f = AveragePooling1D(3, strides = 2, padding = "same")(c);
+        let g = ZeroPadding1D((1, 2))(b);
+        let h = MaxPooling1D(3, strides = 2, padding = "same")(g);
+        let i = GlobalAveragePooling1D()(e);
+        let j = GlobalMaxPooling1D()(f);
+        let k = GlobalMaxPooling1D()(h);
+        let l = Dense(3, activation = softsign)(b);
+        let m = Flatten()(l);
+        let feats = concatenate([i, j, k, m]);
+        let out = Dense(2, name = "out")(feats);
+        let steps = Dense(3, activation = softmax, name = "steps")(GlobalAveragePooling1D()(LayerNormalization()(a)));
+        Model(x, [out, steps]);
+        compile(loss = [mse, categorical_crossentropy]);
+    }
+}
+
+#[test]
+fn one_dimensional_layers() {
+    let mut rng = SplitMix64::new(11);
+    let model = Sequence1d::<f64>::new(12);
+    let (inputs, targets) = data_for::<Sequence1d<f64>>(&mut rng, 3);
+    check_gradients(&model, 3, &inputs, &targets, None);
+}
+
+staticnet::network! {
+    /// Every 2-D layer over its padding, stride and dilation choices, with
+    /// the vector layers on images (Dense on the channels, normalization
+    /// per channel, merges of images, concatenation on two axes).
+    pub struct Image2d {
+        let x = Input(shape = (7, 6, 2));
+        let p = ZeroPadding2D(((1, 0), (2, 1)))(x);
+        let a = Conv2D(3, (3, 2), strides = (2, 1), activation = elu)(p);
+        let b = Conv2D(3, 3, padding = "same", dilation_rate = (2, 1), activation = gelu)(a);
+        let c = DepthwiseConv2D((2, 2), strides = 2, padding = "same", depth_multiplier = 2)(b);
+        let d = SeparableConv2D(4, (3, 3), padding = "same", depth_multiplier = 2, activation = softplus)(b);
+        let e = MaxPooling2D((2, 2), padding = "same")(d);
+        let f = AveragePooling2D((3, 3), strides = 1, padding = "same")(d);
+        let g = add([d, f]);
+        let h = BatchNormalization()(g);
+        let i = Dense(5, activation = silu)(h);
+        let j = concatenate([i, d], axis = -1);
+        let k = concatenate([e, e], axis = 1);
+        let l = GlobalMaxPooling2D()(j);
+        let m = GlobalAveragePooling2D()(k);
+        let n = Flatten()(c);
+        let o = Reshape((2, -1))(n);
+        let q = Dense(2, activation = elu)(Dropout(0.2)(o));
+        let r = Flatten()(q);
+        let feats = concatenate([l, m, r]);
+        let out = Dense(4, activation = softmax, name = "out")(feats);
+        let level = Dense(1, activation = sigmoid, name = "level")(feats);
+        Model(x, [out, level]);
+        compile(loss = [categorical_crossentropy, binary_crossentropy], loss_weights = [1.0, 0.5]);
+    }
+}
+
+#[test]
+fn two_dimensional_layers() {
+    let mut rng = SplitMix64::new(13);
+    let model = Image2d::<f64>::new(14);
+    let (inputs, targets) = data_for::<Image2d<f64>>(&mut rng, 3);
+    check_gradients(&model, 3, &inputs, &targets, None);
+}
+
+#[test]
+fn image_layers_with_sample_weights() {
+    let mut rng = SplitMix64::new(15);
+    let model = Image2d::<f64>::new(16);
+    let (inputs, targets) = data_for::<Image2d<f64>>(&mut rng, 4);
+    check_gradients(&model, 4, &inputs, &targets, Some(&[1.0, 0.0, 0.5, 2.0]));
+}

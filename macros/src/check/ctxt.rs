@@ -72,20 +72,25 @@ impl Ctx {
     }
 }
 
-/// Edit distance, for "did you mean" suggestions.
+/// Edit distance with transpositions (`vaild` is one edit from `valid`),
+/// for "did you mean" suggestions.
 fn distance(a: &str, b: &str) -> usize {
     let a: Vec<char> = a.chars().collect();
     let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    let mut rows: Vec<Vec<usize>> = vec![(0..=b.len()).collect()];
     for i in 1..=a.len() {
         let mut cur = vec![i; b.len() + 1];
         for j in 1..=b.len() {
             let cost = usize::from(a[i - 1] != b[j - 1]);
+            let prev = &rows[i - 1];
             cur[j] = (prev[j] + 1).min(cur[j - 1] + 1).min(prev[j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                cur[j] = cur[j].min(rows[i - 2][j - 2] + 1);
+            }
         }
-        prev = cur;
+        rows.push(cur);
     }
-    prev[b.len()]
+    rows[a.len()][b.len()]
 }
 
 /// `; did you mean `x`?` for the closest known name, or nothing.
@@ -113,6 +118,7 @@ mod tests {
         assert_eq!(suggest("Dens", ["Dense", "Dropout"]), "; did you mean `Dense`?");
         assert_eq!(suggest("relux", ["relu", "elu"]), "; did you mean `relu`?");
         assert_eq!(suggest("zzzzzz", ["Dense"]), "");
+        assert_eq!(suggest("vaild", ["valid", "same"]), "; did you mean `valid`?");
     }
 
     #[test]

@@ -62,6 +62,21 @@ pub fn target_shape(loss: crate::vocab::Loss, shape: &Shape) -> Shape {
     shape.with_last(loss.target_width(shape.last()))
 }
 
+/// The name of input `i`'s shape constant: `INPUT_SHAPE` for a network's
+/// one input, else `{VAR}_SHAPE`.
+pub fn input_shape_const(g: &Graph, i: usize) -> String {
+    if g.inputs.len() == 1 {
+        "INPUT_SHAPE".to_string()
+    } else {
+        format!("{}_SHAPE", g.nodes[i].var.to_uppercase())
+    }
+}
+
+/// The name of a head's shape constant: `{LAYER}_SHAPE`.
+pub fn head_shape_const(layer: &str) -> String {
+    format!("{}_SHAPE", layer.to_uppercase())
+}
+
 /// A list of tensors named in `Model`, with their tokens.
 type Listed = Vec<(usize, Span)>;
 
@@ -283,6 +298,27 @@ impl Checker<'_> {
                 self.ctx.error(
                     span,
                     format!("input `{var}` has the name the generated `loss_and_grad` gives the target of output `{h}`: rename the input"),
+                );
+            }
+        }
+        let mut consts: Vec<(String, String, Span)> = g
+            .inputs
+            .iter()
+            .map(|&i| {
+                let node = &g.nodes[i];
+                let span = self.let_span(&node.var).unwrap_or(node.span);
+                (input_shape_const(g, i), format!("input `{}`", node.var), span)
+            })
+            .collect();
+        consts.extend(g.heads.iter().map(|h| {
+            let node = &g.nodes[h.node];
+            (head_shape_const(&node.name), format!("output `{}`", node.name), node.span)
+        }));
+        for (k, (name, what, span)) in consts.iter().enumerate() {
+            if let Some((_, first, _)) = consts[..k].iter().find(|(n, _, _)| n == name) {
+                self.ctx.error(
+                    *span,
+                    format!("{what} and {first} would both have the shape constant `{name}`: rename one"),
                 );
             }
         }

@@ -48,6 +48,28 @@ pub fn placeholder(vis: &syn::Visibility, name: &Ident, iface: &Interface) -> To
     placeholder::emit(vis, name, iface)
 }
 
+/// The constants naming each input's and head's shape: `INPUT_SHAPE` for
+/// a network's one input (`{INPUT}_SHAPE` by name when it has several), and
+/// `{HEAD}_SHAPE` for each head.
+fn shape_consts(g: &Graph) -> TokenStream {
+    let mut items = Vec::new();
+    let mut add = |name: String, what: String, shape: &crate::ir::Shape| {
+        let (id, rank) = (format_ident!("{}", name), lit(shape.rank()));
+        let dims = shape.0.iter().map(|&d| lit(d));
+        let doc = format!("The shape of one sample of {what}, as Keras writes it (without the batch axis).");
+        items.push(quote!(#[doc = #doc] pub const #id: [usize; #rank] = [#(#dims),*];));
+    };
+    for &i in &g.inputs {
+        let node = &g.nodes[i];
+        add(crate::check::graph::input_shape_const(g, i), format!("input `{}`", node.var), &node.shape);
+    }
+    for h in &g.heads {
+        let node = &g.nodes[h.node];
+        add(crate::check::graph::head_shape_const(&node.name), format!("output `{}`", node.name), &node.shape);
+    }
+    quote!(#(#items)*)
+}
+
 /// Emits the whole network.
 pub fn expand(def: &NetworkDef, g: &Graph) -> TokenStream {
     let p = private();
@@ -91,6 +113,7 @@ pub fn expand(def: &NetworkDef, g: &Graph) -> TokenStream {
     let train_impl = train::train_impl(name, g, &fields);
     let data_impl = traits::data_impl(name, &sig);
     let pretrained = pretrained::pretrained(name, g);
+    let shape_consts = shape_consts(g);
     let (new, zeros_fn, summary_fn, forward, forward_batch) =
         (sig.decl_new(), sig.decl_zeros(), sig.decl_summary(), sig.decl_forward(), sig.decl_forward_batch());
     let (new_boxed, to_safetensors, from_safetensors) =
@@ -109,6 +132,8 @@ pub fn expand(def: &NetworkDef, g: &Graph) -> TokenStream {
         impl<T: #p::Scalar> #name<T> {
             /// Number of scalars in all parameters, trainable or not.
             pub const PARAM_COUNT: usize = #param_count;
+
+            #shape_consts
 
             /// Keras's initial weights (Glorot-uniform kernels, zero biases),
             /// reproducible for `seed`.

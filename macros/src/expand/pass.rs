@@ -201,6 +201,12 @@ pub fn one_sample(g: &Graph, layout: &Layout, output_name: &Ident) -> TokenStrea
         }
         let (o, size) = (locals.out(k), lit(node.shape.size()));
         body.push(quote!(let #o: &mut [T] = &mut [<T as #p::Scalar>::of_f64(0.0); #size];));
+        for (role, _, rows) in &layout.slots[k].scratch {
+            if node.op.buffers(&g.in_shapes(k), &node.shape).inference.contains(role) {
+                let (b, rows) = (locals.scratch(k, role), lit(*rows));
+                body.push(quote!(let #b: &mut [T] = &mut [<T as #p::Scalar>::of_f64(0.0); #rows];));
+            }
+        }
         let e = locals.emit(k, false);
         body.push(node.op.forward1(&e));
     }

@@ -113,10 +113,11 @@ pub fn summary(g: &Graph) -> TokenStream {
         && consumers.iter().all(|c| c.len() <= 1);
     let rows = g.nodes.iter().enumerate().map(|(k, n)| {
         let (layer, class, w) = (&n.name, n.op.class(), lit(n.shape.size()));
+        let dims = n.shape.0.iter().map(|&d| lit(d));
         let params: usize = g.params(k).iter().map(|t| t.shape.iter().product::<usize>()).sum();
         let params = lit(params);
         let conn = n.inputs.iter().map(|&i| g.nodes[i].name.clone());
-        quote!(#p::SummaryRow { layer: #layer, class: #class, width: #w, params: #params, connected_to: &[#(#conn),*] })
+        quote!(#p::SummaryRow { layer: #layer, class: #class, width: #w, shape: &[#(#dims),*], params: #params, connected_to: &[#(#conn),*] })
     });
     let title = &g.title;
     let (trainable, fixed) = g.param_count();

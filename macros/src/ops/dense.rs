@@ -86,7 +86,7 @@ impl Op for Dense {
 
     fn buffers(&self, _: &[&Shape], output: &Shape) -> Buffers {
         let scratch = if self.activation.needs_input() { vec![("pre", output.size())] } else { Vec::new() };
-        Buffers { scratch, stats: 0 }
+        Buffers { scratch, ..Buffers::default() }
     }
 
     fn forward(&self, e: &Emit) -> TokenStream {
@@ -117,17 +117,9 @@ impl Op for Dense {
     }
 
     fn backward(&self, e: &Emit) -> TokenStream {
-        let (p, f, x, o, g, gr) = (&e.p, &e.field, e.x(0), &e.out, &e.grad, &e.grads);
+        let (p, f, x, g, gr) = (&e.p, &e.field, e.x(0), &e.grad, &e.grads);
         let (i, u) = (lit(e.in_shapes[0].last()), lit(self.units));
-        let act = act_tokens(p, self.activation);
-        let act_back = if self.activation == Activation::Linear || e.fused {
-            quote!()
-        } else if self.activation.needs_input() {
-            let pre = e.scratch("pre");
-            quote!(#p::activations::backward(#act, &*#pre, &*#o, &mut *#g, #u);)
-        } else {
-            quote!(#p::activations::backward_from_output(#act, &*#o, &mut *#g, #u);)
-        };
+        let act_back = super::activation_backward(e, self.activation);
         let db = if self.use_bias { quote!(Some(&mut #gr.bias)) } else { quote!(None) };
         let dx = e.dx(0);
         quote! {

@@ -44,7 +44,7 @@ impl Op for Dropout {
     }
 
     fn buffers(&self, _: &[&Shape], output: &Shape) -> Buffers {
-        Buffers { scratch: vec![("mask", output.size())], stats: 0 }
+        Buffers { scratch: vec![("mask", output.size())], ..Buffers::default() }
     }
 
     fn forward(&self, e: &Emit) -> TokenStream {

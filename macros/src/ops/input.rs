@@ -31,29 +31,51 @@ fn build(a: &mut Args) -> Option<Box<dyn Op>> {
             a.ctx.error(e.span(), format!("`Input` does not support `{k}` here: the scalar type and batch size are chosen when the network is used"));
         }
     }
-    let e = a.require("shape", "`Input` needs a width, as in `Input(64)` or `Input(shape = (64,))`")?;
-    let (width, span) = width_of(a, e)?;
-    Some(Box::new(Input { shape: Shape::vector(width), span }))
+    let e = a.require("shape", "`Input` needs a shape, as in `Input(64)` or `Input(shape = (49, 10, 1))`")?;
+    let (shape, span) = shape_of(a, e)?;
+    Some(Box::new(Input { shape, span }))
 }
 
-/// An input's width and the token that gives it.
-fn width_of(a: &mut Args, e: &Expr) -> Option<(usize, Span)> {
-    match e {
-        Expr::Tuple(items, span) | Expr::List(items, span) => {
-            if items.len() != 1 {
-                a.ctx.error(
-                    *span,
-                    format!(
-                        "staticnet's inputs are vectors: `shape` must have one dimension, as in `(64,)`, found {} dimensions",
-                        items.len()
-                    ),
-                );
-                return None;
-            }
-            width_of(a, &items[0])
-        }
-        _ => a.positive(e, "an `Input`'s width").map(|w| (w, e.span())),
+/// An input's shape, `(64,)`, `(128, 3)` or `(49, 10, 1)` (a bare int is
+/// a vector), and the token that gives it.
+fn shape_of(a: &mut Args, e: &Expr) -> Option<(Shape, Span)> {
+    let items: Vec<&Expr> = match e {
+        Expr::Tuple(items, _) | Expr::List(items, _) => items.iter().collect(),
+        one => return a.positive(one, "an `Input`'s width").map(|w| (Shape::vector(w), one.span())),
+    };
+    if items.is_empty() || items.len() > 3 {
+        a.ctx.error(
+            e.span(),
+            format!(
+                "an `Input`'s shape has 1 to 3 dimensions, as in `(64,)`, `(128, 3)` or `(49, 10, 1)`, found {}",
+                items.len()
+            ),
+        );
+        return None;
     }
+    // a vector's note points at its width, as `Input(64)`'s does
+    let span = if items.len() == 1 { items[0].span() } else { e.span() };
+    let mut dims = Vec::new();
+    for item in items {
+        if matches!(item, Expr::Ident(i) if i == "None") {
+            a.ctx.error(
+                item.span(),
+                "`None` dimensions are not supported here: give the length, as in `Input(shape = (128, 3))`",
+            );
+            return None;
+        }
+        let what = if dims.is_empty() && matches!(e, Expr::Tuple(v, _) | Expr::List(v, _) if v.len() == 1) {
+            "an `Input`'s width"
+        } else {
+            "a dimension of an `Input`'s shape"
+        };
+        dims.push(a.positive(item, what)?);
+    }
+    if dims.iter().product::<usize>() > 1 << 24 {
+        a.ctx.error(e.span(), format!("an `Input` of shape {} is too large for a fixed-size network", Shape(dims)));
+        return None;
+    }
+    Some((Shape(dims), span))
 }
 
 impl Op for Input {
@@ -62,7 +84,8 @@ impl Op for Input {
     }
 
     fn infer(&self, _: &mut Ctx, _: &Call) -> Option<(Shape, Origin)> {
-        Some((self.shape.clone(), Origin { span: self.span, how: "the width of this `Input`" }))
+        let how = if self.shape.is_vector() { "the width of this `Input`" } else { "the shape of this `Input`" };
+        Some((self.shape.clone(), Origin { span: self.span, how }))
     }
 
     fn is_input(&self) -> bool {

@@ -65,6 +65,8 @@ pub struct Merge {
 #[derive(Clone, Debug)]
 pub struct Concatenate {
     axis: i64,
+    /// The `axis` token (or the layer's).
+    span: Span,
 }
 
 /// `dot(axes = 1)`: the inner product of two vectors, or their cosine
@@ -75,9 +77,25 @@ pub struct Dot {
 }
 
 fn build_concatenate(a: &mut Args) -> Option<Box<dyn Op>> {
-    a.feature_axis("axis");
-    let axis = a.get("axis").and_then(integer).unwrap_or(-1);
-    Some(Box::new(Concatenate { axis }))
+    let axis = match a.get("axis") {
+        None => -1,
+        Some(e) => match integer(e) {
+            Some(0) => {
+                let what = a.what;
+                a.ctx.error(
+                    e.span(),
+                    format!("`{what}` joins the samples' own axes: `axis` must not be 0 (axis 0 is the batch)"),
+                );
+                return None;
+            }
+            Some(v) => v,
+            None => {
+                a.ctx.error_expr(e, format!("`axis` must be an integer, found {}", e.describe()));
+                return None;
+            }
+        },
+    };
+    Some(Box::new(Concatenate { axis, span: a.get("axis").map_or(a.span, |e| e.span()) }))
 }
 
 fn build_dot(a: &mut Args) -> Option<Box<dyn Op>> {
@@ -219,6 +237,14 @@ impl Op for Concatenate {
         count(ctx, call, false)?;
         let first = &call.inputs[0];
         let rank = first.shape.rank();
+        if self.axis.unsigned_abs() as usize > rank {
+            let msg = format!(
+                "`{}` joins on an axis of the samples: `axis` must be between -{rank} and {rank} (not 0, the batch) for `{}` of shape {}, found {}",
+                call.what, first.name, first.shape, self.axis
+            );
+            ctx.error(self.span, msg);
+            return None;
+        }
         let a = self.axis_of(rank);
         let fits = |s: &Shape| s.rank() == rank && (0..rank).all(|d| d == a || s.0[d] == first.shape.0[d]);
         if let Some(other) = call.inputs[1..].iter().find(|o| !fits(&o.shape)) {
@@ -329,7 +355,7 @@ mod tests {
 
     #[test]
     fn concatenate_joins_one_axis_and_needs_the_others_equal() {
-        let last = Concatenate { axis: -1 };
+        let last = Concatenate { axis: -1, span: Span::call_site() };
         let got = infer(&last, "concatenate", &[operand("a", &[10, 8]), operand("b", &[10, 3])]).unwrap();
         assert_eq!(got, Shape(vec![10, 11]));
         let errs = infer(&last, "concatenate", &[operand("a", &[10, 8]), operand("b", &[9, 8])]).unwrap_err();
@@ -337,7 +363,7 @@ mod tests {
             errs[0],
             "`concatenate` joins on axis -1 and needs the other axes equal: `a` has shape (10, 8), `b` has (9, 8)"
         );
-        let steps = Concatenate { axis: 1 };
+        let steps = Concatenate { axis: 1, span: Span::call_site() };
         let got = infer(&steps, "concatenate", &[operand("a", &[10, 8]), operand("b", &[4, 8])]).unwrap();
         assert_eq!(got, Shape(vec![14, 8]));
         // blocks: each input's rows per leading position, and the output's

@@ -31,11 +31,16 @@
 //! fields, weights I/O, `summary()` and the passes are driven by the trait.
 
 pub mod activation;
+pub mod conv;
 pub mod dense;
 pub mod dropout;
 pub mod input;
 pub mod merge;
 pub mod normalization;
+pub mod padding;
+pub mod pooling;
+pub mod reshape;
+pub mod window;
 
 use crate::check::args::Args;
 use crate::check::ctxt::Ctx;
@@ -53,6 +58,22 @@ pub const KINDS: &[&Kind] = &[
     &dropout::KIND,
     &normalization::LAYER_NORMALIZATION,
     &normalization::BATCH_NORMALIZATION,
+    &conv::CONV1D,
+    &conv::CONV2D,
+    &conv::DEPTHWISE_CONV2D,
+    &conv::SEPARABLE_CONV2D,
+    &pooling::MAX_POOLING1D,
+    &pooling::MAX_POOLING2D,
+    &pooling::AVERAGE_POOLING1D,
+    &pooling::AVERAGE_POOLING2D,
+    &pooling::GLOBAL_AVERAGE_POOLING1D,
+    &pooling::GLOBAL_AVERAGE_POOLING2D,
+    &pooling::GLOBAL_MAX_POOLING1D,
+    &pooling::GLOBAL_MAX_POOLING2D,
+    &reshape::FLATTEN,
+    &reshape::RESHAPE,
+    &padding::ZERO_PADDING1D,
+    &padding::ZERO_PADDING2D,
     &merge::CONCATENATE,
     &merge::ADD,
     &merge::SUBTRACT,
@@ -173,6 +194,9 @@ pub struct Buffers {
     pub scratch: Vec<(&'static str, usize)>,
     /// Length of per-batch statistics (batch normalization), or 0.
     pub stats: usize,
+    /// The scratch roles inference needs too (an im2col buffer), which the
+    /// one-sample pass keeps on the stack.
+    pub inference: Vec<&'static str>,
 }
 
 /// One operation: what the checker and the code generator ask of a layer.
@@ -325,6 +349,23 @@ pub fn f64_lit(v: f64) -> Literal {
 pub fn act_tokens(p: &TokenStream, a: Activation) -> TokenStream {
     let v = Ident::new(a.variant(), Span::call_site());
     quote!(#p::Activation::#v)
+}
+
+/// Turns the output gradient into the pre-activation gradient in place,
+/// for a layer ending in `act` (nothing when it is linear or the head's
+/// loss took the gradient through it): from the kept pre-activation
+/// (`pre`) where the derivative needs it, else from the output.
+pub fn activation_backward(e: &Emit, act: Activation) -> TokenStream {
+    let (p, o, g) = (&e.p, &e.out, &e.grad);
+    let (a, rows) = (act_tokens(p, act), lit(e.shape().last()));
+    if act == Activation::Linear || e.fused {
+        quote!()
+    } else if act.needs_input() {
+        let pre = e.scratch("pre");
+        quote!(#p::activations::backward(#a, &*#pre, &*#o, &mut *#g, #rows);)
+    } else {
+        quote!(#p::activations::backward_from_output(#a, &*#o, &mut *#g, #rows);)
+    }
 }
 
 /// Checks that a single-input layer keeps its input's shape: what

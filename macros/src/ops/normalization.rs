@@ -94,7 +94,7 @@ impl Op for LayerNormalization {
 
     /// `x̂`, and `1/σ` per position.
     fn buffers(&self, _: &[&Shape], output: &Shape) -> Buffers {
-        Buffers { scratch: vec![("xhat", output.size()), ("inv_std", output.positions())], stats: 0 }
+        Buffers { scratch: vec![("xhat", output.size()), ("inv_std", output.positions())], ..Buffers::default() }
     }
 
     fn forward(&self, e: &Emit) -> TokenStream {
@@ -153,7 +153,7 @@ impl Op for BatchNormalization {
 
     /// `x̂`, and per channel the batch's mean, variance and `1/σ`.
     fn buffers(&self, _: &[&Shape], output: &Shape) -> Buffers {
-        Buffers { scratch: vec![("xhat", output.size())], stats: 3 * output.last() }
+        Buffers { scratch: vec![("xhat", output.size())], stats: 3 * output.last(), ..Buffers::default() }
     }
 
     fn forward(&self, e: &Emit) -> TokenStream {
