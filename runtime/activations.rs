@@ -174,13 +174,16 @@ fn step<T: Scalar>(on: bool) -> T {
 }
 
 /// `max(x, 0)`, keeping a NaN as Keras does (nalgebra's `max` returns the
-/// number).
+/// number). `x + 0` rather than `x` (equal but for −0, which becomes +0 as
+/// in `max`): with `x` itself, LLVM turns `*p = relu(*p)` into a store only
+/// where `x < 0`, which it vectorizes as masked stores, several times
+/// slower on AMD than a blend and a plain store.
 #[inline(always)]
 fn relu<T: Scalar>(x: T) -> T {
     if x < T::zero() {
         T::zero()
     } else {
-        x
+        x + T::zero()
     }
 }
 
@@ -277,42 +280,88 @@ pub fn forward<T: Scalar>(act: Activation, z: &[T], a: &mut [T], rows: usize) {
     }
 }
 
-// One monomorphic loop per activation, so the match is outside the loop.
+/// Runs `$body` with `$act` replaced by each activation's constant, so the
+/// match is outside the loop and each loop is compiled for one activation
+/// (in a function built for the CPU's widest SIMD, so the piecewise ones
+/// vectorize).
+macro_rules! per_activation {
+    ($act:expr, |$a:ident| $body:expr) => {
+        crate::cpu::wide(|| match $act {
+            Activation::Linear => {
+                let $a = Activation::Linear;
+                $body
+            }
+            Activation::Relu => {
+                let $a = Activation::Relu;
+                $body
+            }
+            Activation::Relu6 => {
+                let $a = Activation::Relu6;
+                $body
+            }
+            Activation::LeakyRelu => {
+                let $a = Activation::LeakyRelu;
+                $body
+            }
+            Activation::Elu => {
+                let $a = Activation::Elu;
+                $body
+            }
+            Activation::Selu => {
+                let $a = Activation::Selu;
+                $body
+            }
+            Activation::Gelu => {
+                let $a = Activation::Gelu;
+                $body
+            }
+            Activation::Sigmoid => {
+                let $a = Activation::Sigmoid;
+                $body
+            }
+            Activation::HardSigmoid => {
+                let $a = Activation::HardSigmoid;
+                $body
+            }
+            Activation::Tanh => {
+                let $a = Activation::Tanh;
+                $body
+            }
+            Activation::Softplus => {
+                let $a = Activation::Softplus;
+                $body
+            }
+            Activation::Softsign => {
+                let $a = Activation::Softsign;
+                $body
+            }
+            Activation::Silu => {
+                let $a = Activation::Silu;
+                $body
+            }
+            Activation::Mish => {
+                let $a = Activation::Mish;
+                $body
+            }
+            Activation::Exponential => {
+                let $a = Activation::Exponential;
+                $body
+            }
+            other => {
+                let $a = other;
+                $body
+            }
+        })
+    };
+}
+
 #[inline(always)]
 fn map_elementwise<T: Scalar>(act: Activation, z: &[T], a: &mut [T]) {
-    macro_rules! each {
-        ($($variant:ident),*) => {
-            match act {
-                $(Activation::$variant => {
-                    for (o, &x) in a.iter_mut().zip(z) {
-                        *o = Activation::$variant.scalar(x);
-                    }
-                })*
-                _ => {
-                    for (o, &x) in a.iter_mut().zip(z) {
-                        *o = act.scalar(x);
-                    }
-                }
-            }
-        };
-    }
-    each!(
-        Linear,
-        Relu,
-        Relu6,
-        LeakyRelu,
-        Elu,
-        Selu,
-        Gelu,
-        Sigmoid,
-        HardSigmoid,
-        Tanh,
-        Softplus,
-        Softsign,
-        Silu,
-        Mish,
-        Exponential
-    );
+    per_activation!(act, |f| {
+        for (o, &x) in a.iter_mut().zip(z) {
+            *o = f.scalar(x);
+        }
+    })
 }
 
 /// `buf = act(buf)` in place, for inference.
@@ -324,11 +373,11 @@ pub fn forward_in_place<T: Scalar>(act: Activation, buf: &mut [T], rows: usize) 
                 columnwise_in_place(act, col);
             }
         }
-        _ => {
+        _ => per_activation!(act, |f| {
             for x in buf.iter_mut() {
-                *x = act.scalar(*x);
+                *x = f.scalar(*x);
             }
-        }
+        }),
     }
 }
 

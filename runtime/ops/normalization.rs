@@ -130,6 +130,28 @@ pub fn batch_norm_forward<T: Scalar, const N: usize>(
     }
 }
 
+/// Inference-mode [`batch_norm_forward`] in place: `buf = (buf − mean)·γ/σ + β`
+/// with the moving statistics, per channel (the one-sample pass normalizes
+/// a convolution's output where it lies).
+pub fn batch_norm_inference_in_place<T: Scalar, const N: usize>(
+    layer: &BatchNormalization<T, N>,
+    epsilon: f64,
+    buf: &mut [T],
+) {
+    let eps = c::<T>(epsilon);
+    let mut scale = [T::zero(); N];
+    for (i, s) in scale.iter_mut().enumerate() {
+        *s = layer.gamma[i] / (layer.moving_variance[i] + eps).sqrt();
+    }
+    crate::cpu::wide(|| {
+        for chunk in buf.chunks_exact_mut(N) {
+            for i in 0..N {
+                chunk[i] = (chunk[i] - layer.moving_mean[i]) * scale[i] + layer.beta[i];
+            }
+        }
+    });
+}
+
 /// Backward of training-mode [`batch_norm_forward`].
 pub fn batch_norm_backward<T: Scalar, const N: usize>(
     layer: &BatchNormalization<T, N>,

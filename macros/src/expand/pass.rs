@@ -194,13 +194,51 @@ pub fn one_sample(g: &Graph, layout: &Layout, output_name: &Ident) -> TokenStrea
         let (x, arg) = (locals.input(k), ident(&g.nodes[k].var));
         quote!(let #x: &[T] = #arg.as_slice();)
     });
+    let consumers = g.consumers();
+    let is_head = |j: NodeId| g.heads.iter().any(|h| h.node == j);
+    // The stack buffers: each node's output lives in one, which goes back
+    // to `free` after the node's last reader, for a later node to reuse
+    // (fewer zeroed buffers, and hot ones).
+    // A buffer is its first holder's local (whole) and its length; a node
+    // that reuses it borrows a prefix, which ends with the node's last reader.
+    let mut buffer: Vec<Option<(Ident, usize)>> = vec![None; g.nodes.len()];
+    let mut free: Vec<(Ident, usize)> = Vec::new();
+    let take = |size: usize, name: &Ident, free: &mut Vec<(Ident, usize)>, body: &mut Vec<TokenStream>| {
+        let best = free.iter().enumerate().filter(|(_, f)| f.1 >= size).min_by_key(|(_, f)| f.1).map(|(i, _)| i);
+        let lit_size = lit(size);
+        match best {
+            Some(i) => {
+                let (root, len) = free.remove(i);
+                body.push(quote!(let #name: &mut [T] = &mut #root[..#lit_size];));
+                (root, len)
+            }
+            None => {
+                body.push(quote!(let #name: &mut [T] = &mut [<T as #p::Scalar>::of_f64(0.0); #lit_size];));
+                (name.clone(), size)
+            }
+        }
+    };
     let mut body = Vec::new();
     for (k, node) in g.nodes.iter().enumerate() {
         if node.is_input() {
             continue;
         }
-        let (o, size) = (locals.out(k), lit(node.shape.size()));
-        body.push(quote!(let #o: &mut [T] = &mut [<T as #p::Scalar>::of_f64(0.0); #size];));
+        let o = locals.out(k);
+        // An element-wise layer takes over its input's buffer when nothing
+        // else reads that buffer: no new buffer, no copy.
+        if let [j] = node.inputs[..] {
+            let sole = !g.nodes[j].is_input() && consumers[j] == [k] && !is_head(j);
+            if let Some(code) = sole.then(|| node.op.forward1_in_place(&locals.emit(k, false))).flatten() {
+                let from = locals.out(j);
+                body.push(quote!(let #o: &mut [T] = #from;));
+                body.push(code);
+                buffer[k] = buffer[j].take();
+                continue;
+            }
+        }
+        buffer[k] = Some(take(node.shape.size(), &o, &mut free, &mut body));
+        // Scratch buffers start zeroed (an im2col buffer's padding entries
+        // may be left as they are); they are not shared.
         for (role, _, rows) in &layout.slots[k].scratch {
             if node.op.buffers(&g.in_shapes(k), &node.shape).inference.contains(role) {
                 let (b, rows) = (locals.scratch(k, role), lit(*rows));
@@ -209,6 +247,13 @@ pub fn one_sample(g: &Graph, layout: &Layout, output_name: &Ident) -> TokenStrea
         }
         let e = locals.emit(k, false);
         body.push(node.op.forward1(&e));
+        // What this node was the last to read is free again.
+        for &j in &node.inputs {
+            let last = consumers[j].iter().max() == Some(&k);
+            if last && !is_head(j) {
+                free.extend(buffer[j].take());
+            }
+        }
     }
     let takes: Vec<TokenStream> = g
         .heads

@@ -50,6 +50,13 @@ impl Op for ActivationLayer {
         quote!(#p::activations::forward(#act, #x, &mut *#o, #rows);)
     }
 
+    fn forward1_in_place(&self, e: &Emit) -> Option<TokenStream> {
+        let (p, o) = (&e.p, &e.out);
+        let act = act_tokens(p, self.activation);
+        let rows = lit(e.shape().last());
+        Some(quote!(#p::activations::forward_in_place(#act, &mut *#o, #rows);))
+    }
+
     fn backward(&self, e: &Emit) -> TokenStream {
         let (p, x, o, g) = (&e.p, e.x(0), &e.out, &e.grad);
         let rows = lit(e.shape().last());

@@ -66,6 +66,11 @@ impl Op for Dropout {
         quote!(#o.copy_from_slice(#x);)
     }
 
+    /// The identity in inference.
+    fn forward1_in_place(&self, _: &Emit) -> Option<TokenStream> {
+        Some(quote!())
+    }
+
     fn backward(&self, e: &Emit) -> TokenStream {
         let (p, g) = (&e.p, &e.grad);
         let mask = e.scratch("mask");

@@ -246,6 +246,14 @@ pub trait Op: OpClone + fmt::Debug {
         self.forward(e)
     }
 
+    /// The one-sample pass computed in place, where its input's buffer,
+    /// which nothing else reads, already holds the input and becomes the
+    /// output (`e.out`): element-wise layers, which then need no buffer and
+    /// no copy. `None` when the layer cannot work in place.
+    fn forward1_in_place(&self, _e: &Emit) -> Option<TokenStream> {
+        None
+    }
+
     /// Adds the gradients of its inputs (and writes those of its
     /// parameters) from its output's gradient.
     fn backward(&self, e: &Emit) -> TokenStream;

@@ -170,6 +170,12 @@ impl Op for BatchNormalization {
         quote!(#p::ops::normalization::batch_norm_forward::<T, #n>(&#f, #eps, #x, &mut *#o, None);)
     }
 
+    fn forward1_in_place(&self, e: &Emit) -> Option<TokenStream> {
+        let (p, f, o) = (&e.p, &e.field, &e.out);
+        let (n, eps) = (lit(e.shape().last()), f64_lit(self.epsilon));
+        Some(quote!(#p::ops::normalization::batch_norm_inference_in_place::<T, #n>(&#f, #eps, &mut *#o);))
+    }
+
     fn backward(&self, e: &Emit) -> TokenStream {
         let (p, f, g, gr) = (&e.p, &e.field, &e.grad, &e.grads);
         let xhat = e.scratch("xhat");
