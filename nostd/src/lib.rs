@@ -35,6 +35,27 @@ staticnet::network! {
     }
 }
 
+staticnet::network! {
+    /// A small convolutional model of 12×12 images and of a 3-channel signal.
+    pub struct Vision {
+        let image = Input(shape = (12, 12, 1));
+        let x = Conv2D(8, 3, padding = "same", activation = relu)(image);
+        let x = BatchNormalization()(x);
+        let x = MaxPooling2D(2)(x);
+        let x = DepthwiseConv2D(3, depth_multiplier = 2)(x);
+        let x = SeparableConv2D(8, 3, padding = "same", activation = relu)(x);
+        let x = GlobalAveragePooling2D()(x);
+        let signal = Input(shape = (16, 3));
+        let s = Conv1D(4, 3, padding = "causal", dilation_rate = 2, activation = relu)(signal);
+        let s = AveragePooling1D(2)(s);
+        let s = Flatten()(s);
+        let both = concatenate([x, s]);
+        let class = Dense(3, activation = softmax, name = "class")(both);
+        Model([image, signal], class);
+        compile(optimizer = adam, loss = categorical_crossentropy);
+    }
+}
+
 /// In flash (read-only data): no constructor, no allocator.
 static DIGITS: Digits<f32> = Digits::<f32>::PRETRAINED;
 
@@ -59,6 +80,22 @@ pub extern "C" fn staticnet_train_demo(seed: u64, steps: u32) -> f32 {
     }
     let out = model.forward(&SVector::<f32, 12>::repeat(0.1));
     last + out.action[0] * 0.0
+}
+
+/// Classifies one image and signal with a convolutional model, after
+/// `steps` training steps on a batch of 4; returns the class.
+#[no_mangle]
+pub extern "C" fn staticnet_vision_demo(seed: u64, steps: u32) -> u32 {
+    let mut model = Vision::<f32>::new(seed);
+    let mut optimizer = Vision::<f32>::optimizer();
+    let images = SMatrix::<f32, 144, 4>::from_fn(|i, j| ((i * 7 + j * 13) % 11) as f32 / 11.0);
+    let signals = SMatrix::<f32, 48, 4>::from_fn(|i, j| ((i * 3 + j) % 5) as f32 / 5.0 - 0.4);
+    let classes = SMatrix::<f32, 3, 4>::from_fn(|i, j| if i == j % 3 { 1.0 } else { 0.0 });
+    for _ in 0..steps {
+        model.train_step::<4>(&mut optimizer, &images, &signals, &classes);
+    }
+    let one = model.forward(&SVector::<f32, 144>::repeat(0.5), &SVector::<f32, 48>::repeat(0.1));
+    one.argmax().0 as u32
 }
 
 #[panic_handler]
