@@ -9,13 +9,62 @@
 //! multiplier of 1 (the usual case) channels go in blocks whose sums stay in
 //! registers over a window's taps.
 
-use super::window::Window;
+use super::window::{Readers, Window};
 use crate::activations::{self, Activation};
 use crate::Scalar;
 
 /// Channels per register block: 64 `f32` or 32 `f64` are eight AVX2
-/// vectors, enough independent sums to keep both adders busy.
-const BLOCK_BYTES: usize = 256;
+/// vectors, enough independent sums to keep both adders busy; what is
+/// left goes in blocks a quarter that size, then channel by channel.
+const BLOCK_BYTES: usize = 128;
+
+/// Calls `$f::<$t, W>(args…, c0)` for channel blocks `c0..c0 + W` covering
+/// `0..$c`: blocks of `$big`, then of `$small`, then single channels. Each
+/// block size is a constant, so its sums are an array the compiler keeps
+/// in registers.
+macro_rules! in_blocks {
+    ($c:expr, $big:ident, $small:ident, $f:ident::<$t:ty>($($arg:expr),*)) => {{
+        let c = $c;
+        let mut c0 = 0;
+        while c0 + $big <= c {
+            $f::<$t, $big>($($arg,)* c0);
+            c0 += $big;
+        }
+        while c0 + $small <= c {
+            $f::<$t, $small>($($arg,)* c0);
+            c0 += $small;
+        }
+        while c0 < c {
+            $f::<$t, 1>($($arg,)* c0);
+            c0 += 1;
+        }
+    }};
+}
+
+/// Runs `$f::<$t, BIG, SMALL>(args…)` with the block sizes for `$t`.
+macro_rules! with_block_sizes {
+    ($f:ident::<$t:ty>($($arg:expr),*)) => {
+        if size_of::<$t>() == 4 {
+            $f::<$t, { BLOCK_BYTES / 4 }, { BLOCK_BYTES / 16 }>($($arg),*)
+        } else {
+            $f::<$t, { BLOCK_BYTES / 8 }, { BLOCK_BYTES / 32 }>($($arg),*)
+        }
+    };
+}
+
+/// `W` values of `s` from `at`.
+#[inline(always)]
+fn chunk<T, const W: usize>(s: &[T], at: usize) -> &[T; W] {
+    s[at..at + W].try_into().expect("a slice of W values")
+}
+
+/// `acc += a · b`, lane by lane.
+#[inline(always)]
+fn mul_add<T: Scalar, const W: usize>(acc: &mut [T; W], a: &[T; W], b: &[T; W]) {
+    for ((s, &x), &y) in acc.iter_mut().zip(a).zip(b) {
+        *s += x * y;
+    }
+}
 
 /// `out = act(depthwise(x, kernel) + bias)` for every sample of `x`, with
 /// `channels·multiplier` output channels. With `z` (training), `z` gets the
@@ -63,63 +112,105 @@ fn convolve<T: Scalar>(w: &Window, m: usize, kernel: &[T], bias: Option<&[T]>, x
     let kernel = &kernel[..w.taps() * oc];
     let bias = bias.map(|b| &b[..oc]);
     let x = &x[..w.samples(x.len()) * w.in_len()];
-    crate::cpu::wide(|| {
-        for (sample, dst) in x.chunks_exact(w.in_len()).zip(out.chunks_exact_mut(w.positions() * oc)) {
-            for (p, col) in dst.chunks_exact_mut(oc).enumerate() {
-                let (oh, ow) = (p / w.out_w, p % w.out_w);
-                if m == 1 {
-                    if size_of::<T>() == 4 {
-                        position::<T, { BLOCK_BYTES / 4 }>(w, kernel, bias, sample, oh, ow, col, relu);
-                    } else {
-                        position::<T, { BLOCK_BYTES / 8 }>(w, kernel, bias, sample, oh, ow, col, relu);
+    crate::cpu::wide(
+        #[inline(always)]
+        || {
+            for (sample, dst) in x.chunks_exact(w.in_len()).zip(out.chunks_exact_mut(w.positions() * oc)) {
+                let mut cols = dst.chunks_exact_mut(oc);
+                for oh in 0..w.out_h {
+                    for ow in 0..w.out_w {
+                        let Some(col) = cols.next() else { return };
+                        if m == 1 {
+                            let taps = Taps::of(w, oh, ow);
+                            with_block_sizes!(position::<T>(w, kernel, bias, sample, &taps, col, relu));
+                        } else {
+                            position_multiplied(w, m, kernel, bias, sample, oh, ow, col, relu);
+                        }
                     }
-                } else {
-                    position_multiplied(w, m, kernel, bias, sample, oh, ow, col, relu);
                 }
             }
-        }
-    });
+        },
+    );
 }
 
-/// One output position with a multiplier of 1, `B` channels at a time.
-#[allow(clippy::too_many_arguments)]
+/// Where the real taps of one output position's window are, as offsets
+/// (of channel 0) and steps, so the loops over them only add.
+struct Taps {
+    /// Offset in the sample of the first real tap.
+    x: usize,
+    /// Offset in the kernel of the first real tap's weights.
+    k: usize,
+    /// Real rows and columns of taps.
+    rows: usize,
+    cols: usize,
+    /// Steps in the sample between rows and columns of taps.
+    x_row: usize,
+    x_col: usize,
+    /// Step in the kernel between rows of taps.
+    k_row: usize,
+}
+
+impl Taps {
+    #[inline(always)]
+    fn of(w: &Window, oh: usize, ow: usize) -> Taps {
+        let c = w.channels;
+        let ((ilo, ihi), (jlo, jhi)) = (w.rows_of(oh), w.cols_of(ow));
+        let (rows, cols) = (ihi - ilo, jhi - jlo);
+        Taps {
+            x: if rows > 0 && cols > 0 { (w.in_row(oh, ilo) * w.in_w + w.in_col(ow, jlo)) * c } else { 0 },
+            k: (ilo * w.k_w + jlo) * c,
+            rows,
+            cols,
+            x_row: w.dilation_h * w.in_w * c,
+            x_col: w.dilation_w * c,
+            k_row: w.k_w * c,
+        }
+    }
+}
+
+/// One output position with a multiplier of 1.
 #[inline(always)]
-fn position<T: Scalar, const B: usize>(
+fn position<T: Scalar, const BIG: usize, const SMALL: usize>(
     w: &Window,
     kernel: &[T],
     bias: Option<&[T]>,
     sample: &[T],
-    oh: usize,
-    ow: usize,
+    taps: &Taps,
     col: &mut [T],
     relu: bool,
 ) {
-    let c = w.channels;
-    let (ilo, ihi) = w.rows_of(oh);
-    let (jlo, jhi) = w.cols_of(ow);
-    let mut c0 = 0;
-    while c0 < c {
-        let width = (c - c0).min(B);
-        // Sums in an array of constant size, so that for a whole block the
-        // compiler keeps them in registers across the taps.
-        let mut acc = [T::zero(); B];
-        let acc_w = &mut acc[..width];
-        if let Some(b) = bias {
-            acc_w.copy_from_slice(&b[c0..c0 + width]);
+    in_blocks!(w.channels, BIG, SMALL, position_block::<T>(w, kernel, bias, sample, taps, &mut *col, relu));
+}
+
+/// Channels `c0..c0 + W` of one output position, multiplier 1.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn position_block<T: Scalar, const W: usize>(
+    w: &Window,
+    kernel: &[T],
+    bias: Option<&[T]>,
+    sample: &[T],
+    t: &Taps,
+    col: &mut [T],
+    relu: bool,
+    c0: usize,
+) {
+    let mut acc = match bias {
+        Some(b) => *chunk::<T, W>(b, c0),
+        None => [T::zero(); W],
+    };
+    let (mut x_row, mut k_row) = (t.x + c0, t.k + c0);
+    for _ in 0..t.rows {
+        let (mut xo, mut ko) = (x_row, k_row);
+        for _ in 0..t.cols {
+            mul_add(&mut acc, chunk::<T, W>(sample, xo), chunk::<T, W>(kernel, ko));
+            xo += t.x_col;
+            ko += w.channels;
         }
-        for i in ilo..ihi {
-            let line = w.in_row(oh, i) * w.in_w;
-            for j in jlo..jhi {
-                let xs = &sample[(line + w.in_col(ow, j)) * c + c0..][..width];
-                let ks = &kernel[(i * w.k_w + j) * c + c0..][..width];
-                for ((a, &xv), &kv) in acc_w.iter_mut().zip(xs).zip(ks) {
-                    *a += xv * kv;
-                }
-            }
-        }
-        store(&mut col[c0..c0 + width], acc_w, relu);
-        c0 += width;
+        x_row += t.x_row;
+        k_row += t.k_row;
     }
+    store(&mut col[c0..c0 + W], &acc, relu);
 }
 
 /// One output position with a multiplier above 1: the multiplier's outputs
@@ -164,15 +255,16 @@ fn position_multiplied<T: Scalar>(
     }
 }
 
-/// `dst = src`, through ReLU when `relu`.
+/// `dst = src`, through ReLU when `relu`: one loop clamping at 0 or at
+/// −∞, never a plain copy, which the compiler would turn into a `memcpy`
+/// out of the sums' array and so keep them in memory rather than in
+/// registers (measured twice as slow).
 #[inline(always)]
 fn store<T: Scalar>(dst: &mut [T], src: &[T], relu: bool) {
-    if relu {
-        for (d, &s) in dst.iter_mut().zip(src) {
-            *d = relu_of(s);
-        }
-    } else {
-        dst.copy_from_slice(src);
+    let floor = if relu { T::zero() } else { T::of_f64(f64::NEG_INFINITY) };
+    for (d, &s) in dst.iter_mut().zip(src) {
+        // NaN stays NaN, as Keras's `relu` keeps it.
+        *d = if s < floor { floor } else { s };
     }
 }
 
@@ -211,66 +303,106 @@ pub fn backward<T: Scalar>(
     }
     let dkernel = &mut dkernel[..w.taps() * oc];
     let kernel = &kernel[..w.taps() * oc];
-    crate::cpu::wide(|| {
-        if multiplier == 1 {
-            if size_of::<T>() == 4 {
-                kernel_gradient::<T, { BLOCK_BYTES / 4 }>(w, x, dz, dkernel);
+    crate::cpu::wide(
+        #[inline(always)]
+        || {
+            if multiplier == 1 {
+                with_block_sizes!(kernel_gradient::<T>(w, x, dz, dkernel));
             } else {
-                kernel_gradient::<T, { BLOCK_BYTES / 8 }>(w, x, dz, dkernel);
+                kernel_gradient_multiplied(w, multiplier, x, dz, dkernel);
             }
-        } else {
-            kernel_gradient_multiplied(w, multiplier, x, dz, dkernel);
-        }
-    });
+        },
+    );
     if let Some(dx) = dx {
         let dx = &mut dx[..n * w.in_len()];
-        crate::cpu::wide(|| {
-            if multiplier == 1 {
-                if size_of::<T>() == 4 {
-                    input_gradient::<T, { BLOCK_BYTES / 4 }>(w, kernel, dz, dx);
+        crate::cpu::wide(
+            #[inline(always)]
+            || {
+                if multiplier == 1 {
+                    with_block_sizes!(input_gradient::<T>(w, kernel, dz, dx));
                 } else {
-                    input_gradient::<T, { BLOCK_BYTES / 8 }>(w, kernel, dz, dx);
+                    input_gradient_multiplied(w, multiplier, kernel, dz, dx);
                 }
-            } else {
-                input_gradient_multiplied(w, multiplier, kernel, dz, dx);
-            }
-        });
+            },
+        );
     }
 }
 
-/// `dK[tap] = Σ dz · x` over the positions where the tap lies inside the
-/// input (a rectangle of outputs), multiplier 1, `B` channels at a time
-/// with the sums in registers.
+/// Output rows per tile of the kernel gradient: about 8 KB of `dz`, so a
+/// tile's gradients and the inputs they meet stay in the L1 cache while
+/// every tap passes over them (a pass per tap over a whole 25×5×64 sample
+/// measured twice as slow).
 #[inline(always)]
-fn kernel_gradient<T: Scalar, const B: usize>(w: &Window, x: &[T], dz: &[T], dkernel: &mut [T]) {
-    let c = w.channels;
-    let per_out = w.positions() * c;
-    for i in 0..w.k_h {
-        let (olo, ohi) = w.out_rows_of(i);
-        for j in 0..w.k_w {
-            let (plo, phi) = w.out_cols_of(j);
-            let dk = &mut dkernel[(i * w.k_w + j) * c..][..c];
-            let mut c0 = 0;
-            while c0 < c {
-                let width = (c - c0).min(B);
-                let mut acc = [T::zero(); B];
-                let acc_w = &mut acc[..width];
-                for (sample, g) in x.chunks_exact(w.in_len()).zip(dz.chunks_exact(per_out)) {
-                    for oh in olo..ohi {
-                        let line = w.in_row(oh, i) * w.in_w;
-                        for ow in plo..phi {
-                            let xs = &sample[(line + w.in_col(ow, j)) * c + c0..][..width];
-                            let gs = &g[(oh * w.out_w + ow) * c + c0..][..width];
-                            for ((a, &xv), &gv) in acc_w.iter_mut().zip(xs).zip(gs) {
-                                *a += xv * gv;
-                            }
-                        }
+fn tile_rows<T>(w: &Window, oc: usize) -> usize {
+    (8192 / (w.out_w * oc * size_of::<T>()).max(1)).max(1)
+}
+
+/// `dK[tap] = Σ dz · x` over the positions where the tap lies inside the
+/// input, multiplier 1: per tile of output rows, per tap, the sums of a
+/// block of channels in registers over the tap's rectangle of outputs.
+#[inline(always)]
+fn kernel_gradient<T: Scalar, const BIG: usize, const SMALL: usize>(w: &Window, x: &[T], dz: &[T], dkernel: &mut [T]) {
+    dkernel.fill(T::zero());
+    let tile = tile_rows::<T>(w, w.channels);
+    for (sample, g) in x.chunks_exact(w.in_len()).zip(dz.chunks_exact(w.positions() * w.channels)) {
+        let mut r0 = 0;
+        while r0 < w.out_h {
+            let r1 = (r0 + tile).min(w.out_h);
+            for i in 0..w.k_h {
+                let (olo, ohi) = w.out_rows_of(i);
+                let rows = (olo.max(r0), ohi.min(r1));
+                if rows.0 >= rows.1 {
+                    continue;
+                }
+                for j in 0..w.k_w {
+                    let cols = w.out_cols_of(j);
+                    if cols.0 < cols.1 {
+                        let dk = &mut *dkernel;
+                        in_blocks!(
+                            w.channels,
+                            BIG,
+                            SMALL,
+                            kernel_gradient_block::<T>(w, sample, g, dk, i, j, rows, cols)
+                        );
                     }
                 }
-                dk[c0..c0 + width].copy_from_slice(acc_w);
-                c0 += width;
             }
+            r0 = r1;
         }
+    }
+}
+
+/// Channels `c0..c0 + W` of tap `(i, j)`'s kernel gradient, over output
+/// rows `rows` and columns `cols` (where the tap is inside the input).
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn kernel_gradient_block<T: Scalar, const W: usize>(
+    w: &Window,
+    sample: &[T],
+    g: &[T],
+    dkernel: &mut [T],
+    i: usize,
+    j: usize,
+    rows: (usize, usize),
+    cols: (usize, usize),
+    c0: usize,
+) {
+    let c = w.channels;
+    let mut acc = [T::zero(); W];
+    let mut x_row = (w.in_row(rows.0, i) * w.in_w + w.in_col(cols.0, j)) * c + c0;
+    let mut g_row = (rows.0 * w.out_w + cols.0) * c + c0;
+    for _ in rows.0..rows.1 {
+        let (mut xo, mut go) = (x_row, g_row);
+        for _ in cols.0..cols.1 {
+            mul_add(&mut acc, chunk::<T, W>(sample, xo), chunk::<T, W>(g, go));
+            xo += w.stride_w * c;
+            go += c;
+        }
+        x_row += w.stride_h * w.in_w * c;
+        g_row += w.out_w * c;
+    }
+    for (d, &a) in dkernel[(i * w.k_w + j) * c + c0..][..W].iter_mut().zip(&acc) {
+        *d += a;
     }
 }
 
@@ -302,37 +434,79 @@ fn kernel_gradient_multiplied<T: Scalar>(w: &Window, m: usize, x: &[T], dz: &[T]
     }
 }
 
+/// Where the gradients that flow back to one input position are: the taps
+/// reading it ([`Readers`] of its row and column), as offsets of channel 0
+/// and steps (the output offset goes down as the tap goes up).
+struct Gather {
+    g: usize,
+    k: usize,
+    rows: usize,
+    cols: usize,
+    g_row: usize,
+    g_col: usize,
+    k_row: usize,
+    k_col: usize,
+}
+
+impl Gather {
+    #[inline(always)]
+    fn of(w: &Window, oc: usize, rows: &Readers, cols: &Readers) -> Gather {
+        Gather {
+            g: (rows.out_first * w.out_w + cols.out_first) * oc,
+            k: (rows.first * w.k_w + cols.first) * oc,
+            rows: rows.count,
+            cols: cols.count,
+            g_row: rows.out_step * w.out_w * oc,
+            g_col: cols.out_step * oc,
+            k_row: rows.tap_step * w.k_w * oc,
+            k_col: cols.tap_step * oc,
+        }
+    }
+}
+
 /// `dx += Σ dz · K` gathered per input position over the taps that read
 /// it (so each sum stays in registers and `dx` is touched once),
-/// multiplier 1, `B` channels at a time.
+/// multiplier 1.
 #[inline(always)]
-fn input_gradient<T: Scalar, const B: usize>(w: &Window, kernel: &[T], dz: &[T], dx: &mut [T]) {
+fn input_gradient<T: Scalar, const BIG: usize, const SMALL: usize>(w: &Window, kernel: &[T], dz: &[T], dx: &mut [T]) {
     let c = w.channels;
     for (g, sample) in dz.chunks_exact(w.positions() * c).zip(dx.chunks_exact_mut(w.in_len())) {
-        for (q, dst) in sample.chunks_exact_mut(c).enumerate() {
-            let (ih, iw) = (q / w.in_w, q % w.in_w);
-            let mut c0 = 0;
-            while c0 < c {
-                let width = (c - c0).min(B);
-                let mut acc = [T::zero(); B];
-                let acc_w = &mut acc[..width];
-                for i in 0..w.k_h {
-                    let Some(oh) = w.out_row_reading(ih, i) else { continue };
-                    for j in 0..w.k_w {
-                        let Some(ow) = w.out_col_reading(iw, j) else { continue };
-                        let gs = &g[(oh * w.out_w + ow) * c + c0..][..width];
-                        let ks = &kernel[(i * w.k_w + j) * c + c0..][..width];
-                        for ((a, &gv), &kv) in acc_w.iter_mut().zip(gs).zip(ks) {
-                            *a += gv * kv;
-                        }
-                    }
+        let mut positions = sample.chunks_exact_mut(c);
+        for ih in 0..w.in_h {
+            let rows = w.row_readers(ih);
+            for iw in 0..w.in_w {
+                let Some(dst) = positions.next() else { return };
+                if rows.count == 0 {
+                    continue;
                 }
-                for (d, &a) in dst[c0..c0 + width].iter_mut().zip(acc_w.iter()) {
-                    *d += a;
+                let cols = w.col_readers(iw);
+                if cols.count > 0 {
+                    let from = Gather::of(w, c, &rows, &cols);
+                    in_blocks!(c, BIG, SMALL, input_gradient_block::<T>(kernel, g, &mut *dst, &from));
                 }
-                c0 += width;
             }
         }
+    }
+}
+
+/// Channels `c0..c0 + W` of one input position's gradient.
+#[inline(always)]
+fn input_gradient_block<T: Scalar, const W: usize>(kernel: &[T], g: &[T], dst: &mut [T], from: &Gather, c0: usize) {
+    let mut acc = [T::zero(); W];
+    let (mut g_row, mut k_row) = (from.g + c0, from.k + c0);
+    for _ in 0..from.rows {
+        let (mut go, mut ko) = (g_row, k_row);
+        for _ in 0..from.cols {
+            mul_add(&mut acc, chunk::<T, W>(g, go), chunk::<T, W>(kernel, ko));
+            // Past the last tap this may wrap; the value is not used.
+            go = go.wrapping_sub(from.g_col);
+            ko += from.k_col;
+        }
+        g_row = g_row.wrapping_sub(from.g_row);
+        k_row += from.k_row;
+    }
+    for (d, &a) in dst[c0..c0 + W].iter_mut().zip(&acc) {
+        *d += a;
     }
 }
 
@@ -342,17 +516,26 @@ fn input_gradient_multiplied<T: Scalar>(w: &Window, m: usize, kernel: &[T], dz: 
     let c = w.channels;
     let oc = c * m;
     for (g, sample) in dz.chunks_exact(w.positions() * oc).zip(dx.chunks_exact_mut(w.in_len())) {
-        for (q, dst) in sample.chunks_exact_mut(c).enumerate() {
-            let (ih, iw) = (q / w.in_w, q % w.in_w);
-            for i in 0..w.k_h {
-                let Some(oh) = w.out_row_reading(ih, i) else { continue };
-                for j in 0..w.k_w {
-                    let Some(ow) = w.out_col_reading(iw, j) else { continue };
-                    let gs = &g[(oh * w.out_w + ow) * oc..][..oc];
-                    let ks = &kernel[(i * w.k_w + j) * oc..][..oc];
-                    for ((d, gc), kc) in dst.iter_mut().zip(gs.chunks_exact(m)).zip(ks.chunks_exact(m)) {
-                        *d += gc.iter().zip(kc).fold(T::zero(), |s, (&gv, &kv)| s + gv * kv);
+        let mut positions = sample.chunks_exact_mut(c);
+        for ih in 0..w.in_h {
+            let rows = w.row_readers(ih);
+            for iw in 0..w.in_w {
+                let Some(dst) = positions.next() else { return };
+                let from = Gather::of(w, oc, &rows, &w.col_readers(iw));
+                let mut g_row = from.g;
+                let mut k_row = from.k;
+                for _ in 0..from.rows {
+                    let (mut go, mut ko) = (g_row, k_row);
+                    for _ in 0..from.cols {
+                        let (gs, ks) = (&g[go..go + oc], &kernel[ko..ko + oc]);
+                        for ((d, gc), kc) in dst.iter_mut().zip(gs.chunks_exact(m)).zip(ks.chunks_exact(m)) {
+                            *d += gc.iter().zip(kc).fold(T::zero(), |s, (&gv, &kv)| s + gv * kv);
+                        }
+                        go = go.wrapping_sub(from.g_col);
+                        ko += from.k_col;
                     }
+                    g_row = g_row.wrapping_sub(from.g_row);
+                    k_row += from.k_row;
                 }
             }
         }
