@@ -7,47 +7,61 @@
 //! Direct loops, vectorized across contiguous channels: there is no matrix
 //! product to hand this to (each channel has its own few taps). With a
 //! multiplier of 1 (the usual case) channels go in blocks whose sums stay in
-//! registers over a window's taps.
+//! registers over a window's taps, and the forward pass convolves
+//! [`GROUP`] output positions at once, so each tap's weights are loaded once
+//! for all of them (positions whose windows have the same taps inside the
+//! input: those of a rectangle of like positions, such as the interior or
+//! one edge).
 
 use super::window::{Readers, Window};
 use crate::activations::{self, Activation};
 use crate::Scalar;
 
-/// Channels per register block: 64 `f32` or 32 `f64` are eight AVX2
-/// vectors, enough independent sums to keep both adders busy; what is
-/// left goes in blocks a quarter that size, then channel by channel.
+/// Channels per register block of the backward loops: 32 `f32` or 16
+/// `f64` are four AVX2 vectors, enough independent sums for the loads that
+/// feed them (a block of eight vectors was kept in memory by the
+/// compiler); what is left goes in blocks a quarter that size, then
+/// channel by channel.
 const BLOCK_BYTES: usize = 128;
+
+/// Channels per register block of the forward pass, for each of its
+/// [`GROUP`] positions: two AVX2 vectors, so eight sums in all.
+const GROUP_BLOCK_BYTES: usize = 64;
+
+/// Output positions the forward pass convolves at once.
+const GROUP: usize = 4;
 
 /// Calls `$f::<$t, W>(args…, c0)` for channel blocks `c0..c0 + W` covering
 /// `0..$c`: blocks of `$big`, then of `$small`, then single channels. Each
 /// block size is a constant, so its sums are an array the compiler keeps
 /// in registers.
 macro_rules! in_blocks {
-    ($c:expr, $big:ident, $small:ident, $f:ident::<$t:ty>($($arg:expr),*)) => {{
+    ($c:expr, $big:ident, $small:ident, $f:ident::<$t:ty $(, $more:tt)*>($($arg:expr),*)) => {{
         let c = $c;
         let mut c0 = 0;
         while c0 + $big <= c {
-            $f::<$t, $big>($($arg,)* c0);
+            $f::<$t, $big $(, $more)*>($($arg,)* c0);
             c0 += $big;
         }
         while c0 + $small <= c {
-            $f::<$t, $small>($($arg,)* c0);
+            $f::<$t, $small $(, $more)*>($($arg,)* c0);
             c0 += $small;
         }
         while c0 < c {
-            $f::<$t, 1>($($arg,)* c0);
+            $f::<$t, 1 $(, $more)*>($($arg,)* c0);
             c0 += 1;
         }
     }};
 }
 
-/// Runs `$f::<$t, BIG, SMALL>(args…)` with the block sizes for `$t`.
+/// Runs `$f::<$t, BIG, SMALL>(args…)` with the block sizes for `$t`:
+/// `$bytes` and a quarter of it.
 macro_rules! with_block_sizes {
-    ($f:ident::<$t:ty>($($arg:expr),*)) => {
+    ($bytes:expr; $f:ident::<$t:ty $(, $more:tt)*>($($arg:expr),*)) => {
         if size_of::<$t>() == 4 {
-            $f::<$t, { BLOCK_BYTES / 4 }, { BLOCK_BYTES / 16 }>($($arg),*)
+            $f::<$t, { $bytes / 4 }, { $bytes / 16 } $(, $more)*>($($arg),*)
         } else {
-            $f::<$t, { BLOCK_BYTES / 8 }, { BLOCK_BYTES / 32 }>($($arg),*)
+            $f::<$t, { $bytes / 8 }, { $bytes / 32 } $(, $more)*>($($arg),*)
         }
     };
 }
@@ -116,16 +130,15 @@ fn convolve<T: Scalar>(w: &Window, m: usize, kernel: &[T], bias: Option<&[T]>, x
         #[inline(always)]
         || {
             for (sample, dst) in x.chunks_exact(w.in_len()).zip(out.chunks_exact_mut(w.positions() * oc)) {
+                if m == 1 {
+                    by_groups(w, kernel, bias, sample, dst, relu);
+                    continue;
+                }
                 let mut cols = dst.chunks_exact_mut(oc);
                 for oh in 0..w.out_h {
                     for ow in 0..w.out_w {
                         let Some(col) = cols.next() else { return };
-                        if m == 1 {
-                            let taps = Taps::of(w, oh, ow);
-                            with_block_sizes!(position::<T>(w, kernel, bias, sample, &taps, col, relu));
-                        } else {
-                            position_multiplied(w, m, kernel, bias, sample, oh, ow, col, relu);
-                        }
+                        position_multiplied(w, m, kernel, bias, sample, oh, ow, col, relu);
                     }
                 }
             }
@@ -133,12 +146,72 @@ fn convolve<T: Scalar>(w: &Window, m: usize, kernel: &[T], bias: Option<&[T]>, x
     );
 }
 
-/// Where the real taps of one output position's window are, as offsets
-/// (of channel 0) and steps, so the loops over them only add.
+/// One sample with a multiplier of 1: the output positions split into
+/// rectangles whose windows have the same taps inside the input (runs of
+/// rows with the same tap rows, by runs of columns with the same tap
+/// columns), each convolved [`GROUP`] positions at a time.
+#[inline(always)]
+fn by_groups<T: Scalar>(w: &Window, kernel: &[T], bias: Option<&[T]>, sample: &[T], dst: &mut [T], relu: bool) {
+    let c = w.channels;
+    let mut oh0 = 0;
+    while oh0 < w.out_h {
+        let rows = w.rows_of(oh0);
+        let mut oh1 = oh0 + 1;
+        while oh1 < w.out_h && w.rows_of(oh1) == rows {
+            oh1 += 1;
+        }
+        let mut ow0 = 0;
+        while ow0 < w.out_w {
+            let cols = w.cols_of(ow0);
+            let mut ow1 = ow0 + 1;
+            while ow1 < w.out_w && w.cols_of(ow1) == cols {
+                ow1 += 1;
+            }
+            let taps = Taps::of(w, rows, cols);
+            // The rectangle's positions in order: (offset of the first real
+            // tap in the sample, offset in the output).
+            let (x_step, out_step) = (w.stride_w * c, c);
+            let first = |oh: usize| {
+                let x = if taps.rows > 0 && taps.cols > 0 {
+                    (w.in_row(oh, rows.0) * w.in_w + w.in_col(ow0, cols.0)) * c
+                } else {
+                    0
+                };
+                (x, (oh * w.out_w + ow0) * c)
+            };
+            let width = ow1 - ow0;
+            let mut spots = (oh0..oh1).flat_map(|oh| {
+                let (x, o) = first(oh);
+                (0..width).map(move |k| (x + k * x_step, o + k * out_step))
+            });
+            loop {
+                let mut group = [(0, 0); GROUP];
+                let mut filled = 0;
+                for (slot, spot) in group.iter_mut().zip(&mut spots) {
+                    *slot = spot;
+                    filled += 1;
+                }
+                if filled == GROUP {
+                    with_block_sizes!(GROUP_BLOCK_BYTES; positions::<T, GROUP>(w, kernel, bias, sample, &taps, &group, &mut *dst, relu));
+                } else {
+                    for spot in &group[..filled] {
+                        let one = [*spot];
+                        with_block_sizes!(GROUP_BLOCK_BYTES; positions::<T, 1>(w, kernel, bias, sample, &taps, &one, &mut *dst, relu));
+                    }
+                    break;
+                }
+            }
+            ow0 = ow1;
+        }
+        oh0 = oh1;
+    }
+}
+
+/// Where the real taps of a window are, relative to its first real tap,
+/// as steps (so the loops over them only add), and that tap's offset in
+/// the kernel; the same for every position of a rectangle.
 struct Taps {
-    /// Offset in the sample of the first real tap.
-    x: usize,
-    /// Offset in the kernel of the first real tap's weights.
+    /// Offset in the kernel of the first real tap's weights (channel 0).
     k: usize,
     /// Real rows and columns of taps.
     rows: usize,
@@ -152,15 +225,12 @@ struct Taps {
 
 impl Taps {
     #[inline(always)]
-    fn of(w: &Window, oh: usize, ow: usize) -> Taps {
+    fn of(w: &Window, (ilo, ihi): (usize, usize), (jlo, jhi): (usize, usize)) -> Taps {
         let c = w.channels;
-        let ((ilo, ihi), (jlo, jhi)) = (w.rows_of(oh), w.cols_of(ow));
-        let (rows, cols) = (ihi - ilo, jhi - jlo);
         Taps {
-            x: if rows > 0 && cols > 0 { (w.in_row(oh, ilo) * w.in_w + w.in_col(ow, jlo)) * c } else { 0 },
             k: (ilo * w.k_w + jlo) * c,
-            rows,
-            cols,
+            rows: ihi - ilo,
+            cols: jhi - jlo,
             x_row: w.dilation_h * w.in_w * c,
             x_col: w.dilation_w * c,
             k_row: w.k_w * c,
@@ -168,49 +238,76 @@ impl Taps {
     }
 }
 
-/// One output position with a multiplier of 1.
+/// `P` output positions (offsets of their first real taps in the sample,
+/// and of their outputs), multiplier 1, in channel blocks.
+#[allow(clippy::too_many_arguments)]
 #[inline(always)]
-fn position<T: Scalar, const BIG: usize, const SMALL: usize>(
+fn positions<T: Scalar, const BIG: usize, const SMALL: usize, const P: usize>(
     w: &Window,
     kernel: &[T],
     bias: Option<&[T]>,
     sample: &[T],
     taps: &Taps,
-    col: &mut [T],
+    spots: &[(usize, usize); P],
+    dst: &mut [T],
     relu: bool,
 ) {
-    in_blocks!(w.channels, BIG, SMALL, position_block::<T>(w, kernel, bias, sample, taps, &mut *col, relu));
+    if taps.rows > 0 && taps.cols > 0 {
+        // Where the last tap's last channel is, from the first tap's channel
+        // 0: every read of the blocks below is within this, so they are
+        // checked once here (a bounds check per read was half the loop's
+        // instructions).
+        let reach = |row: usize, col: usize| (taps.rows - 1) * row + (taps.cols - 1) * col + w.channels;
+        let in_sample = spots.iter().all(|&(x, _)| x + reach(taps.x_row, taps.x_col) <= sample.len());
+        assert!(in_sample && taps.k + reach(taps.k_row, w.channels) <= kernel.len(), "depthwise: window outside");
+    }
+    in_blocks!(w.channels, BIG, SMALL, positions_block::<T, P>(w, kernel, bias, sample, taps, spots, &mut *dst, relu));
 }
 
-/// Channels `c0..c0 + W` of one output position, multiplier 1.
+/// Channels `c0..c0 + W` of `P` output positions, multiplier 1: each tap's
+/// weights loaded once for all of them. The caller has checked that the
+/// taps' reads lie in `sample` and `kernel`.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
-fn position_block<T: Scalar, const W: usize>(
+fn positions_block<T: Scalar, const W: usize, const P: usize>(
     w: &Window,
     kernel: &[T],
     bias: Option<&[T]>,
     sample: &[T],
     t: &Taps,
-    col: &mut [T],
+    spots: &[(usize, usize); P],
+    dst: &mut [T],
     relu: bool,
     c0: usize,
 ) {
-    let mut acc = match bias {
+    let start = match bias {
         Some(b) => *chunk::<T, W>(b, c0),
         None => [T::zero(); W],
     };
-    let (mut x_row, mut k_row) = (t.x + c0, t.k + c0);
+    let mut acc = [start; P];
+    let (mut x_row, mut k_row) = (c0, t.k + c0);
+    let (xp, kp) = (sample.as_ptr(), kernel.as_ptr());
     for _ in 0..t.rows {
         let (mut xo, mut ko) = (x_row, k_row);
         for _ in 0..t.cols {
-            mul_add(&mut acc, chunk::<T, W>(sample, xo), chunk::<T, W>(kernel, ko));
+            // SAFETY: `positions` checked that every tap's channels
+            // `c0..c0 + W` (`c0 + W ≤ channels`) lie in the kernel, and
+            // in the sample from each position's first tap.
+            let weights = unsafe { *kp.add(ko).cast::<[T; W]>() };
+            for (sums, &(x, _)) in acc.iter_mut().zip(spots) {
+                // SAFETY: as above.
+                let xs = unsafe { &*xp.add(x + xo).cast::<[T; W]>() };
+                mul_add(sums, xs, &weights);
+            }
             xo += t.x_col;
             ko += w.channels;
         }
         x_row += t.x_row;
         k_row += t.k_row;
     }
-    store(&mut col[c0..c0 + W], &acc, relu);
+    for (sums, &(_, o)) in acc.iter().zip(spots) {
+        store(&mut dst[o + c0..o + c0 + W], sums, relu);
+    }
 }
 
 /// One output position with a multiplier above 1: the multiplier's outputs
@@ -307,7 +404,7 @@ pub fn backward<T: Scalar>(
         #[inline(always)]
         || {
             if multiplier == 1 {
-                with_block_sizes!(kernel_gradient::<T>(w, x, dz, dkernel));
+                with_block_sizes!(BLOCK_BYTES; kernel_gradient::<T>(w, x, dz, dkernel));
             } else {
                 kernel_gradient_multiplied(w, multiplier, x, dz, dkernel);
             }
@@ -319,7 +416,7 @@ pub fn backward<T: Scalar>(
             #[inline(always)]
             || {
                 if multiplier == 1 {
-                    with_block_sizes!(input_gradient::<T>(w, kernel, dz, dx));
+                    with_block_sizes!(BLOCK_BYTES; input_gradient::<T>(w, kernel, dz, dx));
                 } else {
                     input_gradient_multiplied(w, multiplier, kernel, dz, dx);
                 }
