@@ -7,28 +7,40 @@
 //! Direct loops, vectorized across contiguous channels: there is no matrix
 //! product to hand this to (each channel has its own few taps). With a
 //! multiplier of 1 (the usual case) channels go in blocks whose sums stay in
-//! registers over a window's taps, and the forward pass convolves
-//! [`GROUP`] output positions at once, so each tap's weights are loaded once
+//! registers over a window's taps, and the forward pass convolves four
+//! (`GROUP`) output positions at once, so each tap's weights are loaded once
 //! for all of them (positions whose windows have the same taps inside the
 //! input: those of a rectangle of like positions, such as the interior or
-//! one edge).
+//! one edge); the input gradient gathers input positions the same way.
+//! Those blocks run on AVX2+FMA intrinsics where the CPU has them (module
+//! `avx2`, compiled once in this crate), else on the portable loops here,
+//! left to the compiler's vectorizer (module `backward` holds the backward
+//! pass's loops).
 
-use super::window::{Readers, Window};
+use super::window::Window;
 use crate::activations::{self, Activation};
 use crate::Scalar;
 
-/// Channels per register block of the backward loops: 32 `f32` or 16
-/// `f64` are four AVX2 vectors, enough independent sums for the loads that
-/// feed them (a block of eight vectors was kept in memory by the
-/// compiler); what is left goes in blocks a quarter that size, then
-/// channel by channel.
+#[cfg(target_arch = "x86_64")]
+mod avx2;
+mod simd;
+
+pub use simd::DepthwiseSimd;
+
+/// Channels per register block of the portable kernel-gradient loops: 32
+/// `f32` or 16 `f64` (eight SSE vectors, the baseline x86-64 target's);
+/// what is left goes in blocks a quarter that size, then channel by
+/// channel.
 const BLOCK_BYTES: usize = 128;
 
-/// Channels per register block of the forward pass, for each of its
-/// [`GROUP`] positions: two AVX2 vectors, so eight sums in all.
-const GROUP_BLOCK_BYTES: usize = 64;
+/// Channels per register block of the portable forward and gather loops,
+/// for each of their [`GROUP`] positions: two SSE vectors, eight sums in
+/// all.
+const GROUP_BLOCK_BYTES: usize = 32;
 
-/// Output positions the forward pass convolves at once.
+/// Output positions the forward pass convolves at once (and input
+/// positions the input gradient gathers at once). Four, matched as such
+/// where the groups are formed.
 const GROUP: usize = 4;
 
 /// Calls `$f::<$t, W>(args…, c0)` for channel blocks `c0..c0 + W` covering
@@ -65,6 +77,10 @@ macro_rules! with_block_sizes {
         }
     };
 }
+
+mod backward;
+
+use backward::{input_gradient, input_gradient_multiplied, kernel_gradient, kernel_gradient_multiplied};
 
 /// `W` values of `s` from `at`.
 #[inline(always)]
@@ -180,30 +196,47 @@ fn by_groups<T: Scalar>(w: &Window, kernel: &[T], bias: Option<&[T]>, sample: &[
                 (x, (oh * w.out_w + ow0) * c)
             };
             let width = ow1 - ow0;
-            let mut spots = (oh0..oh1).flat_map(|oh| {
+            let spots = (oh0..oh1).flat_map(|oh| {
                 let (x, o) = first(oh);
                 (0..width).map(move |k| (x + k * x_step, o + k * out_step))
             });
-            loop {
-                let mut group = [(0, 0); GROUP];
-                let mut filled = 0;
-                for (slot, spot) in group.iter_mut().zip(&mut spots) {
-                    *slot = spot;
-                    filled += 1;
+            in_groups(spots, |group| {
+                macro_rules! call {
+                    ($n:literal, $spots:expr) => {
+                        with_block_sizes!(GROUP_BLOCK_BYTES; positions::<T, $n>(w, kernel, bias, sample, &taps, $spots, &mut *dst, relu))
+                    };
                 }
-                if filled == GROUP {
-                    with_block_sizes!(GROUP_BLOCK_BYTES; positions::<T, GROUP>(w, kernel, bias, sample, &taps, &group, &mut *dst, relu));
-                } else {
-                    for spot in &group[..filled] {
-                        let one = [*spot];
-                        with_block_sizes!(GROUP_BLOCK_BYTES; positions::<T, 1>(w, kernel, bias, sample, &taps, &one, &mut *dst, relu));
-                    }
-                    break;
+                match *group {
+                    [a, b, c, d] => call!(4, &[a, b, c, d]),
+                    [a, b, c] => call!(3, &[a, b, c]),
+                    [a, b] => call!(2, &[a, b]),
+                    [a] => call!(1, &[a]),
+                    _ => {}
                 }
-            }
+            });
             ow0 = ow1;
         }
         oh0 = oh1;
+    }
+}
+
+/// Calls `f` with the items of `spots` [`GROUP`] at a time, then with the
+/// fewer that are left (the callers match 1 to 4 items: `GROUP` is 4).
+#[inline(always)]
+fn in_groups(mut spots: impl Iterator<Item = (usize, usize)>, mut f: impl FnMut(&[(usize, usize)])) {
+    loop {
+        let mut group = [(0, 0); GROUP];
+        let mut filled = 0;
+        for (slot, spot) in group.iter_mut().zip(&mut spots) {
+            *slot = spot;
+            filled += 1;
+        }
+        if filled > 0 {
+            f(&group[..filled]);
+        }
+        if filled < GROUP {
+            return;
+        }
     }
 }
 
@@ -261,7 +294,27 @@ fn positions<T: Scalar, const BIG: usize, const SMALL: usize, const P: usize>(
         let in_sample = spots.iter().all(|&(x, _)| x + reach(taps.x_row, taps.x_col) <= sample.len());
         assert!(in_sample && taps.k + reach(taps.k_row, w.channels) <= kernel.len(), "depthwise: window outside");
     }
-    in_blocks!(w.channels, BIG, SMALL, positions_block::<T, P>(w, kernel, bias, sample, taps, spots, &mut *dst, relu));
+    assert!(spots.iter().all(|&(_, o)| o + w.channels <= dst.len()), "depthwise: output outside");
+    let floor = if relu { T::zero() } else { T::of_f64(f64::NEG_INFINITY) };
+    let (bases, outs) = (spots.map(|s| s.0), spots.map(|s| s.1));
+    let init = bias.map_or(core::ptr::null(), <[T]>::as_ptr);
+    // SAFETY: the reads were checked above (no taps: none), the bias holds
+    // every channel, and each output's channels lie in `dst`.
+    let done = unsafe {
+        let k = kernel.as_ptr().add(taps.k.min(kernel.len()));
+        let (rows, cols) = (taps.rows, taps.cols);
+        let (x_row, x_col) = (taps.x_row as isize, taps.x_col as isize);
+        let (src, out, c) = (sample.as_ptr(), dst.as_mut_ptr(), w.channels);
+        T::taps_sum::<P>(src, &bases, x_row, x_col, k, taps.k_row, c, rows, cols, c, init, out, &outs, false, floor)
+    };
+    if !done {
+        in_blocks!(
+            w.channels,
+            BIG,
+            SMALL,
+            positions_block::<T, P>(w, kernel, bias, sample, taps, spots, &mut *dst, relu)
+        );
+    }
 }
 
 /// Channels `c0..c0 + W` of `P` output positions, multiplier 1: each tap's
@@ -416,226 +469,12 @@ pub fn backward<T: Scalar>(
             #[inline(always)]
             || {
                 if multiplier == 1 {
-                    with_block_sizes!(BLOCK_BYTES; input_gradient::<T>(w, kernel, dz, dx));
+                    with_block_sizes!(GROUP_BLOCK_BYTES; input_gradient::<T>(w, kernel, dz, dx));
                 } else {
                     input_gradient_multiplied(w, multiplier, kernel, dz, dx);
                 }
             },
         );
-    }
-}
-
-/// Output rows per tile of the kernel gradient: about 8 KB of `dz`, so a
-/// tile's gradients and the inputs they meet stay in the L1 cache while
-/// every tap passes over them (a pass per tap over a whole 25×5×64 sample
-/// measured twice as slow).
-#[inline(always)]
-fn tile_rows<T>(w: &Window, oc: usize) -> usize {
-    (8192 / (w.out_w * oc * size_of::<T>()).max(1)).max(1)
-}
-
-/// `dK[tap] = Σ dz · x` over the positions where the tap lies inside the
-/// input, multiplier 1: per tile of output rows, per tap, the sums of a
-/// block of channels in registers over the tap's rectangle of outputs.
-#[inline(always)]
-fn kernel_gradient<T: Scalar, const BIG: usize, const SMALL: usize>(w: &Window, x: &[T], dz: &[T], dkernel: &mut [T]) {
-    dkernel.fill(T::zero());
-    let tile = tile_rows::<T>(w, w.channels);
-    for (sample, g) in x.chunks_exact(w.in_len()).zip(dz.chunks_exact(w.positions() * w.channels)) {
-        let mut r0 = 0;
-        while r0 < w.out_h {
-            let r1 = (r0 + tile).min(w.out_h);
-            for i in 0..w.k_h {
-                let (olo, ohi) = w.out_rows_of(i);
-                let rows = (olo.max(r0), ohi.min(r1));
-                if rows.0 >= rows.1 {
-                    continue;
-                }
-                for j in 0..w.k_w {
-                    let cols = w.out_cols_of(j);
-                    if cols.0 < cols.1 {
-                        let dk = &mut *dkernel;
-                        in_blocks!(
-                            w.channels,
-                            BIG,
-                            SMALL,
-                            kernel_gradient_block::<T>(w, sample, g, dk, i, j, rows, cols)
-                        );
-                    }
-                }
-            }
-            r0 = r1;
-        }
-    }
-}
-
-/// Channels `c0..c0 + W` of tap `(i, j)`'s kernel gradient, over output
-/// rows `rows` and columns `cols` (where the tap is inside the input).
-#[allow(clippy::too_many_arguments)]
-#[inline(always)]
-fn kernel_gradient_block<T: Scalar, const W: usize>(
-    w: &Window,
-    sample: &[T],
-    g: &[T],
-    dkernel: &mut [T],
-    i: usize,
-    j: usize,
-    rows: (usize, usize),
-    cols: (usize, usize),
-    c0: usize,
-) {
-    let c = w.channels;
-    let mut acc = [T::zero(); W];
-    let mut x_row = (w.in_row(rows.0, i) * w.in_w + w.in_col(cols.0, j)) * c + c0;
-    let mut g_row = (rows.0 * w.out_w + cols.0) * c + c0;
-    for _ in rows.0..rows.1 {
-        let (mut xo, mut go) = (x_row, g_row);
-        for _ in cols.0..cols.1 {
-            mul_add(&mut acc, chunk::<T, W>(sample, xo), chunk::<T, W>(g, go));
-            xo += w.stride_w * c;
-            go += c;
-        }
-        x_row += w.stride_h * w.in_w * c;
-        g_row += w.out_w * c;
-    }
-    for (d, &a) in dkernel[(i * w.k_w + j) * c + c0..][..W].iter_mut().zip(&acc) {
-        *d += a;
-    }
-}
-
-/// [`kernel_gradient`] with a multiplier above 1.
-fn kernel_gradient_multiplied<T: Scalar>(w: &Window, m: usize, x: &[T], dz: &[T], dkernel: &mut [T]) {
-    let c = w.channels;
-    let oc = c * m;
-    dkernel.fill(T::zero());
-    for (sample, g) in x.chunks_exact(w.in_len()).zip(dz.chunks_exact(w.positions() * oc)) {
-        for i in 0..w.k_h {
-            let (olo, ohi) = w.out_rows_of(i);
-            for j in 0..w.k_w {
-                let (plo, phi) = w.out_cols_of(j);
-                let dk = &mut dkernel[(i * w.k_w + j) * oc..][..oc];
-                for oh in olo..ohi {
-                    let line = w.in_row(oh, i) * w.in_w;
-                    for ow in plo..phi {
-                        let xs = &sample[(line + w.in_col(ow, j)) * c..][..c];
-                        let gs = &g[(oh * w.out_w + ow) * oc..][..oc];
-                        for ((&xv, gc), dc) in xs.iter().zip(gs.chunks_exact(m)).zip(dk.chunks_exact_mut(m)) {
-                            for (d, &gv) in dc.iter_mut().zip(gc) {
-                                *d += xv * gv;
-                            }
-                        }
-                    }
-                }
-            }
-        }
-    }
-}
-
-/// Where the gradients that flow back to one input position are: the taps
-/// reading it ([`Readers`] of its row and column), as offsets of channel 0
-/// and steps (the output offset goes down as the tap goes up).
-struct Gather {
-    g: usize,
-    k: usize,
-    rows: usize,
-    cols: usize,
-    g_row: usize,
-    g_col: usize,
-    k_row: usize,
-    k_col: usize,
-}
-
-impl Gather {
-    #[inline(always)]
-    fn of(w: &Window, oc: usize, rows: &Readers, cols: &Readers) -> Gather {
-        Gather {
-            g: (rows.out_first * w.out_w + cols.out_first) * oc,
-            k: (rows.first * w.k_w + cols.first) * oc,
-            rows: rows.count,
-            cols: cols.count,
-            g_row: rows.out_step * w.out_w * oc,
-            g_col: cols.out_step * oc,
-            k_row: rows.tap_step * w.k_w * oc,
-            k_col: cols.tap_step * oc,
-        }
-    }
-}
-
-/// `dx += Σ dz · K` gathered per input position over the taps that read
-/// it (so each sum stays in registers and `dx` is touched once),
-/// multiplier 1.
-#[inline(always)]
-fn input_gradient<T: Scalar, const BIG: usize, const SMALL: usize>(w: &Window, kernel: &[T], dz: &[T], dx: &mut [T]) {
-    let c = w.channels;
-    for (g, sample) in dz.chunks_exact(w.positions() * c).zip(dx.chunks_exact_mut(w.in_len())) {
-        let mut positions = sample.chunks_exact_mut(c);
-        for ih in 0..w.in_h {
-            let rows = w.row_readers(ih);
-            for iw in 0..w.in_w {
-                let Some(dst) = positions.next() else { return };
-                if rows.count == 0 {
-                    continue;
-                }
-                let cols = w.col_readers(iw);
-                if cols.count > 0 {
-                    let from = Gather::of(w, c, &rows, &cols);
-                    in_blocks!(c, BIG, SMALL, input_gradient_block::<T>(kernel, g, &mut *dst, &from));
-                }
-            }
-        }
-    }
-}
-
-/// Channels `c0..c0 + W` of one input position's gradient.
-#[inline(always)]
-fn input_gradient_block<T: Scalar, const W: usize>(kernel: &[T], g: &[T], dst: &mut [T], from: &Gather, c0: usize) {
-    let mut acc = [T::zero(); W];
-    let (mut g_row, mut k_row) = (from.g + c0, from.k + c0);
-    for _ in 0..from.rows {
-        let (mut go, mut ko) = (g_row, k_row);
-        for _ in 0..from.cols {
-            mul_add(&mut acc, chunk::<T, W>(g, go), chunk::<T, W>(kernel, ko));
-            // Past the last tap this may wrap; the value is not used.
-            go = go.wrapping_sub(from.g_col);
-            ko += from.k_col;
-        }
-        g_row = g_row.wrapping_sub(from.g_row);
-        k_row += from.k_row;
-    }
-    for (d, &a) in dst[c0..c0 + W].iter_mut().zip(&acc) {
-        *d += a;
-    }
-}
-
-/// [`input_gradient`] with a multiplier above 1: each channel's gradient is
-/// the dot product of its `m` outputs' gradients with their weights.
-fn input_gradient_multiplied<T: Scalar>(w: &Window, m: usize, kernel: &[T], dz: &[T], dx: &mut [T]) {
-    let c = w.channels;
-    let oc = c * m;
-    for (g, sample) in dz.chunks_exact(w.positions() * oc).zip(dx.chunks_exact_mut(w.in_len())) {
-        let mut positions = sample.chunks_exact_mut(c);
-        for ih in 0..w.in_h {
-            let rows = w.row_readers(ih);
-            for iw in 0..w.in_w {
-                let Some(dst) = positions.next() else { return };
-                let from = Gather::of(w, oc, &rows, &w.col_readers(iw));
-                let mut g_row = from.g;
-                let mut k_row = from.k;
-                for _ in 0..from.rows {
-                    let (mut go, mut ko) = (g_row, k_row);
-                    for _ in 0..from.cols {
-                        let (gs, ks) = (&g[go..go + oc], &kernel[ko..ko + oc]);
-                        for ((d, gc), kc) in dst.iter_mut().zip(gs.chunks_exact(m)).zip(ks.chunks_exact(m)) {
-                            *d += gc.iter().zip(kc).fold(T::zero(), |s, (&gv, &kv)| s + gv * kv);
-                        }
-                        go = go.wrapping_sub(from.g_col);
-                        ko += from.k_col;
-                    }
-                    g_row = g_row.wrapping_sub(from.g_row);
-                    k_row += from.k_row;
-                }
-            }
-        }
     }
 }
 
