@@ -4,7 +4,9 @@
 //! batch 1 and 64, forward (inference: ReLU fused, no `z`) and backward
 //! (kernel, bias and input gradients), in multiply-adds per nanosecond;
 //! then the alternatives the kernels were chosen over, raced against
-//! them, and the whole inference pass at batch 1.
+//! them (the first layer: the direct loop against im2col and the matrix
+//! product; the depthwise layer: the direct loop against im2col and
+//! branch-free sums), and the whole inference pass at batch 1.
 //!
 //! ```sh
 //! cargo bench --bench conv
@@ -99,9 +101,9 @@ fn depthwise_layer(w: Window, n: usize) {
     row("depthwise 3×3 backward", n, 2.0 * macs, t);
 }
 
-/// Runs `f` compiled with AVX2 and FMA where the CPU has them (as the
-/// runtime's element-wise loops are), so the alternatives below get the
-/// same vector width as the kernels they are raced against.
+/// Runs `f` compiled with AVX2 and FMA where the CPU has them, so the
+/// alternative below gets the vector width of the kernel it is raced
+/// against.
 #[inline(always)]
 fn avx2<R>(f: impl FnOnce() -> R) -> R {
     #[cfg(target_arch = "x86_64")]
@@ -116,80 +118,48 @@ fn avx2<R>(f: impl FnOnce() -> R) -> R {
     f()
 }
 
-/// The first layer as a direct loop: per output position, the 64 filters'
-/// sums (a constant count, so they stay in registers) over the window's
-/// real taps, each input value broadcast against a row of the kernel.
-fn conv0_direct(w: &Window, kernel: &[f32], bias: &[f32], x: &[f32], out: &mut [f32]) {
-    const F: usize = 64;
-    avx2(|| {
-        for (sample, dst) in x.chunks_exact(w.in_len()).zip(out.chunks_exact_mut(w.positions() * F)) {
-            for (p, col) in dst.chunks_exact_mut(F).enumerate() {
-                let (oh, ow) = (p / w.out_w, p % w.out_w);
-                let mut acc = [0.0f32; F];
-                acc.copy_from_slice(bias);
-                for i in 0..w.k_h {
-                    let r = (oh * w.stride_h + i) as isize - w.pad_top as isize;
-                    if r < 0 || r as usize >= w.in_h {
-                        continue;
-                    }
-                    for j in 0..w.k_w {
-                        let q = (ow * w.stride_w + j) as isize - w.pad_left as isize;
-                        if q < 0 || q as usize >= w.in_w {
-                            continue;
-                        }
-                        let xv = sample[r as usize * w.in_w + q as usize];
-                        let k: &[f32; F] = kernel[(i * w.k_w + j) * F..][..F].try_into().unwrap();
-                        for (a, &kv) in acc.iter_mut().zip(k) {
-                            *a += xv * kv;
-                        }
-                    }
-                }
-                for (o, a) in col.iter_mut().zip(acc) {
-                    *o = a.max(0.0);
-                }
-            }
-        }
-    })
-}
-
 /// The depthwise layer as im2col (every tap's channels copied, zeros over
 /// padding) followed by branch-free sums over all nine taps.
 fn depthwise_im2col(w: &Window, kernel: &[f32], bias: &[f32], x: &[f32], cols: &mut [f32], out: &mut [f32]) {
     const C: usize = 64;
     let taps = w.taps();
-    avx2(|| {
-        let mut columns = cols.chunks_exact_mut(taps * C);
-        for sample in x.chunks_exact(w.in_len()) {
-            for p in 0..w.positions() {
-                let (oh, ow) = (p / w.out_w, p % w.out_w);
-                let col = columns.next().unwrap();
-                for i in 0..w.k_h {
-                    for j in 0..w.k_w {
-                        let dst = &mut col[(i * w.k_w + j) * C..][..C];
-                        let r = (oh + i) as isize - w.pad_top as isize;
-                        let q = (ow + j) as isize - w.pad_left as isize;
-                        if r < 0 || q < 0 || r as usize >= w.in_h || q as usize >= w.in_w {
-                            dst.fill(0.0);
-                        } else {
-                            dst.copy_from_slice(&sample[(r as usize * w.in_w + q as usize) * C..][..C]);
+    avx2(
+        #[inline(always)]
+        || {
+            let mut columns = cols.chunks_exact_mut(taps * C);
+            for sample in x.chunks_exact(w.in_len()) {
+                for p in 0..w.positions() {
+                    let (oh, ow) = (p / w.out_w, p % w.out_w);
+                    let col = columns.next().unwrap();
+                    for i in 0..w.k_h {
+                        for j in 0..w.k_w {
+                            let dst = &mut col[(i * w.k_w + j) * C..][..C];
+                            let r = (oh + i) as isize - w.pad_top as isize;
+                            let q = (ow + j) as isize - w.pad_left as isize;
+                            if r < 0 || q < 0 || r as usize >= w.in_h || q as usize >= w.in_w {
+                                dst.fill(0.0);
+                            } else {
+                                dst.copy_from_slice(&sample[(r as usize * w.in_w + q as usize) * C..][..C]);
+                            }
                         }
                     }
                 }
             }
-        }
-        for (col, dst) in cols.chunks_exact(taps * C).zip(out.chunks_exact_mut(C)) {
-            let mut acc = [0.0f32; C];
-            acc.copy_from_slice(bias);
-            for (xs, ks) in col.chunks_exact(C).zip(kernel.chunks_exact(C)) {
-                for ((a, &xv), &kv) in acc.iter_mut().zip(xs).zip(ks) {
-                    *a += xv * kv;
+            // The channel loop innermost, over the output in memory: the
+            // form the vectorizer handles whatever else is inlined here.
+            for (col, dst) in cols.chunks_exact(taps * C).zip(out.chunks_exact_mut(C)) {
+                dst.copy_from_slice(bias);
+                for (xs, ks) in col.chunks_exact(C).zip(kernel.chunks_exact(C)) {
+                    for ((a, &xv), &kv) in dst.iter_mut().zip(xs).zip(ks) {
+                        *a += xv * kv;
+                    }
+                }
+                for o in dst.iter_mut() {
+                    *o = o.max(0.0);
                 }
             }
-            for (o, a) in dst.iter_mut().zip(acc) {
-                *o = a.max(0.0);
-            }
-        }
-    })
+        },
+    )
 }
 
 /// The chosen kernel against an alternative, same inputs, same results.
@@ -214,9 +184,10 @@ fn alternatives(n: usize) {
     let w = conv0();
     let (kernel, bias, x) = (data(64 * 40, 1), data(64, 2), data(n * w.in_len(), 3));
     let len = n * w.positions() * 64;
-    let (mut cols, mut out, mut out2) = (vec![0.0f32; conv::cols_len(&w) * n], vec![0.0f32; len], vec![0.0f32; len]);
+    let (mut cols, mut cols2) = (vec![0.0f32; conv::cols_len(&w) * n], vec![0.0f32; conv::cols_len(&w) * n]);
+    let (mut out, mut out2) = (vec![0.0f32; len], vec![0.0f32; len]);
     versus(
-        "conv0: im2col + GEMM vs direct",
+        "conv0: chosen vs im2col + GEMM",
         n,
         (w.positions() * 64 * 40) as f64,
         &mut || {
@@ -224,7 +195,7 @@ fn alternatives(n: usize) {
             out[..64].to_vec()
         },
         &mut || {
-            conv0_direct(&w, &kernel, &bias, black_box(&x), &mut out2);
+            conv::forward_by_product(&w, 64, &kernel, Some(&bias), true, black_box(&x), &mut cols2, &mut out2);
             out2[..64].to_vec()
         },
     );
@@ -283,59 +254,6 @@ fn whole_model() {
 
 fn main() {
     println!("kernels: {}", staticnet::kernels::simd());
-    if std::env::var_os("PROBE").is_some() {
-        let (a, b) = (data(64 * 40, 1), data(125 * 40, 2));
-        let mut c = vec![0.0f32; 64 * 125];
-        let t = time(&mut || gemm_nn(64, 125, 40, black_box(&a), black_box(&b), &mut c, Start::Zero, true));
-        row("gemm 64x125x40", 1, 64.0 * 125.0 * 40.0, t);
-        let (a, b) = (data(64 * 64, 1), data(125 * 64, 2));
-        let t = time(&mut || gemm_nn(64, 125, 64, black_box(&a), black_box(&b), &mut c, Start::Zero, true));
-        row("gemm 64x125x64", 1, 64.0 * 125.0 * 64.0, t);
-        if std::env::var_os("PROBE_DW").is_some() {
-            let w = dw();
-            let (kernel, bias, x) = (data(9 * 64, 1), data(64, 2), data(w.in_len(), 3));
-            let mut out = vec![0.0f32; 125 * 64];
-            let start = std::time::Instant::now();
-            while start.elapsed().as_secs_f64() < 3.0 {
-                for _ in 0..1000 {
-                    depthwise::forward(&w, 1, &kernel, Some(&bias), Activation::Relu, black_box(&x), None, &mut out);
-                }
-            }
-        }
-        if std::env::var_os("PROBE_DWB").is_some() {
-            let w = dw();
-            let (kernel, x, dz) = (data(9 * 64, 1), data(w.in_len(), 3), data(125 * 64, 4));
-            let (mut dk, mut db, mut dx) = (vec![0.0f32; 9 * 64], vec![0.0f32; 64], vec![0.0f32; w.in_len()]);
-            let start = std::time::Instant::now();
-            while start.elapsed().as_secs_f64() < 3.0 {
-                for _ in 0..1000 {
-                    depthwise::backward(&w, 1, &kernel, &x, black_box(&dz), &mut dk, Some(&mut db), Some(&mut dx));
-                }
-            }
-        }
-        if std::env::var_os("PROBE_CONV0").is_some() {
-            let w = conv0();
-            let (kernel, bias, x) = (data(64 * 40, 1), data(64, 2), data(w.in_len(), 3));
-            let (mut cols, mut out) = (vec![0.0f32; conv::cols_len(&w)], vec![0.0f32; 125 * 64]);
-            let start = std::time::Instant::now();
-            while start.elapsed().as_secs_f64() < 3.0 {
-                for _ in 0..1000 {
-                    conv::forward(
-                        &w,
-                        64,
-                        &kernel,
-                        Some(&bias),
-                        Activation::Relu,
-                        black_box(&x),
-                        &mut cols,
-                        None,
-                        &mut out,
-                    );
-                }
-            }
-        }
-        return;
-    }
     println!("| layer | batch | time (fastest round) | MAC/ns |");
     println!("|---|---|---|---|");
     for n in [1, 64] {

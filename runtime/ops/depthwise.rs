@@ -12,20 +12,14 @@
 //! for all of them (positions whose windows have the same taps inside the
 //! input: those of a rectangle of like positions, such as the interior or
 //! one edge); the input gradient gathers input positions the same way.
-//! Those blocks run on AVX2+FMA intrinsics where the CPU has them (module
-//! `avx2`, compiled once in this crate), else on the portable loops here,
+//! Those blocks run on AVX2+FMA intrinsics where the CPU has them (the
+//! `simd` module's, compiled once in this crate), else on the portable loops here,
 //! left to the compiler's vectorizer (module `backward` holds the backward
 //! pass's loops).
 
 use super::window::Window;
 use crate::activations::{self, Activation};
 use crate::Scalar;
-
-#[cfg(target_arch = "x86_64")]
-mod avx2;
-mod simd;
-
-pub use simd::DepthwiseSimd;
 
 /// Channels per register block of the portable kernel-gradient loops: 32
 /// `f32` or 16 `f64` (eight SSE vectors, the baseline x86-64 target's);

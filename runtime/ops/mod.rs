@@ -14,6 +14,7 @@ pub mod merge;
 pub mod normalization;
 pub mod padding;
 pub mod pool;
+pub mod simd;
 mod window;
 
 pub use window::{Padding, Window};

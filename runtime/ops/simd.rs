@@ -1,11 +1,38 @@
-//! The dispatch to the depthwise loops' SIMD blocks (module `avx2`).
+//! The dispatch to the window kernels' SIMD loops (module `avx2`): the
+//! depthwise blocks and the direct convolution.
 
-/// The depthwise loops' inner blocks with SIMD intrinsics, per scalar type
+use super::window::Window;
+
+#[cfg(target_arch = "x86_64")]
+mod avx2;
+
+/// The window kernels' inner loops with SIMD intrinsics, per scalar type
 /// (see the `avx2` module; a supertrait of [`crate::Scalar`], as the matrix
 /// products' entry is). Each returns false, having done nothing, where
 /// this CPU runs the portable loops; the caller then runs those.
 #[doc(hidden)]
-pub trait DepthwiseSimd: Sized {
+pub trait WindowSimd: Sized {
+    /// Values per vector of the SIMD loops (AVX2: 8 `f32`, 4 `f64`).
+    const LANES: usize;
+
+    /// `out = max(floor, conv(x, kernel) + bias)` for every sample of `x`,
+    /// computed directly by output position, when `filters` is a multiple
+    /// of [`WindowSimd::LANES`] (else false, as without SIMD).
+    ///
+    /// # Panics
+    /// If `kernel`, `bias` or `out` is shorter than the window and `filters`
+    /// need for those samples.
+    #[allow(clippy::too_many_arguments)]
+    fn conv_direct(
+        w: &Window,
+        filters: usize,
+        x: &[Self],
+        kernel: &[Self],
+        bias: Option<&[Self]>,
+        out: &mut [Self],
+        floor: Self,
+    ) -> bool;
+
     /// `P` windows' sums over the same taps, every channel: for output
     /// `p`, `Σ src[bases[p] + r·row_step + j·col_step + c] ·
     /// k[r·k_row + j·k_col + c]` over `rows × cols` taps, from `init[c]`
@@ -38,7 +65,7 @@ pub trait DepthwiseSimd: Sized {
     /// `rows × cols` positions, every channel `c < channels`.
     ///
     /// # Safety
-    /// As [`DepthwiseSimd::taps_sum`].
+    /// As [`WindowSimd::taps_sum`].
     #[allow(clippy::too_many_arguments)]
     unsafe fn rect_dot(
         x: *const Self,
@@ -54,18 +81,59 @@ pub trait DepthwiseSimd: Sized {
     ) -> bool;
 }
 
-/// Whether this CPU runs the SIMD blocks.
+/// Whether this CPU runs the SIMD loops.
 #[inline(always)]
-fn simd() -> bool {
+pub(crate) fn simd() -> bool {
     #[cfg(target_arch = "x86_64")]
     return crate::cpu::level() != crate::cpu::Level::Portable;
     #[cfg(not(target_arch = "x86_64"))]
     return false;
 }
 
-macro_rules! depthwise_simd_for {
+macro_rules! window_simd_for {
     ($t:ident) => {
-        impl DepthwiseSimd for $t {
+        impl WindowSimd for $t {
+            const LANES: usize = 32 / core::mem::size_of::<$t>();
+
+            #[inline]
+            fn conv_direct(
+                w: &Window,
+                filters: usize,
+                x: &[$t],
+                kernel: &[$t],
+                bias: Option<&[$t]>,
+                out: &mut [$t],
+                floor: $t,
+            ) -> bool {
+                if !simd() || !filters.is_multiple_of(Self::LANES) {
+                    return false;
+                }
+                let samples = w.samples(x.len());
+                assert!(
+                    kernel.len() >= w.taps() * w.channels * filters
+                        && bias.is_none_or(|b| b.len() >= filters)
+                        && out.len() >= samples * w.positions() * filters,
+                    "conv: slices shorter than the window"
+                );
+                let init = bias.map_or(core::ptr::null(), <[$t]>::as_ptr);
+                // SAFETY: the CPU has AVX2 and FMA, and the slices were
+                // checked above (the window's taps lie in the sample).
+                #[cfg(target_arch = "x86_64")]
+                unsafe {
+                    avx2::$t::conv_direct(
+                        w,
+                        filters,
+                        x.as_ptr(),
+                        samples,
+                        kernel.as_ptr(),
+                        init,
+                        out.as_mut_ptr(),
+                        floor,
+                    )
+                };
+                true
+            }
+
             #[inline]
             unsafe fn taps_sum<const P: usize>(
                 src: *const $t,
@@ -91,7 +159,7 @@ macro_rules! depthwise_simd_for {
                 // the caller vouches for the offsets.
                 #[cfg(target_arch = "x86_64")]
                 unsafe {
-                    super::avx2::$t::taps_sum::<P>(
+                    avx2::$t::taps_sum::<P>(
                         src, bases, row_step, col_step, k, k_row, k_col, rows, cols, channels, init, out, outs, add,
                         floor,
                     )
@@ -118,7 +186,7 @@ macro_rules! depthwise_simd_for {
                 // SAFETY: as in `taps_sum`.
                 #[cfg(target_arch = "x86_64")]
                 unsafe {
-                    super::avx2::$t::rect_dot(x, x_row, x_col, g, g_row, g_col, rows, cols, channels, dk)
+                    avx2::$t::rect_dot(x, x_row, x_col, g, g_row, g_col, rows, cols, channels, dk)
                 };
                 true
             }
@@ -126,5 +194,5 @@ macro_rules! depthwise_simd_for {
     };
 }
 
-depthwise_simd_for!(f32);
-depthwise_simd_for!(f64);
+window_simd_for!(f32);
+window_simd_for!(f64);

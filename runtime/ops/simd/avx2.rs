@@ -1,10 +1,11 @@
-//! The depthwise loops' inner blocks with AVX2 and FMA intrinsics, for
-//! `f32` (8 lanes) and `f64` (4), written once (the macro below). The
-//! portable loops in the parent are the same computation left to the
-//! compiler's vectorizer, whose choices for them changed from one build to
-//! the next (register sums one time, scalar sums in memory after an
-//! unrelated edit: 2.8 against 39 µs for the same layer); these are
-//! compiled here, once, whatever the calling crate's settings.
+//! The window kernels' inner loops with AVX2 and FMA intrinsics, for `f32`
+//! (8 lanes) and `f64` (4), written once (the macro below): the depthwise
+//! blocks and the direct convolution. The portable loops in `depthwise`
+//! are the same computation left to the compiler's vectorizer, whose
+//! choices for them changed from one build to the next (register sums one
+//! time, scalar sums in memory after an unrelated edit: 2.8 against 39 µs
+//! for the same layer); these are compiled here, once, whatever the
+//! calling crate's settings.
 //!
 //! Callers check that every offset a kernel reads or writes lies in its
 //! slice; the kernels take raw pointers.
@@ -12,6 +13,7 @@
 
 macro_rules! depthwise_body {
     ($e:ident, $v:ty, $lanes:expr, $load:ident, $store:ident, $fma:ident, $add:ident, $max:ident, $set1:ident, $zero:ident) => {
+        use crate::ops::window::Window;
         use core::arch::x86_64::*;
 
         type E = $e;
@@ -200,6 +202,95 @@ macro_rules! depthwise_body {
                 }
                 *dk.add(c0) += sum;
                 c0 += 1;
+            }
+        }
+
+        /// `out = max(floor, conv(x, k) + init)` for `samples` samples, by
+        /// output position: the sums of up to eight vectors of filters in
+        /// registers over the window's real taps and channels, each input
+        /// value broadcast against its kernel row (`k` Keras's
+        /// `[k_h, k_w, channels, filters]`, `init` the bias or null).
+        ///
+        /// # Safety
+        /// The CPU must have AVX2 and FMA; `filters` must be a multiple of
+        /// the lanes; `x` must hold the samples, `out` their outputs, `k`
+        /// the kernel and `init`, if not null, `filters` values.
+        #[target_feature(enable = "avx2,fma")]
+        pub(crate) unsafe fn conv_direct(
+            w: &Window,
+            filters: usize,
+            x: *const E,
+            samples: usize,
+            k: *const E,
+            init: *const E,
+            out: *mut E,
+            floor: E,
+        ) {
+            for s in 0..samples {
+                let (xs, os) = (x.add(s * w.in_len()), out.add(s * w.positions() * filters));
+                let mut f0 = 0;
+                while f0 + 8 * L <= filters {
+                    conv_pass::<8>(w, filters, xs, k, init, os, floor, f0);
+                    f0 += 8 * L;
+                }
+                for nv in [4, 2, 1] {
+                    if f0 + nv * L <= filters {
+                        match nv {
+                            4 => conv_pass::<4>(w, filters, xs, k, init, os, floor, f0),
+                            2 => conv_pass::<2>(w, filters, xs, k, init, os, floor, f0),
+                            _ => conv_pass::<1>(w, filters, xs, k, init, os, floor, f0),
+                        }
+                        f0 += nv * L;
+                    }
+                }
+            }
+        }
+
+        /// Filters `f0..f0 + NV·L` of [`conv_direct`] for one sample.
+        #[inline(always)]
+        unsafe fn conv_pass<const NV: usize>(
+            w: &Window,
+            filters: usize,
+            x: *const E,
+            k: *const E,
+            init: *const E,
+            out: *mut E,
+            floor: E,
+            f0: usize,
+        ) {
+            let c = w.channels;
+            let floor = $set1(floor);
+            let mut start = [$zero(); NV];
+            if !init.is_null() {
+                for (v, s) in start.iter_mut().enumerate() {
+                    *s = load(init.add(f0 + v * L));
+                }
+            }
+            for oh in 0..w.out_h {
+                let (ilo, ihi) = w.rows_of(oh);
+                for ow in 0..w.out_w {
+                    let (jlo, jhi) = w.cols_of(ow);
+                    let mut acc = start;
+                    for i in ilo..ihi {
+                        let line = x.add(w.in_row(oh, i) * w.in_w * c);
+                        for j in jlo..jhi {
+                            let xp = line.add(w.in_col(ow, j) * c);
+                            let kp = k.add((i * w.k_w + j) * c * filters + f0);
+                            for ci in 0..c {
+                                let xv = $set1(*xp.add(ci));
+                                let row = kp.add(ci * filters);
+                                for (v, s) in acc.iter_mut().enumerate() {
+                                    *s = $fma(load(row.add(v * L)), xv, *s);
+                                }
+                            }
+                        }
+                    }
+                    let o = out.add((oh * w.out_w + ow) * filters + f0);
+                    for (v, &s) in acc.iter().enumerate() {
+                        // `max` returns its second operand when either is NaN.
+                        $store(o.add(v * L), $max(floor, s));
+                    }
+                }
             }
         }
 
