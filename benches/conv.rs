@@ -180,25 +180,46 @@ fn versus(what: &str, n: usize, macs: f64, ours: &mut dyn FnMut() -> Vec<f32>, t
     );
 }
 
-fn alternatives(n: usize) {
-    let w = conv0();
-    let (kernel, bias, x) = (data(64 * 40, 1), data(64, 2), data(n * w.in_len(), 3));
-    let len = n * w.positions() * 64;
+/// A convolution as [`conv::forward`] does it against im2col and the
+/// matrix product.
+fn conv_versus(what: &str, w: Window, filters: usize, n: usize) {
+    let depth = w.taps() * w.channels;
+    let (kernel, bias, x) = (data(filters * depth, 1), data(filters, 2), data(n * w.in_len(), 3));
+    let len = n * w.positions() * filters;
     let (mut cols, mut cols2) = (vec![0.0f32; conv::cols_len(&w) * n], vec![0.0f32; conv::cols_len(&w) * n]);
     let (mut out, mut out2) = (vec![0.0f32; len], vec![0.0f32; len]);
     versus(
-        "conv0: chosen vs im2col + GEMM",
+        &format!("{what}: chosen vs im2col + GEMM"),
         n,
-        (w.positions() * 64 * 40) as f64,
+        (w.positions() * filters * depth) as f64,
         &mut || {
-            conv::forward(&w, 64, &kernel, Some(&bias), Activation::Relu, black_box(&x), &mut cols, None, &mut out);
-            out[..64].to_vec()
+            conv::forward(
+                &w,
+                filters,
+                &kernel,
+                Some(&bias),
+                Activation::Relu,
+                black_box(&x),
+                &mut cols,
+                None,
+                &mut out,
+            );
+            out[..filters].to_vec()
         },
         &mut || {
-            conv::forward_by_product(&w, 64, &kernel, Some(&bias), true, black_box(&x), &mut cols2, &mut out2);
-            out2[..64].to_vec()
+            conv::forward_by_product(&w, filters, &kernel, Some(&bias), true, black_box(&x), &mut cols2, &mut out2);
+            out2[..filters].to_vec()
         },
     );
+}
+
+fn alternatives(n: usize) {
+    conv_versus("conv0 (10 KB kernel)", conv0(), 64, n);
+    // Off the benchmark: fewer filters (fewer sums to hide the latency
+    // behind) and a kernel at the size limit of the direct loop.
+    conv_versus("conv0 with 32 filters", conv0(), 32, n);
+    let w = Window::keras((25, 5), 7, (3, 3), (1, 1), (1, 1), Padding::Same);
+    conv_versus("3×3, 7→64 over 25×5 (16 KB kernel)", w, 64, n);
     let w = dw();
     let (kernel, bias, x) = (data(9 * 64, 1), data(64, 2), data(n * w.in_len(), 3));
     let len = n * w.positions() * 64;
