@@ -4,7 +4,9 @@
 //! any other copies each output position's window into a column of `cols`
 //! (im2col) first. The kernel, Keras's `[k_h, k_w, in_c, filters]`
 //! row-major, is the column-major `filters × (k_h·k_w·in_c)` matrix the
-//! product wants.
+//! product wants. A small kernel with many filters is instead convolved
+//! directly on the SIMD loops (see `DIRECT_KERNEL_BYTES`); the backward
+//! pass then does the im2col.
 //!
 //! When windows reach into padding, each sample is first copied into a
 //! zero-bordered block after the columns in `cols`, so the copy of each
@@ -98,7 +100,8 @@ pub const fn cols_len(w: &Window) -> usize {
 
 /// `out = act(conv(x, kernel) + bias)` with `filters` output channels, for
 /// every sample of `x`. `cols` holds [`cols_len`]`·n` scalars for `n`
-/// samples; what it holds on return is what [`backward`] needs. With `z`
+/// samples; what it holds on return is what [`backward`] needs (nothing it
+/// reads, when the convolution was direct). With `z`
 /// (training), `z` gets the pre-activation and `out` the activation;
 /// without, ReLU and linear are fused into the product's store and other
 /// activations applied in place.

@@ -200,7 +200,7 @@ fn runs(n: usize, readers: impl Fn(usize) -> Readers) -> impl Iterator<Item = (u
 
 /// `dx += Σ dz · K` gathered per input position over the taps that read
 /// it (so each sum stays in registers and `dx` is touched once),
-/// multiplier 1: [`GROUP`] positions read by the same taps at a time, so
+/// multiplier 1: [`super::GROUP`] positions read by the same taps at a time, so
 /// each tap's weights are loaded once for all of them.
 #[inline(always)]
 pub(super) fn input_gradient<T: Scalar, const BIG: usize, const SMALL: usize>(
