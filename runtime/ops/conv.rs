@@ -221,6 +221,15 @@ pub fn backward<T: Scalar>(
     let columns = w.positions() * w.samples(x.len());
     let depth = w.taps() * w.channels;
     let dz = &dz[..columns * filters];
+    if columns == 0 {
+        // No positions: zero gradients (a product of depth 0 may leave its
+        // output untouched).
+        dkernel[..filters * depth].fill(T::zero());
+        if let Some(db) = dbias {
+            db[..filters].fill(T::zero());
+        }
+        return;
+    }
     let in_place = reads_input(w);
     if direct::<T>(w, filters) {
         // The forward pass convolved directly and left `cols` unfilled.
@@ -534,6 +543,20 @@ mod tests {
             forward(&w, filters, &kt, None, Activation::Relu, &xt, &mut cols, Some(&mut z), &mut out);
             backward(&w, filters, &kt, &xt, &mut cols, &cast(&dz), &mut gk2, None, None);
             assert_close(&what, &wide(&gk2), &dk, &sk, tol);
+        }
+    }
+
+    /// An empty batch writes zero gradients and touches nothing else.
+    #[test]
+    fn empty_batch() {
+        let w = Window::keras((5, 5), 3, (3, 3), (1, 1), (1, 1), super::super::Padding::Same);
+        for filters in [4, 64] {
+            let kernel = vec![1.0f32; 9 * 3 * filters];
+            let (mut dk, mut db) = (vec![7.0f32; kernel.len()], vec![7.0f32; filters]);
+            let mut out = [7.0f32; 1];
+            forward(&w, filters, &kernel, None, Activation::Relu, &[], &mut [], None, &mut out);
+            backward(&w, filters, &kernel, &[], &mut [], &[], &mut dk, Some(&mut db), Some(&mut []));
+            assert!(out == [7.0] && dk.iter().chain(&db).all(|&v| v == 0.0));
         }
     }
 
