@@ -22,6 +22,7 @@ pub trait Scalar:
     + Sync
     + sealed::Sealed
     + crate::kernels::gemm::Gemm
+    + crate::ops::simd::WindowSimd
 {
     /// The safetensors dtype name of this type (`"F32"` or `"F64"`).
     const DTYPE: &'static str;

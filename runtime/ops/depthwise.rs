@@ -7,15 +7,88 @@
 //! Direct loops, vectorized across contiguous channels: there is no matrix
 //! product to hand this to (each channel has its own few taps). With a
 //! multiplier of 1 (the usual case) channels go in blocks whose sums stay in
-//! registers over a window's taps.
+//! registers over a window's taps, and the forward pass convolves four
+//! (`GROUP`) output positions at once, so each tap's weights are loaded once
+//! for all of them (positions whose windows have the same taps inside the
+//! input: those of a rectangle of like positions, such as the interior or
+//! one edge); the input gradient gathers input positions the same way.
+//! Those blocks run on AVX2+FMA intrinsics where the CPU has them (the
+//! `simd` module's, compiled once in this crate), else on the portable loops here,
+//! left to the compiler's vectorizer (module `backward` holds the backward
+//! pass's loops).
 
 use super::window::Window;
 use crate::activations::{self, Activation};
 use crate::Scalar;
 
-/// Channels per register block: 64 `f32` or 32 `f64` are eight AVX2
-/// vectors, enough independent sums to keep both adders busy.
-const BLOCK_BYTES: usize = 256;
+/// Channels per register block of the portable kernel-gradient loops: 32
+/// `f32` or 16 `f64` (eight SSE vectors, the baseline x86-64 target's);
+/// what is left goes in blocks a quarter that size, then channel by
+/// channel.
+const BLOCK_BYTES: usize = 128;
+
+/// Channels per register block of the portable forward and gather loops,
+/// for each of their [`GROUP`] positions: two SSE vectors, eight sums in
+/// all.
+const GROUP_BLOCK_BYTES: usize = 32;
+
+/// Output positions the forward pass convolves at once (and input
+/// positions the input gradient gathers at once). Four, matched as such
+/// where the groups are formed.
+const GROUP: usize = 4;
+
+/// Calls `$f::<$t, W>(args…, c0)` for channel blocks `c0..c0 + W` covering
+/// `0..$c`: blocks of `$big`, then of `$small`, then single channels. Each
+/// block size is a constant, so its sums are an array the compiler keeps
+/// in registers.
+macro_rules! in_blocks {
+    ($c:expr, $big:ident, $small:ident, $f:ident::<$t:ty $(, $more:tt)*>($($arg:expr),*)) => {{
+        let c = $c;
+        let mut c0 = 0;
+        while c0 + $big <= c {
+            $f::<$t, $big $(, $more)*>($($arg,)* c0);
+            c0 += $big;
+        }
+        while c0 + $small <= c {
+            $f::<$t, $small $(, $more)*>($($arg,)* c0);
+            c0 += $small;
+        }
+        while c0 < c {
+            $f::<$t, 1 $(, $more)*>($($arg,)* c0);
+            c0 += 1;
+        }
+    }};
+}
+
+/// Runs `$f::<$t, BIG, SMALL>(args…)` with the block sizes for `$t`:
+/// `$bytes` and a quarter of it.
+macro_rules! with_block_sizes {
+    ($bytes:expr; $f:ident::<$t:ty $(, $more:tt)*>($($arg:expr),*)) => {
+        if size_of::<$t>() == 4 {
+            $f::<$t, { $bytes / 4 }, { $bytes / 16 } $(, $more)*>($($arg),*)
+        } else {
+            $f::<$t, { $bytes / 8 }, { $bytes / 32 } $(, $more)*>($($arg),*)
+        }
+    };
+}
+
+mod backward;
+
+use backward::{input_gradient, input_gradient_multiplied, kernel_gradient, kernel_gradient_multiplied};
+
+/// `W` values of `s` from `at`.
+#[inline(always)]
+fn chunk<T, const W: usize>(s: &[T], at: usize) -> &[T; W] {
+    s[at..at + W].try_into().expect("a slice of W values")
+}
+
+/// `acc += a · b`, lane by lane.
+#[inline(always)]
+fn mul_add<T: Scalar, const W: usize>(acc: &mut [T; W], a: &[T; W], b: &[T; W]) {
+    for ((s, &x), &y) in acc.iter_mut().zip(a).zip(b) {
+        *s += x * y;
+    }
+}
 
 /// `out = act(depthwise(x, kernel) + bias)` for every sample of `x`, with
 /// `channels·multiplier` output channels. With `z` (training), `z` gets the
@@ -63,62 +136,224 @@ fn convolve<T: Scalar>(w: &Window, m: usize, kernel: &[T], bias: Option<&[T]>, x
     let kernel = &kernel[..w.taps() * oc];
     let bias = bias.map(|b| &b[..oc]);
     let x = &x[..w.samples(x.len()) * w.in_len()];
-    crate::cpu::wide(|| {
-        for (sample, dst) in x.chunks_exact(w.in_len()).zip(out.chunks_exact_mut(w.positions() * oc)) {
-            for (p, col) in dst.chunks_exact_mut(oc).enumerate() {
-                let (oh, ow) = (p / w.out_w, p % w.out_w);
+    crate::cpu::wide(
+        #[inline(always)]
+        || {
+            for (sample, dst) in x.chunks_exact(w.in_len()).zip(out.chunks_exact_mut(w.positions() * oc)) {
                 if m == 1 {
-                    if size_of::<T>() == 4 {
-                        position::<T, { BLOCK_BYTES / 4 }>(w, kernel, bias, sample, oh, ow, col, relu);
-                    } else {
-                        position::<T, { BLOCK_BYTES / 8 }>(w, kernel, bias, sample, oh, ow, col, relu);
+                    by_groups(w, kernel, bias, sample, dst, relu);
+                    continue;
+                }
+                let mut cols = dst.chunks_exact_mut(oc);
+                for oh in 0..w.out_h {
+                    for ow in 0..w.out_w {
+                        let Some(col) = cols.next() else { return };
+                        position_multiplied(w, m, kernel, bias, sample, oh, ow, col, relu);
                     }
-                } else {
-                    position_multiplied(w, m, kernel, bias, sample, oh, ow, col, relu);
                 }
             }
-        }
-    });
+        },
+    );
 }
 
-/// One output position with a multiplier of 1, `B` channels at a time.
+/// One sample with a multiplier of 1: the output positions split into
+/// rectangles whose windows have the same taps inside the input (runs of
+/// rows with the same tap rows, by runs of columns with the same tap
+/// columns), each convolved [`GROUP`] positions at a time.
+#[inline(always)]
+fn by_groups<T: Scalar>(w: &Window, kernel: &[T], bias: Option<&[T]>, sample: &[T], dst: &mut [T], relu: bool) {
+    let c = w.channels;
+    let mut oh0 = 0;
+    while oh0 < w.out_h {
+        let rows = w.rows_of(oh0);
+        let mut oh1 = oh0 + 1;
+        while oh1 < w.out_h && w.rows_of(oh1) == rows {
+            oh1 += 1;
+        }
+        let mut ow0 = 0;
+        while ow0 < w.out_w {
+            let cols = w.cols_of(ow0);
+            let mut ow1 = ow0 + 1;
+            while ow1 < w.out_w && w.cols_of(ow1) == cols {
+                ow1 += 1;
+            }
+            let taps = Taps::of(w, rows, cols);
+            // The rectangle's positions in order: (offset of the first real
+            // tap in the sample, offset in the output).
+            let (x_step, out_step) = (w.stride_w * c, c);
+            let first = |oh: usize| {
+                let x = if taps.rows > 0 && taps.cols > 0 {
+                    (w.in_row(oh, rows.0) * w.in_w + w.in_col(ow0, cols.0)) * c
+                } else {
+                    0
+                };
+                (x, (oh * w.out_w + ow0) * c)
+            };
+            let width = ow1 - ow0;
+            let spots = (oh0..oh1).flat_map(|oh| {
+                let (x, o) = first(oh);
+                (0..width).map(move |k| (x + k * x_step, o + k * out_step))
+            });
+            in_groups(spots, |group| {
+                macro_rules! call {
+                    ($n:literal, $spots:expr) => {
+                        with_block_sizes!(GROUP_BLOCK_BYTES; positions::<T, $n>(w, kernel, bias, sample, &taps, $spots, &mut *dst, relu))
+                    };
+                }
+                match *group {
+                    [a, b, c, d] => call!(4, &[a, b, c, d]),
+                    [a, b, c] => call!(3, &[a, b, c]),
+                    [a, b] => call!(2, &[a, b]),
+                    [a] => call!(1, &[a]),
+                    _ => {}
+                }
+            });
+            ow0 = ow1;
+        }
+        oh0 = oh1;
+    }
+}
+
+/// Calls `f` with the items of `spots` [`GROUP`] at a time, then with the
+/// fewer that are left (the callers match 1 to 4 items: `GROUP` is 4).
+#[inline(always)]
+fn in_groups(mut spots: impl Iterator<Item = (usize, usize)>, mut f: impl FnMut(&[(usize, usize)])) {
+    loop {
+        let mut group = [(0, 0); GROUP];
+        let mut filled = 0;
+        for (slot, spot) in group.iter_mut().zip(&mut spots) {
+            *slot = spot;
+            filled += 1;
+        }
+        if filled > 0 {
+            f(&group[..filled]);
+        }
+        if filled < GROUP {
+            return;
+        }
+    }
+}
+
+/// Where the real taps of a window are, relative to its first real tap,
+/// as steps (so the loops over them only add), and that tap's offset in
+/// the kernel; the same for every position of a rectangle.
+struct Taps {
+    /// Offset in the kernel of the first real tap's weights (channel 0).
+    k: usize,
+    /// Real rows and columns of taps.
+    rows: usize,
+    cols: usize,
+    /// Steps in the sample between rows and columns of taps.
+    x_row: usize,
+    x_col: usize,
+    /// Step in the kernel between rows of taps.
+    k_row: usize,
+}
+
+impl Taps {
+    #[inline(always)]
+    fn of(w: &Window, (ilo, ihi): (usize, usize), (jlo, jhi): (usize, usize)) -> Taps {
+        let c = w.channels;
+        Taps {
+            k: (ilo * w.k_w + jlo) * c,
+            rows: ihi - ilo,
+            cols: jhi - jlo,
+            x_row: w.dilation_h * w.in_w * c,
+            x_col: w.dilation_w * c,
+            k_row: w.k_w * c,
+        }
+    }
+}
+
+/// `P` output positions (offsets of their first real taps in the sample,
+/// and of their outputs), multiplier 1, in channel blocks.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
-fn position<T: Scalar, const B: usize>(
+fn positions<T: Scalar, const BIG: usize, const SMALL: usize, const P: usize>(
     w: &Window,
     kernel: &[T],
     bias: Option<&[T]>,
     sample: &[T],
-    oh: usize,
-    ow: usize,
-    col: &mut [T],
+    taps: &Taps,
+    spots: &[(usize, usize); P],
+    dst: &mut [T],
     relu: bool,
 ) {
-    let c = w.channels;
-    let (ilo, ihi) = w.rows_of(oh);
-    let (jlo, jhi) = w.cols_of(ow);
-    let mut c0 = 0;
-    while c0 < c {
-        let width = (c - c0).min(B);
-        // Sums in an array of constant size, so that for a whole block the
-        // compiler keeps them in registers across the taps.
-        let mut acc = [T::zero(); B];
-        let acc_w = &mut acc[..width];
-        if let Some(b) = bias {
-            acc_w.copy_from_slice(&b[c0..c0 + width]);
-        }
-        for i in ilo..ihi {
-            let line = w.in_row(oh, i) * w.in_w;
-            for j in jlo..jhi {
-                let xs = &sample[(line + w.in_col(ow, j)) * c + c0..][..width];
-                let ks = &kernel[(i * w.k_w + j) * c + c0..][..width];
-                for ((a, &xv), &kv) in acc_w.iter_mut().zip(xs).zip(ks) {
-                    *a += xv * kv;
-                }
+    if taps.rows > 0 && taps.cols > 0 {
+        // Where the last tap's last channel is, from the first tap's channel
+        // 0: every read of the blocks below is within this, so they are
+        // checked once here (a bounds check per read was half the loop's
+        // instructions).
+        let reach = |row: usize, col: usize| (taps.rows - 1) * row + (taps.cols - 1) * col + w.channels;
+        let in_sample = spots.iter().all(|&(x, _)| x + reach(taps.x_row, taps.x_col) <= sample.len());
+        assert!(in_sample && taps.k + reach(taps.k_row, w.channels) <= kernel.len(), "depthwise: window outside");
+    }
+    assert!(spots.iter().all(|&(_, o)| o + w.channels <= dst.len()), "depthwise: output outside");
+    let floor = if relu { T::zero() } else { T::of_f64(f64::NEG_INFINITY) };
+    let (bases, outs) = (spots.map(|s| s.0), spots.map(|s| s.1));
+    let init = bias.map_or(core::ptr::null(), <[T]>::as_ptr);
+    // SAFETY: the reads were checked above (no taps: none), the bias holds
+    // every channel, and each output's channels lie in `dst`.
+    let done = unsafe {
+        let k = kernel.as_ptr().add(taps.k.min(kernel.len()));
+        let (rows, cols) = (taps.rows, taps.cols);
+        let (x_row, x_col) = (taps.x_row as isize, taps.x_col as isize);
+        let (src, out, c) = (sample.as_ptr(), dst.as_mut_ptr(), w.channels);
+        T::taps_sum::<P>(src, &bases, x_row, x_col, k, taps.k_row, c, rows, cols, c, init, out, &outs, false, floor)
+    };
+    if !done {
+        in_blocks!(
+            w.channels,
+            BIG,
+            SMALL,
+            positions_block::<T, P>(w, kernel, bias, sample, taps, spots, &mut *dst, relu)
+        );
+    }
+}
+
+/// Channels `c0..c0 + W` of `P` output positions, multiplier 1: each tap's
+/// weights loaded once for all of them. The caller has checked that the
+/// taps' reads lie in `sample` and `kernel`.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn positions_block<T: Scalar, const W: usize, const P: usize>(
+    w: &Window,
+    kernel: &[T],
+    bias: Option<&[T]>,
+    sample: &[T],
+    t: &Taps,
+    spots: &[(usize, usize); P],
+    dst: &mut [T],
+    relu: bool,
+    c0: usize,
+) {
+    let start = match bias {
+        Some(b) => *chunk::<T, W>(b, c0),
+        None => [T::zero(); W],
+    };
+    let mut acc = [start; P];
+    let (mut x_row, mut k_row) = (c0, t.k + c0);
+    let (xp, kp) = (sample.as_ptr(), kernel.as_ptr());
+    for _ in 0..t.rows {
+        let (mut xo, mut ko) = (x_row, k_row);
+        for _ in 0..t.cols {
+            // SAFETY: `positions` checked that every tap's channels
+            // `c0..c0 + W` (`c0 + W ≤ channels`) lie in the kernel, and
+            // in the sample from each position's first tap.
+            let weights = unsafe { *kp.add(ko).cast::<[T; W]>() };
+            for (sums, &(x, _)) in acc.iter_mut().zip(spots) {
+                // SAFETY: as above.
+                let xs = unsafe { &*xp.add(x + xo).cast::<[T; W]>() };
+                mul_add(sums, xs, &weights);
             }
+            xo += t.x_col;
+            ko += w.channels;
         }
-        store(&mut col[c0..c0 + width], acc_w, relu);
-        c0 += width;
+        x_row += t.x_row;
+        k_row += t.k_row;
+    }
+    for (sums, &(_, o)) in acc.iter().zip(spots) {
+        store(&mut dst[o + c0..o + c0 + W], sums, relu);
     }
 }
 
@@ -164,15 +399,16 @@ fn position_multiplied<T: Scalar>(
     }
 }
 
-/// `dst = src`, through ReLU when `relu`.
+/// `dst = src`, through ReLU when `relu`: one loop clamping at 0 or at
+/// −∞, never a plain copy, which the compiler would turn into a `memcpy`
+/// out of the sums' array and so keep them in memory rather than in
+/// registers (measured twice as slow).
 #[inline(always)]
 fn store<T: Scalar>(dst: &mut [T], src: &[T], relu: bool) {
-    if relu {
-        for (d, &s) in dst.iter_mut().zip(src) {
-            *d = relu_of(s);
-        }
-    } else {
-        dst.copy_from_slice(src);
+    let floor = if relu { T::zero() } else { T::of_f64(f64::NEG_INFINITY) };
+    for (d, &s) in dst.iter_mut().zip(src) {
+        // NaN stays NaN, as Keras's `relu` keeps it.
+        *d = if s < floor { floor } else { s };
     }
 }
 
@@ -211,151 +447,28 @@ pub fn backward<T: Scalar>(
     }
     let dkernel = &mut dkernel[..w.taps() * oc];
     let kernel = &kernel[..w.taps() * oc];
-    crate::cpu::wide(|| {
-        if multiplier == 1 {
-            if size_of::<T>() == 4 {
-                kernel_gradient::<T, { BLOCK_BYTES / 4 }>(w, x, dz, dkernel);
+    crate::cpu::wide(
+        #[inline(always)]
+        || {
+            if multiplier == 1 {
+                with_block_sizes!(BLOCK_BYTES; kernel_gradient::<T>(w, x, dz, dkernel));
             } else {
-                kernel_gradient::<T, { BLOCK_BYTES / 8 }>(w, x, dz, dkernel);
+                kernel_gradient_multiplied(w, multiplier, x, dz, dkernel);
             }
-        } else {
-            kernel_gradient_multiplied(w, multiplier, x, dz, dkernel);
-        }
-    });
+        },
+    );
     if let Some(dx) = dx {
         let dx = &mut dx[..n * w.in_len()];
-        crate::cpu::wide(|| {
-            if multiplier == 1 {
-                if size_of::<T>() == 4 {
-                    input_gradient::<T, { BLOCK_BYTES / 4 }>(w, kernel, dz, dx);
+        crate::cpu::wide(
+            #[inline(always)]
+            || {
+                if multiplier == 1 {
+                    with_block_sizes!(GROUP_BLOCK_BYTES; input_gradient::<T>(w, kernel, dz, dx));
                 } else {
-                    input_gradient::<T, { BLOCK_BYTES / 8 }>(w, kernel, dz, dx);
+                    input_gradient_multiplied(w, multiplier, kernel, dz, dx);
                 }
-            } else {
-                input_gradient_multiplied(w, multiplier, kernel, dz, dx);
-            }
-        });
-    }
-}
-
-/// `dK[tap] = Σ dz · x` over the positions where the tap lies inside the
-/// input (a rectangle of outputs), multiplier 1, `B` channels at a time
-/// with the sums in registers.
-#[inline(always)]
-fn kernel_gradient<T: Scalar, const B: usize>(w: &Window, x: &[T], dz: &[T], dkernel: &mut [T]) {
-    let c = w.channels;
-    let per_out = w.positions() * c;
-    for i in 0..w.k_h {
-        let (olo, ohi) = w.out_rows_of(i);
-        for j in 0..w.k_w {
-            let (plo, phi) = w.out_cols_of(j);
-            let dk = &mut dkernel[(i * w.k_w + j) * c..][..c];
-            let mut c0 = 0;
-            while c0 < c {
-                let width = (c - c0).min(B);
-                let mut acc = [T::zero(); B];
-                let acc_w = &mut acc[..width];
-                for (sample, g) in x.chunks_exact(w.in_len()).zip(dz.chunks_exact(per_out)) {
-                    for oh in olo..ohi {
-                        let line = w.in_row(oh, i) * w.in_w;
-                        for ow in plo..phi {
-                            let xs = &sample[(line + w.in_col(ow, j)) * c + c0..][..width];
-                            let gs = &g[(oh * w.out_w + ow) * c + c0..][..width];
-                            for ((a, &xv), &gv) in acc_w.iter_mut().zip(xs).zip(gs) {
-                                *a += xv * gv;
-                            }
-                        }
-                    }
-                }
-                dk[c0..c0 + width].copy_from_slice(acc_w);
-                c0 += width;
-            }
-        }
-    }
-}
-
-/// [`kernel_gradient`] with a multiplier above 1.
-fn kernel_gradient_multiplied<T: Scalar>(w: &Window, m: usize, x: &[T], dz: &[T], dkernel: &mut [T]) {
-    let c = w.channels;
-    let oc = c * m;
-    dkernel.fill(T::zero());
-    for (sample, g) in x.chunks_exact(w.in_len()).zip(dz.chunks_exact(w.positions() * oc)) {
-        for i in 0..w.k_h {
-            let (olo, ohi) = w.out_rows_of(i);
-            for j in 0..w.k_w {
-                let (plo, phi) = w.out_cols_of(j);
-                let dk = &mut dkernel[(i * w.k_w + j) * oc..][..oc];
-                for oh in olo..ohi {
-                    let line = w.in_row(oh, i) * w.in_w;
-                    for ow in plo..phi {
-                        let xs = &sample[(line + w.in_col(ow, j)) * c..][..c];
-                        let gs = &g[(oh * w.out_w + ow) * oc..][..oc];
-                        for ((&xv, gc), dc) in xs.iter().zip(gs.chunks_exact(m)).zip(dk.chunks_exact_mut(m)) {
-                            for (d, &gv) in dc.iter_mut().zip(gc) {
-                                *d += xv * gv;
-                            }
-                        }
-                    }
-                }
-            }
-        }
-    }
-}
-
-/// `dx += Σ dz · K` gathered per input position over the taps that read
-/// it (so each sum stays in registers and `dx` is touched once),
-/// multiplier 1, `B` channels at a time.
-#[inline(always)]
-fn input_gradient<T: Scalar, const B: usize>(w: &Window, kernel: &[T], dz: &[T], dx: &mut [T]) {
-    let c = w.channels;
-    for (g, sample) in dz.chunks_exact(w.positions() * c).zip(dx.chunks_exact_mut(w.in_len())) {
-        for (q, dst) in sample.chunks_exact_mut(c).enumerate() {
-            let (ih, iw) = (q / w.in_w, q % w.in_w);
-            let mut c0 = 0;
-            while c0 < c {
-                let width = (c - c0).min(B);
-                let mut acc = [T::zero(); B];
-                let acc_w = &mut acc[..width];
-                for i in 0..w.k_h {
-                    let Some(oh) = w.out_row_reading(ih, i) else { continue };
-                    for j in 0..w.k_w {
-                        let Some(ow) = w.out_col_reading(iw, j) else { continue };
-                        let gs = &g[(oh * w.out_w + ow) * c + c0..][..width];
-                        let ks = &kernel[(i * w.k_w + j) * c + c0..][..width];
-                        for ((a, &gv), &kv) in acc_w.iter_mut().zip(gs).zip(ks) {
-                            *a += gv * kv;
-                        }
-                    }
-                }
-                for (d, &a) in dst[c0..c0 + width].iter_mut().zip(acc_w.iter()) {
-                    *d += a;
-                }
-                c0 += width;
-            }
-        }
-    }
-}
-
-/// [`input_gradient`] with a multiplier above 1: each channel's gradient is
-/// the dot product of its `m` outputs' gradients with their weights.
-fn input_gradient_multiplied<T: Scalar>(w: &Window, m: usize, kernel: &[T], dz: &[T], dx: &mut [T]) {
-    let c = w.channels;
-    let oc = c * m;
-    for (g, sample) in dz.chunks_exact(w.positions() * oc).zip(dx.chunks_exact_mut(w.in_len())) {
-        for (q, dst) in sample.chunks_exact_mut(c).enumerate() {
-            let (ih, iw) = (q / w.in_w, q % w.in_w);
-            for i in 0..w.k_h {
-                let Some(oh) = w.out_row_reading(ih, i) else { continue };
-                for j in 0..w.k_w {
-                    let Some(ow) = w.out_col_reading(iw, j) else { continue };
-                    let gs = &g[(oh * w.out_w + ow) * oc..][..oc];
-                    let ks = &kernel[(i * w.k_w + j) * oc..][..oc];
-                    for ((d, gc), kc) in dst.iter_mut().zip(gs.chunks_exact(m)).zip(ks.chunks_exact(m)) {
-                        *d += gc.iter().zip(kc).fold(T::zero(), |s, (&gv, &kv)| s + gv * kv);
-                    }
-                }
-            }
-        }
+            },
+        );
     }
 }
 

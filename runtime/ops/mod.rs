@@ -14,6 +14,7 @@ pub mod merge;
 pub mod normalization;
 pub mod padding;
 pub mod pool;
+pub mod simd;
 mod window;
 
 pub use window::{Padding, Window};
@@ -50,11 +51,14 @@ pub(crate) fn column_sum<T: Scalar>(m: &[T], sum: &mut [T]) {
     if sum.is_empty() {
         return;
     }
-    crate::cpu::wide(|| {
-        for col in m.chunks_exact(sum.len()) {
-            for (s, &v) in sum.iter_mut().zip(col) {
-                *s += v;
+    crate::cpu::wide(
+        #[inline(always)]
+        || {
+            for col in m.chunks_exact(sum.len()) {
+                for (s, &v) in sum.iter_mut().zip(col) {
+                    *s += v;
+                }
             }
-        }
-    });
+        },
+    );
 }

@@ -63,14 +63,17 @@ pub fn backward<T: Scalar>(
         return;
     }
     let n = dx.len() / per;
-    crate::cpu::wide(|| {
-        for (grad, src) in dx.chunks_exact_mut(per).zip(dout[..n * out_per].chunks_exact(out_per)) {
-            let middle = &src[top * out_row..][..in_h * out_row];
-            for (g, line) in grad.chunks_exact_mut(row).zip(middle.chunks_exact(out_row)) {
-                super::add_into(g, &line[left * channels..][..row]);
+    crate::cpu::wide(
+        #[inline(always)]
+        || {
+            for (grad, src) in dx.chunks_exact_mut(per).zip(dout[..n * out_per].chunks_exact(out_per)) {
+                let middle = &src[top * out_row..][..in_h * out_row];
+                for (g, line) in grad.chunks_exact_mut(row).zip(middle.chunks_exact(out_row)) {
+                    super::add_into(g, &line[left * channels..][..row]);
+                }
             }
-        }
-    });
+        },
+    );
 }
 
 #[cfg(test)]

@@ -35,27 +35,30 @@ pub fn max_forward<T: Scalar>(w: &Window, x: &[T], out: &mut [T]) {
     let ch = w.channels;
     let n = w.samples(x.len());
     let out = &mut out[..n * w.positions() * ch];
-    crate::cpu::wide(|| {
-        for (sample, dst) in x.chunks_exact(w.in_len()).zip(out.chunks_exact_mut(w.positions() * ch)) {
-            for (p, col) in dst.chunks_exact_mut(ch).enumerate() {
-                let (oh, ow) = (p / w.out_w, p % w.out_w);
-                let ((ilo, ihi), (jlo, jhi)) = (w.rows_of(oh), w.cols_of(ow));
-                if ilo == ihi || jlo == jhi {
-                    col.fill(T::zero());
-                    continue;
-                }
-                let at = |i: usize, j: usize| (w.in_row(oh, i) * w.in_w + w.in_col(ow, j)) * ch;
-                col.copy_from_slice(&sample[at(ilo, jlo)..][..ch]);
-                for i in ilo..ihi {
-                    for j in jlo..jhi {
-                        for (o, &v) in col.iter_mut().zip(&sample[at(i, j)..][..ch]) {
-                            *o = max_keeping_nan(*o, v);
+    crate::cpu::wide(
+        #[inline(always)]
+        || {
+            for (sample, dst) in x.chunks_exact(w.in_len()).zip(out.chunks_exact_mut(w.positions() * ch)) {
+                for (p, col) in dst.chunks_exact_mut(ch).enumerate() {
+                    let (oh, ow) = (p / w.out_w, p % w.out_w);
+                    let ((ilo, ihi), (jlo, jhi)) = (w.rows_of(oh), w.cols_of(ow));
+                    if ilo == ihi || jlo == jhi {
+                        col.fill(T::zero());
+                        continue;
+                    }
+                    let at = |i: usize, j: usize| (w.in_row(oh, i) * w.in_w + w.in_col(ow, j)) * ch;
+                    col.copy_from_slice(&sample[at(ilo, jlo)..][..ch]);
+                    for i in ilo..ihi {
+                        for j in jlo..jhi {
+                            for (o, &v) in col.iter_mut().zip(&sample[at(i, j)..][..ch]) {
+                                *o = max_keeping_nan(*o, v);
+                            }
                         }
                     }
                 }
             }
-        }
-    });
+        },
+    );
 }
 
 /// Adds `dout` into `dx` at each window's maximum: the first real value,
@@ -95,30 +98,33 @@ pub fn avg_forward<T: Scalar>(w: &Window, x: &[T], out: &mut [T]) {
     let ch = w.channels;
     let n = w.samples(x.len());
     let out = &mut out[..n * w.positions() * ch];
-    crate::cpu::wide(|| {
-        for (sample, dst) in x.chunks_exact(w.in_len()).zip(out.chunks_exact_mut(w.positions() * ch)) {
-            for (p, col) in dst.chunks_exact_mut(ch).enumerate() {
-                let (oh, ow) = (p / w.out_w, p % w.out_w);
-                let ((ilo, ihi), (jlo, jhi)) = (w.rows_of(oh), w.cols_of(ow));
-                col.fill(T::zero());
-                for i in ilo..ihi {
-                    for j in jlo..jhi {
-                        let at = (w.in_row(oh, i) * w.in_w + w.in_col(ow, j)) * ch;
-                        for (o, &v) in col.iter_mut().zip(&sample[at..][..ch]) {
-                            *o += v;
+    crate::cpu::wide(
+        #[inline(always)]
+        || {
+            for (sample, dst) in x.chunks_exact(w.in_len()).zip(out.chunks_exact_mut(w.positions() * ch)) {
+                for (p, col) in dst.chunks_exact_mut(ch).enumerate() {
+                    let (oh, ow) = (p / w.out_w, p % w.out_w);
+                    let ((ilo, ihi), (jlo, jhi)) = (w.rows_of(oh), w.cols_of(ow));
+                    col.fill(T::zero());
+                    for i in ilo..ihi {
+                        for j in jlo..jhi {
+                            let at = (w.in_row(oh, i) * w.in_w + w.in_col(ow, j)) * ch;
+                            for (o, &v) in col.iter_mut().zip(&sample[at..][..ch]) {
+                                *o += v;
+                            }
+                        }
+                    }
+                    let count = (ihi - ilo) * (jhi - jlo);
+                    if count > 1 {
+                        let inv = T::one() / c::<T>(count as f64);
+                        for o in col.iter_mut() {
+                            *o *= inv;
                         }
                     }
                 }
-                let count = (ihi - ilo) * (jhi - jlo);
-                if count > 1 {
-                    let inv = T::one() / c::<T>(count as f64);
-                    for o in col.iter_mut() {
-                        *o *= inv;
-                    }
-                }
             }
-        }
-    });
+        },
+    );
 }
 
 /// Adds `dout / count` into each real value of each window (`count` its
@@ -132,27 +138,30 @@ pub fn avg_backward<T: Scalar>(w: &Window, dout: &[T], dx: &mut [T]) {
     if per_out == 0 {
         return;
     }
-    crate::cpu::wide(|| {
-        for (d, grad) in dout.chunks_exact(per_out).zip(dx.chunks_exact_mut(w.in_len())) {
-            for (p, g) in d.chunks_exact(ch).enumerate() {
-                let (oh, ow) = (p / w.out_w, p % w.out_w);
-                let ((ilo, ihi), (jlo, jhi)) = (w.rows_of(oh), w.cols_of(ow));
-                let count = (ihi - ilo) * (jhi - jlo);
-                if count == 0 {
-                    continue;
-                }
-                let inv = T::one() / c::<T>(count as f64);
-                for i in ilo..ihi {
-                    for j in jlo..jhi {
-                        let at = (w.in_row(oh, i) * w.in_w + w.in_col(ow, j)) * ch;
-                        for (o, &v) in grad[at..at + ch].iter_mut().zip(g) {
-                            *o += v * inv;
+    crate::cpu::wide(
+        #[inline(always)]
+        || {
+            for (d, grad) in dout.chunks_exact(per_out).zip(dx.chunks_exact_mut(w.in_len())) {
+                for (p, g) in d.chunks_exact(ch).enumerate() {
+                    let (oh, ow) = (p / w.out_w, p % w.out_w);
+                    let ((ilo, ihi), (jlo, jhi)) = (w.rows_of(oh), w.cols_of(ow));
+                    let count = (ihi - ilo) * (jhi - jlo);
+                    if count == 0 {
+                        continue;
+                    }
+                    let inv = T::one() / c::<T>(count as f64);
+                    for i in ilo..ihi {
+                        for j in jlo..jhi {
+                            let at = (w.in_row(oh, i) * w.in_w + w.in_col(ow, j)) * ch;
+                            for (o, &v) in grad[at..at + ch].iter_mut().zip(g) {
+                                *o += v * inv;
+                            }
                         }
                     }
                 }
             }
-        }
-    });
+        },
+    );
 }
 
 /// The mean over all `positions` of each sample, per channel.
@@ -165,20 +174,23 @@ pub fn global_avg_forward<T: Scalar>(positions: usize, channels: usize, x: &[T],
         return;
     }
     let inv = T::one() / c::<T>(positions as f64);
-    crate::cpu::wide(|| {
-        let outs = out[..x.len() / per * channels].chunks_exact_mut(channels);
-        for (sample, col) in x.chunks_exact(per).zip(outs) {
-            col.fill(T::zero());
-            for row in sample.chunks_exact(channels) {
-                for (o, &v) in col.iter_mut().zip(row) {
-                    *o += v;
+    crate::cpu::wide(
+        #[inline(always)]
+        || {
+            let outs = out[..x.len() / per * channels].chunks_exact_mut(channels);
+            for (sample, col) in x.chunks_exact(per).zip(outs) {
+                col.fill(T::zero());
+                for row in sample.chunks_exact(channels) {
+                    for (o, &v) in col.iter_mut().zip(row) {
+                        *o += v;
+                    }
+                }
+                for o in col.iter_mut() {
+                    *o *= inv;
                 }
             }
-            for o in col.iter_mut() {
-                *o *= inv;
-            }
-        }
-    });
+        },
+    );
 }
 
 /// Adds `dout / positions` into every position of each sample.
@@ -191,16 +203,19 @@ pub fn global_avg_backward<T: Scalar>(positions: usize, channels: usize, dout: &
         return;
     }
     let inv = T::one() / c::<T>(positions as f64);
-    crate::cpu::wide(|| {
-        let grads = dx[..dout.len() / channels * per].chunks_exact_mut(per);
-        for (d, grad) in dout.chunks_exact(channels).zip(grads) {
-            for row in grad.chunks_exact_mut(channels) {
-                for (g, &v) in row.iter_mut().zip(d) {
-                    *g += v * inv;
+    crate::cpu::wide(
+        #[inline(always)]
+        || {
+            let grads = dx[..dout.len() / channels * per].chunks_exact_mut(per);
+            for (d, grad) in dout.chunks_exact(channels).zip(grads) {
+                for row in grad.chunks_exact_mut(channels) {
+                    for (g, &v) in row.iter_mut().zip(d) {
+                        *g += v * inv;
+                    }
                 }
             }
-        }
-    });
+        },
+    );
 }
 
 /// The maximum over all `positions` of each sample, per channel (NaN if
@@ -213,17 +228,20 @@ pub fn global_max_forward<T: Scalar>(positions: usize, channels: usize, x: &[T],
     if per == 0 {
         return;
     }
-    crate::cpu::wide(|| {
-        let outs = out[..x.len() / per * channels].chunks_exact_mut(channels);
-        for (sample, col) in x.chunks_exact(per).zip(outs) {
-            col.copy_from_slice(&sample[..channels]);
-            for row in sample.chunks_exact(channels).skip(1) {
-                for (o, &v) in col.iter_mut().zip(row) {
-                    *o = max_keeping_nan(*o, v);
+    crate::cpu::wide(
+        #[inline(always)]
+        || {
+            let outs = out[..x.len() / per * channels].chunks_exact_mut(channels);
+            for (sample, col) in x.chunks_exact(per).zip(outs) {
+                col.copy_from_slice(&sample[..channels]);
+                for row in sample.chunks_exact(channels).skip(1) {
+                    for (o, &v) in col.iter_mut().zip(row) {
+                        *o = max_keeping_nan(*o, v);
+                    }
                 }
             }
-        }
-    });
+        },
+    );
 }
 
 /// Adds `dout` into `dx` at the first position, per channel, whose value

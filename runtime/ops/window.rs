@@ -164,32 +164,83 @@ impl Window {
         outputs_reading(j * self.dilation_w, self.stride_w, self.pad_left, self.in_w, self.out_w)
     }
 
-    /// The output row whose tap `i` reads input row `ih`, if any.
+    /// The taps of a window's rows that read input row `ih`, and the output
+    /// rows whose windows they are.
     #[inline]
-    pub(crate) fn out_row_reading(&self, ih: usize, i: usize) -> Option<usize> {
-        reader(ih + self.pad_top, i * self.dilation_h, self.stride_h, self.out_h)
+    pub(crate) fn row_readers(&self, ih: usize) -> Readers {
+        readers(ih + self.pad_top, self.stride_h, self.dilation_h, self.k_h, self.out_h)
     }
 
-    /// The output column whose tap `j` reads input column `iw`, if any.
+    /// The taps of a window's columns that read input column `iw`, and the
+    /// output columns whose windows they are.
     #[inline]
-    pub(crate) fn out_col_reading(&self, iw: usize, j: usize) -> Option<usize> {
-        reader(iw + self.pad_left, j * self.dilation_w, self.stride_w, self.out_w)
+    pub(crate) fn col_readers(&self, iw: usize) -> Readers {
+        readers(iw + self.pad_left, self.stride_w, self.dilation_w, self.k_w, self.out_w)
     }
 }
 
-/// Along one axis: the output `o < out` with `o·s + offset = padded`, if any.
+/// Along one axis, the taps that read one input coordinate: `count` taps
+/// `first + m·tap_step`, tap `m` of the window of output
+/// `out_first − m·out_step` (a larger tap reaches the same input from an
+/// earlier window).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Readers {
+    pub(crate) first: usize,
+    pub(crate) count: usize,
+    pub(crate) tap_step: usize,
+    pub(crate) out_first: usize,
+    pub(crate) out_step: usize,
+}
+
+/// [`Readers`] of the padded coordinate `p` (input coordinate plus the
+/// padding before) along an axis of stride `s`, dilation `d`, `k` taps and
+/// `out` outputs: the taps `t < k` with `p = o·s + t·d` for an output
+/// `o < out`. The taps that fit recur every `s / g` (`g = gcd(s, d)`),
+/// their outputs `d / g` apart.
 #[inline]
-fn reader(padded: usize, offset: usize, s: usize, out: usize) -> Option<usize> {
-    let t = padded.checked_sub(offset)?;
-    // Stride 1, the common case, needs no division.
-    let o = if s == 1 {
-        t
-    } else if t.is_multiple_of(s) {
-        t / s
+fn readers(p: usize, s: usize, d: usize, k: usize, out: usize) -> Readers {
+    let g = if s == 1 || d == 1 { 1 } else { gcd(s, d) };
+    let (tap_step, out_step) = (s / g, d / g);
+    let none = Readers { first: 0, count: 0, tap_step, out_first: 0, out_step };
+    // The first tap whose offset `t·d` leaves `p`'s remainder modulo `s`.
+    let t0 = if s == 1 {
+        0
     } else {
-        return None;
+        match (0..tap_step.min(k)).find(|&t| (t * d) % s == p % s) {
+            Some(t) => t,
+            None => return none,
+        }
     };
-    (o < out).then_some(o)
+    if t0 >= k || t0 * d > p {
+        return none;
+    }
+    let o0 = quot(p - t0 * d, s);
+    // Tap `t0 + m·tap_step` reads for output `o0 − m·out_step`: `m` from
+    // the first whose output exists to the last tap or output 0.
+    let m_lo = if o0 >= out { quot(o0 - out, out_step) + 1 } else { 0 };
+    let m_hi = (quot(o0, out_step) + 1).min((k - t0).div_ceil(tap_step));
+    if m_lo >= m_hi {
+        return none;
+    }
+    Readers { first: t0 + m_lo * tap_step, count: m_hi - m_lo, tap_step, out_first: o0 - m_lo * out_step, out_step }
+}
+
+/// `a / b`, without a division for `b = 1`.
+#[inline(always)]
+fn quot(a: usize, b: usize) -> usize {
+    if b == 1 {
+        a
+    } else {
+        a / b
+    }
+}
+
+/// The greatest common divisor.
+fn gcd(mut a: usize, mut b: usize) -> usize {
+    while b != 0 {
+        (a, b) = (b, a % b);
+    }
+    a
 }
 
 /// Along one axis: the taps `t` in `lo..hi` (`lo ≤ hi ≤ k`) for which
@@ -197,17 +248,28 @@ fn reader(padded: usize, offset: usize, s: usize, out: usize) -> Option<usize> {
 /// subtraction of the padding is only done where it cannot wrap.
 #[inline]
 fn inside(start: usize, d: usize, pad: usize, k: usize, n: usize) -> (usize, usize) {
-    let lo = if start >= pad { 0 } else { (pad - start).div_ceil(d) };
-    let hi = if n + pad > start { ((n + pad - start).div_ceil(d)).min(k) } else { 0 };
+    let lo = if start >= pad { 0 } else { ceil_div(pad - start, d) };
+    let hi = if n + pad > start { ceil_div(n + pad - start, d).min(k) } else { 0 };
     (lo.min(hi), hi)
+}
+
+/// `⌈a / d⌉`, without a division for `d = 1` (kernels ask per output
+/// position, and a division costs more than the rest of the bookkeeping).
+#[inline(always)]
+fn ceil_div(a: usize, d: usize) -> usize {
+    if d == 1 {
+        a
+    } else {
+        a.div_ceil(d)
+    }
 }
 
 /// Along one axis: the outputs `o` in `lo..hi` (`≤ out`) for which
 /// `o·s + offset − pad` lies in `0..n`.
 #[inline]
 fn outputs_reading(offset: usize, s: usize, pad: usize, n: usize, out: usize) -> (usize, usize) {
-    let lo = if offset >= pad { 0 } else { (pad - offset).div_ceil(s) };
-    let hi = if n + pad > offset { ((n + pad - offset).div_ceil(s)).min(out) } else { 0 };
+    let lo = if offset >= pad { 0 } else { ceil_div(pad - offset, s) };
+    let hi = if n + pad > offset { ceil_div(n + pad - offset, s).min(out) } else { 0 };
     (lo.min(hi), hi)
 }
 
@@ -362,9 +424,6 @@ mod tests {
                     assert_eq!(real, (lo..hi).contains(&i), "{w:?} oh={oh} i={i}");
                     let (olo, ohi) = w.out_rows_of(i);
                     assert_eq!(real, (olo..ohi).contains(&oh), "{w:?} oh={oh} i={i}");
-                    if real {
-                        assert_eq!(w.out_row_reading(r as usize, i), Some(oh), "{w:?} oh={oh} i={i}");
-                    }
                 }
             }
             for ow in 0..w.out_w {
@@ -375,33 +434,27 @@ mod tests {
                     assert_eq!(real, (lo..hi).contains(&j), "{w:?} ow={ow} j={j}");
                     let (olo, ohi) = w.out_cols_of(j);
                     assert_eq!(real, (olo..ohi).contains(&ow), "{w:?} ow={ow} j={j}");
-                    if real {
-                        assert_eq!(w.out_col_reading(c as usize, j), Some(ow), "{w:?} ow={ow} j={j}");
-                    }
                 }
             }
-            // Each input row (column) is read by tap `i` (`j`) of exactly
-            // the output the gather helpers name, or of none.
-            for ih in 0..w.in_h {
-                for i in 0..w.k_h {
-                    let inside = |oh: usize| (w.rows_of(oh).0..w.rows_of(oh).1).contains(&i);
-                    let readers: Vec<usize> = (0..w.out_h).filter(|&oh| inside(oh) && w.in_row(oh, i) == ih).collect();
-                    assert!(
-                        readers.len() <= 1 && readers.first().copied() == w.out_row_reading(ih, i),
-                        "{w:?} ih={ih}"
-                    );
+            // The readers of each input row and column are exactly the
+            // taps and outputs that read it.
+            type Reads<'a> = &'a dyn Fn(usize, usize) -> Option<usize>;
+            let check = |n: usize, k: usize, out: usize, readers: &dyn Fn(usize) -> Readers, reads: Reads| {
+                for at in 0..n {
+                    let r = readers(at);
+                    let listed: Vec<(usize, usize)> =
+                        (0..r.count).map(|m| (r.first + m * r.tap_step, r.out_first - m * r.out_step)).collect();
+                    let mut want: Vec<(usize, usize)> = (0..k)
+                        .flat_map(|t| (0..out).filter(move |&o| reads(o, t) == Some(at)).map(move |o| (t, o)))
+                        .collect();
+                    want.sort();
+                    assert_eq!(listed, want, "{w:?} at {at}");
                 }
-            }
-            for iw in 0..w.in_w {
-                for j in 0..w.k_w {
-                    let inside = |ow: usize| (w.cols_of(ow).0..w.cols_of(ow).1).contains(&j);
-                    let readers: Vec<usize> = (0..w.out_w).filter(|&ow| inside(ow) && w.in_col(ow, j) == iw).collect();
-                    assert!(
-                        readers.len() <= 1 && readers.first().copied() == w.out_col_reading(iw, j),
-                        "{w:?} iw={iw}"
-                    );
-                }
-            }
+            };
+            let in_row = |oh: usize, i: usize| (w.rows_of(oh).0..w.rows_of(oh).1).contains(&i).then(|| w.in_row(oh, i));
+            let in_col = |ow: usize, j: usize| (w.cols_of(ow).0..w.cols_of(ow).1).contains(&j).then(|| w.in_col(ow, j));
+            check(w.in_h, w.k_h, w.out_h, &|ih| w.row_readers(ih), &in_row);
+            check(w.in_w, w.k_w, w.out_w, &|iw| w.col_readers(iw), &in_col);
         }
     }
 }

@@ -1,0 +1,198 @@
+//! The dispatch to the window kernels' SIMD loops (module `avx2`): the
+//! depthwise blocks and the direct convolution.
+
+use super::window::Window;
+
+#[cfg(target_arch = "x86_64")]
+mod avx2;
+
+/// The window kernels' inner loops with SIMD intrinsics, per scalar type
+/// (see the `avx2` module; a supertrait of [`crate::Scalar`], as the matrix
+/// products' entry is). Each returns false, having done nothing, where
+/// this CPU runs the portable loops; the caller then runs those.
+#[doc(hidden)]
+pub trait WindowSimd: Sized {
+    /// Values per vector of the SIMD loops (AVX2: 8 `f32`, 4 `f64`).
+    const LANES: usize;
+
+    /// `out = max(floor, conv(x, kernel) + bias)` for every sample of `x`,
+    /// computed directly by output position, when `filters` is a multiple
+    /// of [`WindowSimd::LANES`] (else false, as without SIMD).
+    ///
+    /// # Panics
+    /// If `kernel`, `bias` or `out` is shorter than the window and `filters`
+    /// need for those samples.
+    #[allow(clippy::too_many_arguments)]
+    fn conv_direct(
+        w: &Window,
+        filters: usize,
+        x: &[Self],
+        kernel: &[Self],
+        bias: Option<&[Self]>,
+        out: &mut [Self],
+        floor: Self,
+    ) -> bool;
+
+    /// `P` windows' sums over the same taps, every channel: for output
+    /// `p`, `Σ src[bases[p] + r·row_step + j·col_step + c] ·
+    /// k[r·k_row + j·k_col + c]` over `rows × cols` taps, from `init[c]`
+    /// (0 when null), stored at `out + outs[p] + c` as `max(floor, sum)`
+    /// or, with `add`, added to what is there.
+    ///
+    /// # Safety
+    /// Every offset named, for every channel `c < channels`, must lie in its
+    /// allocation.
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn taps_sum<const P: usize>(
+        src: *const Self,
+        bases: &[usize; P],
+        row_step: isize,
+        col_step: isize,
+        k: *const Self,
+        k_row: usize,
+        k_col: usize,
+        rows: usize,
+        cols: usize,
+        channels: usize,
+        init: *const Self,
+        out: *mut Self,
+        outs: &[usize; P],
+        add: bool,
+        floor: Self,
+    ) -> bool;
+
+    /// `dk[c] += Σ x[r·x_row + j·x_col + c] · g[r·g_row + j·g_col + c]` over
+    /// `rows × cols` positions, every channel `c < channels`.
+    ///
+    /// # Safety
+    /// As [`WindowSimd::taps_sum`].
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn rect_dot(
+        x: *const Self,
+        x_row: usize,
+        x_col: usize,
+        g: *const Self,
+        g_row: usize,
+        g_col: usize,
+        rows: usize,
+        cols: usize,
+        channels: usize,
+        dk: *mut Self,
+    ) -> bool;
+}
+
+/// Whether this CPU runs the SIMD loops.
+#[inline(always)]
+pub(crate) fn simd() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    return crate::cpu::level() != crate::cpu::Level::Portable;
+    #[cfg(not(target_arch = "x86_64"))]
+    return false;
+}
+
+macro_rules! window_simd_for {
+    ($t:ident) => {
+        impl WindowSimd for $t {
+            const LANES: usize = 32 / core::mem::size_of::<$t>();
+
+            #[inline]
+            fn conv_direct(
+                w: &Window,
+                filters: usize,
+                x: &[$t],
+                kernel: &[$t],
+                bias: Option<&[$t]>,
+                out: &mut [$t],
+                floor: $t,
+            ) -> bool {
+                if !simd() || !filters.is_multiple_of(Self::LANES) {
+                    return false;
+                }
+                let samples = w.samples(x.len());
+                assert!(
+                    kernel.len() >= w.taps() * w.channels * filters
+                        && bias.is_none_or(|b| b.len() >= filters)
+                        && out.len() >= samples * w.positions() * filters,
+                    "conv: slices shorter than the window"
+                );
+                let init = bias.map_or(core::ptr::null(), <[$t]>::as_ptr);
+                // SAFETY: the CPU has AVX2 and FMA, and the slices were
+                // checked above (the window's taps lie in the sample).
+                #[cfg(target_arch = "x86_64")]
+                unsafe {
+                    avx2::$t::conv_direct(
+                        w,
+                        filters,
+                        x.as_ptr(),
+                        samples,
+                        kernel.as_ptr(),
+                        init,
+                        out.as_mut_ptr(),
+                        floor,
+                    )
+                };
+                true
+            }
+
+            #[inline]
+            unsafe fn taps_sum<const P: usize>(
+                src: *const $t,
+                bases: &[usize; P],
+                row_step: isize,
+                col_step: isize,
+                k: *const $t,
+                k_row: usize,
+                k_col: usize,
+                rows: usize,
+                cols: usize,
+                channels: usize,
+                init: *const $t,
+                out: *mut $t,
+                outs: &[usize; P],
+                add: bool,
+                floor: $t,
+            ) -> bool {
+                if !simd() {
+                    return false;
+                }
+                // SAFETY: the CPU has AVX2 and FMA (the level says so), and
+                // the caller vouches for the offsets.
+                #[cfg(target_arch = "x86_64")]
+                unsafe {
+                    avx2::$t::taps_sum::<P>(
+                        src, bases, row_step, col_step, k, k_row, k_col, rows, cols, channels, init, out, outs, add,
+                        floor,
+                    )
+                };
+                true
+            }
+
+            #[inline]
+            unsafe fn rect_dot(
+                x: *const $t,
+                x_row: usize,
+                x_col: usize,
+                g: *const $t,
+                g_row: usize,
+                g_col: usize,
+                rows: usize,
+                cols: usize,
+                channels: usize,
+                dk: *mut $t,
+            ) -> bool {
+                if !simd() {
+                    return false;
+                }
+                // SAFETY: as in `taps_sum`.
+                #[cfg(target_arch = "x86_64")]
+                unsafe {
+                    avx2::$t::rect_dot(x, x_row, x_col, g, g_row, g_col, rows, cols, channels, dk)
+                };
+                true
+            }
+        }
+    };
+}
+
+window_simd_for!(f32);
+window_simd_for!(f64);
