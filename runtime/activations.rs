@@ -286,72 +286,75 @@ pub fn forward<T: Scalar>(act: Activation, z: &[T], a: &mut [T], rows: usize) {
 /// vectorize).
 macro_rules! per_activation {
     ($act:expr, |$a:ident| $body:expr) => {
-        crate::cpu::wide(|| match $act {
-            Activation::Linear => {
-                let $a = Activation::Linear;
-                $body
-            }
-            Activation::Relu => {
-                let $a = Activation::Relu;
-                $body
-            }
-            Activation::Relu6 => {
-                let $a = Activation::Relu6;
-                $body
-            }
-            Activation::LeakyRelu => {
-                let $a = Activation::LeakyRelu;
-                $body
-            }
-            Activation::Elu => {
-                let $a = Activation::Elu;
-                $body
-            }
-            Activation::Selu => {
-                let $a = Activation::Selu;
-                $body
-            }
-            Activation::Gelu => {
-                let $a = Activation::Gelu;
-                $body
-            }
-            Activation::Sigmoid => {
-                let $a = Activation::Sigmoid;
-                $body
-            }
-            Activation::HardSigmoid => {
-                let $a = Activation::HardSigmoid;
-                $body
-            }
-            Activation::Tanh => {
-                let $a = Activation::Tanh;
-                $body
-            }
-            Activation::Softplus => {
-                let $a = Activation::Softplus;
-                $body
-            }
-            Activation::Softsign => {
-                let $a = Activation::Softsign;
-                $body
-            }
-            Activation::Silu => {
-                let $a = Activation::Silu;
-                $body
-            }
-            Activation::Mish => {
-                let $a = Activation::Mish;
-                $body
-            }
-            Activation::Exponential => {
-                let $a = Activation::Exponential;
-                $body
-            }
-            other => {
-                let $a = other;
-                $body
-            }
-        })
+        crate::cpu::wide(
+            #[inline(always)]
+            || match $act {
+                Activation::Linear => {
+                    let $a = Activation::Linear;
+                    $body
+                }
+                Activation::Relu => {
+                    let $a = Activation::Relu;
+                    $body
+                }
+                Activation::Relu6 => {
+                    let $a = Activation::Relu6;
+                    $body
+                }
+                Activation::LeakyRelu => {
+                    let $a = Activation::LeakyRelu;
+                    $body
+                }
+                Activation::Elu => {
+                    let $a = Activation::Elu;
+                    $body
+                }
+                Activation::Selu => {
+                    let $a = Activation::Selu;
+                    $body
+                }
+                Activation::Gelu => {
+                    let $a = Activation::Gelu;
+                    $body
+                }
+                Activation::Sigmoid => {
+                    let $a = Activation::Sigmoid;
+                    $body
+                }
+                Activation::HardSigmoid => {
+                    let $a = Activation::HardSigmoid;
+                    $body
+                }
+                Activation::Tanh => {
+                    let $a = Activation::Tanh;
+                    $body
+                }
+                Activation::Softplus => {
+                    let $a = Activation::Softplus;
+                    $body
+                }
+                Activation::Softsign => {
+                    let $a = Activation::Softsign;
+                    $body
+                }
+                Activation::Silu => {
+                    let $a = Activation::Silu;
+                    $body
+                }
+                Activation::Mish => {
+                    let $a = Activation::Mish;
+                    $body
+                }
+                Activation::Exponential => {
+                    let $a = Activation::Exponential;
+                    $body
+                }
+                other => {
+                    let $a = other;
+                    $body
+                }
+            },
+        )
     };
 }
 
@@ -409,7 +412,7 @@ pub fn backward_from_output<T: Scalar>(act: Activation, a: &[T], g: &mut [T], ro
             // widest SIMD, so the piecewise derivatives vectorize.
             macro_rules! each {
                 ($($variant:ident),*) => {
-                    crate::cpu::wide(|| match act {
+                    crate::cpu::wide(#[inline(always)] || match act {
                         $(Activation::$variant => {
                             for (d, &y) in g.iter_mut().zip(a) {
                                 *d *= Activation::$variant.derivative_from_output(y);

@@ -107,13 +107,16 @@ pub fn backward<T: Scalar, const IN: usize, const OUT: usize>(
     if let Some(db) = dbias {
         let db = db.as_mut_slice();
         db.fill(T::zero());
-        crate::cpu::wide(|| {
-            for dc in dz.chunks_exact(OUT) {
-                for (g, &d) in db.iter_mut().zip(dc) {
-                    *g += d;
+        crate::cpu::wide(
+            #[inline(always)]
+            || {
+                for dc in dz.chunks_exact(OUT) {
+                    for (g, &d) in db.iter_mut().zip(dc) {
+                        *g += d;
+                    }
                 }
-            }
-        });
+            },
+        );
     }
     if let Some(dx) = dx {
         if simd {

@@ -143,13 +143,49 @@ pub fn batch_norm_inference_in_place<T: Scalar, const N: usize>(
     for (i, s) in scale.iter_mut().enumerate() {
         *s = layer.gamma[i] / (layer.moving_variance[i] + eps).sqrt();
     }
-    crate::cpu::wide(|| {
-        for chunk in buf.chunks_exact_mut(N) {
-            for i in 0..N {
-                chunk[i] = (chunk[i] - layer.moving_mean[i]) * scale[i] + layer.beta[i];
+    crate::cpu::wide(
+        #[inline(always)]
+        || {
+            for chunk in buf.chunks_exact_mut(N) {
+                for i in 0..N {
+                    chunk[i] = (chunk[i] - layer.moving_mean[i]) * scale[i] + layer.beta[i];
+                }
             }
-        }
-    });
+        },
+    );
+}
+
+/// Folds inference-mode batch normalization into the layer before it, as
+/// inference engines do: with `s = γ/sqrt(σ² + ε)` per output channel,
+/// `kernel_out = kernel·s` (the kernel is a sequence of `N`-long runs, one
+/// value per output channel each: a dense or convolution kernel in its
+/// column-major storage) and `bias_out = (bias − mean)·s + β`. The layer
+/// then computes the normalized output directly, with its activation fused.
+pub fn fold_batch_norm<T: Scalar, const N: usize>(
+    layer: &BatchNormalization<T, N>,
+    epsilon: f64,
+    kernel: &[T],
+    bias: Option<&[T]>,
+    kernel_out: &mut [T],
+    bias_out: &mut [T],
+) {
+    let eps = c::<T>(epsilon);
+    let mut scale = [T::zero(); N];
+    for (i, s) in scale.iter_mut().enumerate() {
+        *s = layer.gamma[i] / (layer.moving_variance[i] + eps).sqrt();
+        let b = bias.map_or(T::zero(), |b| b[i]);
+        bias_out[i] = (b - layer.moving_mean[i]) * *s + layer.beta[i];
+    }
+    crate::cpu::wide(
+        #[inline(always)]
+        || {
+            for (o, k) in kernel_out.chunks_exact_mut(N).zip(kernel.chunks_exact(N)) {
+                for i in 0..N {
+                    o[i] = k[i] * scale[i];
+                }
+            }
+        },
+    );
 }
 
 /// Backward of training-mode [`batch_norm_forward`].
@@ -180,6 +216,53 @@ pub fn batch_norm_backward<T: Scalar, const N: usize>(
                 let k = layer.gamma[i] * inv_std[i];
                 gc[i] += k * (dc[i] - (grads.beta[i] + hc[i] * grads.gamma[i]) * inv_n);
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ops::dense;
+    use crate::vocab::Activation;
+    use nalgebra::{SMatrix, SVector};
+
+    fn layer() -> BatchNormalization<f64, 3> {
+        BatchNormalization {
+            gamma: SVector::from([1.5, 0.5, -2.0]),
+            beta: SVector::from([0.1, -0.2, 0.3]),
+            moving_mean: SVector::from([0.4, -1.0, 0.0]),
+            moving_variance: SVector::from([2.0, 0.25, 1.0]),
+        }
+    }
+
+    /// In place and folded into the layer before, inference-mode batch
+    /// normalization gives what the plain kernel gives.
+    #[test]
+    fn in_place_and_folded_match_the_plain_pass() {
+        let bn = layer();
+        let x: Vec<f64> = (0..12).map(|i| (i as f64 * 0.37).sin() * 3.0).collect();
+        let mut want = vec![0.0; 12];
+        batch_norm_forward(&bn, 1e-3, &x, &mut want, None);
+        let mut got = x.clone();
+        batch_norm_inference_in_place(&bn, 1e-3, &mut got);
+        for (g, w) in got.iter().zip(&want) {
+            assert!((g - w).abs() < 1e-14, "{g} vs {w}");
+        }
+        // dense 4 → 3, then batch normalization, against the folded layer
+        let kernel = SMatrix::<f64, 3, 4>::from_fn(|i, j| (i * 4 + j) as f64 * 0.1 - 0.5);
+        let bias = SVector::<f64, 3>::from([0.3, -0.1, 0.2]);
+        let input = [0.5, -1.0, 2.0, 0.25];
+        let mut dense_out = [0.0; 3];
+        dense::forward::<f64, 4, 3>(&kernel, Some(&bias), Activation::Linear, &input, None, &mut dense_out);
+        let mut want = [0.0; 3];
+        batch_norm_forward(&bn, 1e-3, &dense_out, &mut want, None);
+        let (mut k, mut b) = (SMatrix::<f64, 3, 4>::zeros(), SVector::<f64, 3>::zeros());
+        fold_batch_norm(&bn, 1e-3, kernel.as_slice(), Some(bias.as_slice()), k.as_mut_slice(), b.as_mut_slice());
+        let mut got = [0.0; 3];
+        dense::forward::<f64, 4, 3>(&k, Some(&b), Activation::Linear, &input, None, &mut got);
+        for (g, w) in got.iter().zip(&want) {
+            assert!((g - w).abs() < 1e-13, "{g} vs {w}");
         }
     }
 }

@@ -260,24 +260,27 @@ impl<T: Scalar> GradClip<T> {
 macro_rules! with_clip {
     ($clip:expr, |$f:ident| $body:expr) => {
         // Each arm rebuilds its own variant, so `apply`'s match folds away.
-        $crate::kernels::wide(|| match $clip {
-            GradClip::None => {
-                let $f = |g: T| GradClip::None.apply(g);
-                $body
-            }
-            GradClip::Norm { c, denominator } => {
-                let $f = move |g: T| GradClip::Norm { c, denominator }.apply(g);
-                $body
-            }
-            GradClip::Scale(s) => {
-                let $f = move |g: T| GradClip::Scale(s).apply(g);
-                $body
-            }
-            GradClip::Value(v) => {
-                let $f = move |g: T| GradClip::Value(v).apply(g);
-                $body
-            }
-        })
+        $crate::kernels::wide(
+            #[inline(always)]
+            || match $clip {
+                GradClip::None => {
+                    let $f = |g: T| GradClip::None.apply(g);
+                    $body
+                }
+                GradClip::Norm { c, denominator } => {
+                    let $f = move |g: T| GradClip::Norm { c, denominator }.apply(g);
+                    $body
+                }
+                GradClip::Scale(s) => {
+                    let $f = move |g: T| GradClip::Scale(s).apply(g);
+                    $body
+                }
+                GradClip::Value(v) => {
+                    let $f = move |g: T| GradClip::Value(v).apply(g);
+                    $body
+                }
+            },
+        )
     };
 }
 // The optimizers call it with `GradClip` in scope.

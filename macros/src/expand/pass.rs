@@ -219,11 +219,20 @@ pub fn one_sample(g: &Graph, layout: &Layout, output_name: &Ident) -> TokenStrea
         }
     };
     let mut body = Vec::new();
+    // Layers folded into the layer before them (a batch normalization and
+    // the activation after it): they only rename its buffer.
+    let mut folded = vec![false; g.nodes.len()];
     for (k, node) in g.nodes.iter().enumerate() {
         if node.is_input() {
             continue;
         }
         let o = locals.out(k);
+        if folded[k] {
+            let from = locals.out(node.inputs[0]);
+            body.push(quote!(let #o: &mut [T] = #from;));
+            buffer[k] = buffer[node.inputs[0]].take();
+            continue;
+        }
         // An element-wise layer takes over its input's buffer when nothing
         // else reads that buffer: no new buffer, no copy.
         if let [j] = node.inputs[..] {
@@ -246,7 +255,17 @@ pub fn one_sample(g: &Graph, layout: &Layout, output_name: &Ident) -> TokenStrea
             }
         }
         let e = locals.emit(k, false);
-        body.push(node.op.forward1(&e));
+        match fold_after(g, k, &consumers, &is_head)
+            .and_then(|(fold, chain)| node.op.forward1_folding(&e, &fold).map(|code| (code, chain)))
+        {
+            Some((code, chain)) => {
+                body.push(code);
+                for c in chain {
+                    folded[c] = true;
+                }
+            }
+            None => body.push(node.op.forward1(&e)),
+        }
         // What this node was the last to read is free again.
         for &j in &node.inputs {
             let last = consumers[j].iter().max() == Some(&k);
@@ -274,6 +293,31 @@ pub fn one_sample(g: &Graph, layout: &Layout, output_name: &Ident) -> TokenStrea
         #(#body)*
         #result
     }
+}
+
+/// The batch normalization (and the activation after it) that node `k`'s
+/// one-sample pass may fold in: `k` feeds only a batch normalization,
+/// which feeds only an activation layer (or anything, then it alone is
+/// folded); no head in between. The nodes it folds come second.
+fn fold_after(
+    g: &Graph,
+    k: NodeId,
+    consumers: &[Vec<NodeId>],
+    is_head: &dyn Fn(NodeId) -> bool,
+) -> Option<(crate::ops::Fold, Vec<NodeId>)> {
+    let sole = |j: NodeId| match consumers[j][..] {
+        [c] if !is_head(j) && g.nodes[c].inputs == [j] => Some(c),
+        _ => None,
+    };
+    let bn = sole(k)?;
+    let epsilon = g.nodes[bn].op.batch_norm_epsilon()?;
+    let field = ident(&g.nodes[bn].name);
+    let after = sole(bn).and_then(|a| g.nodes[a].op.only_activation().map(|act| (a, act)));
+    let (activation, chain) = match after {
+        Some((a, act)) => (act, vec![bn, a]),
+        None => (crate::vocab::Activation::Linear, vec![bn]),
+    };
+    Some((crate::ops::Fold { field: quote!(self.#field), epsilon, activation }, chain))
 }
 
 #[cfg(test)]

@@ -50,6 +50,10 @@ impl Op for ActivationLayer {
         quote!(#p::activations::forward(#act, #x, &mut *#o, #rows);)
     }
 
+    fn only_activation(&self) -> Option<Activation> {
+        Some(self.activation)
+    }
+
     fn forward1_in_place(&self, e: &Emit) -> Option<TokenStream> {
         let (p, o) = (&e.p, &e.out);
         let act = act_tokens(p, self.activation);

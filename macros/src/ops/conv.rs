@@ -4,7 +4,7 @@
 //! activation), with Keras's arguments, shapes, weights and initializers.
 
 use super::window::{channels_last, check_rank, padding, sizes, Padding, Sizes, Slide};
-use super::{act_tokens, lit, Buffers, Call, CalledOn, Emit, Kind, Op, Origin, Param, ParamType};
+use super::{act_tokens, lit, Buffers, Call, CalledOn, Emit, Fold, Kind, Op, Origin, Param, ParamType};
 use crate::check::args::Args;
 use crate::check::ctxt::Ctx;
 use crate::ir::Shape;
@@ -165,13 +165,21 @@ impl Conv {
         output.with_last(input.last() * self.multiplier)
     }
 
-    /// Scalars per sample of the im2col buffer of a full convolution.
+    /// Scalars per sample of a full convolution's `cols` buffer.
     fn cols(&self, input: &Shape, output: &Shape) -> usize {
-        if self.slide.is_pointwise() && self.slide.padding == Padding::Valid {
-            0
-        } else {
-            self.taps() * input.last() * output.positions()
-        }
+        self.slide.geometry(input, output).cols_len()
+    }
+
+    /// The full convolution's window, with a compile-time check that the
+    /// runtime needs the `cols` buffer this layout gave it.
+    fn window_checked(&self, input: &Shape, output: &Shape) -> TokenStream {
+        let p = crate::expand::private();
+        let w = self.slide.window(input, output);
+        let n = lit(self.cols(input, output));
+        quote!({
+            const __SN_COLS_FIT: () = assert!(#p::ops::conv::cols_len(#w) == #n, "staticnet: the macro and the runtime disagree on a convolution's buffer");
+            #w
+        })
     }
 
     fn bias(&self, e: &Emit) -> TokenStream {
@@ -210,7 +218,7 @@ impl Conv {
         let m = lit(self.multiplier);
         match self.form {
             Form::Full => {
-                let (w, filters, cols) = (self.slide.window(input, e.shape()), lit(self.filters), self.cols_arg(e));
+                let (w, filters, cols) = (self.window_checked(input, e.shape()), lit(self.filters), self.cols_arg(e));
                 quote!(#p::ops::conv::forward::<T>(#w, #filters, #f.kernel.as_slice(), #bias, #act, #x, #cols, #pre, &mut *#o);)
             }
             Form::Depthwise => {
@@ -353,6 +361,52 @@ impl Op for Conv {
 
     fn forward1(&self, e: &Emit) -> TokenStream {
         self.forward_with(e, false)
+    }
+
+    fn forward1_folding(&self, e: &Emit, fold: &Fold) -> Option<TokenStream> {
+        if self.activation != Activation::Linear {
+            return None;
+        }
+        let (p, f, x, o) = (&e.p, &e.field, e.x(0), &e.out);
+        let input = e.in_shapes[0];
+        let (c, taps) = (input.last(), self.taps());
+        let bias = if self.use_bias { quote!(Some(#f.bias.as_slice())) } else { quote!(None) };
+        let act = act_tokens(p, fold.activation);
+        let m = lit(self.multiplier);
+        Some(match self.form {
+            Form::Full => {
+                let (code, k, b) =
+                    fold.folded(e, quote!(#f.kernel.as_slice()), bias, taps * c * self.filters, self.filters);
+                let (w, filters, cols) = (self.slide.window(input, e.shape()), lit(self.filters), self.cols_arg(e));
+                quote! {
+                    #code
+                    #p::ops::conv::forward::<T>(#w, #filters, &*#k, Some(&*#b), #act, #x, #cols, None, &mut *#o);
+                }
+            }
+            Form::Depthwise => {
+                let (code, k, b) =
+                    fold.folded(e, quote!(#f.kernel.as_slice()), bias, taps * c * self.multiplier, c * self.multiplier);
+                let w = self.slide.window(input, e.shape());
+                quote! {
+                    #code
+                    #p::ops::depthwise::forward::<T>(#w, #m, &*#k, Some(&*#b), #act, #x, None, &mut *#o);
+                }
+            }
+            Form::Separable => {
+                let middle = self.middle(input, e.shape());
+                let (w, w1) = (self.slide.window(input, &middle), self.pointwise().window(&middle, e.shape()));
+                let (dw, filters) = (e.scratch("depthwise"), lit(self.filters));
+                let cm = c * self.multiplier;
+                let (code, k, b) =
+                    fold.folded(e, quote!(#f.pointwise_kernel.as_slice()), bias, cm * self.filters, self.filters);
+                let linear = act_tokens(p, Activation::Linear);
+                quote! {
+                    #code
+                    #p::ops::depthwise::forward::<T>(#w, #m, #f.depthwise_kernel.as_slice(), None, #linear, #x, None, &mut *#dw);
+                    #p::ops::conv::forward::<T>(#w1, #filters, &*#k, Some(&*#b), #act, &*#dw, &mut [], None, &mut *#o);
+                }
+            }
+        })
     }
 
     fn backward(&self, e: &Emit) -> TokenStream {

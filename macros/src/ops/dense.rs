@@ -1,7 +1,7 @@
 //! `Dense(units, activation, use_bias)`: `y = act(x·W + b)` on the last
 //! axis, kernel `[in, units]` (Glorot-uniform), bias `[units]` (zeros).
 
-use super::{act_tokens, lit, Buffers, Call, CalledOn, Emit, Kind, Op, Origin, Param, ParamType};
+use super::{act_tokens, lit, Buffers, Call, CalledOn, Emit, Fold, Kind, Op, Origin, Param, ParamType};
 use crate::check::args::Args;
 use crate::check::ctxt::Ctx;
 use crate::ir::Shape;
@@ -114,6 +114,26 @@ impl Op for Dense {
             // one column per position: the batch kernel
             quote!(#p::ops::dense::forward::<T, #i, #u>(&#f.kernel, #bias, #act, #x, None, &mut *#o);)
         }
+    }
+
+    fn forward1_folding(&self, e: &Emit, fold: &Fold) -> Option<TokenStream> {
+        if self.activation != Activation::Linear {
+            return None;
+        }
+        let (p, f, x, o) = (&e.p, &e.field, e.x(0), &e.out);
+        let (i, u) = (e.in_shapes[0].last(), self.units);
+        let bias = if self.use_bias { quote!(Some(#f.bias.as_slice())) } else { quote!(None) };
+        let (fold_code, k, b) = fold.folded(e, quote!(#f.kernel.as_slice()), bias, i * u, u);
+        let act = act_tokens(p, fold.activation);
+        let (i, u) = (lit(i), lit(u));
+        Some(quote! {
+            #fold_code
+            #p::ops::dense::forward::<T, #i, #u>(
+                &#p::SMatrix::<T, #u, #i>::from_column_slice(&*#k),
+                Some(&#p::SVector::<T, #u>::from_column_slice(&*#b)),
+                #act, #x, None, &mut *#o,
+            );
+        })
     }
 
     fn backward(&self, e: &Emit) -> TokenStream {

@@ -254,6 +254,26 @@ pub trait Op: OpClone + fmt::Debug {
         None
     }
 
+    /// The one-sample pass with an inference-mode batch normalization
+    /// folded into this layer's kernel and bias (and `fold.activation`
+    /// fused), which then writes the normalized, activated output: layers
+    /// whose kernel ends in the output channels and which end linear.
+    fn forward1_folding(&self, _e: &Emit, _fold: &Fold) -> Option<TokenStream> {
+        None
+    }
+
+    /// `Some(epsilon)` for a batch normalization, which the one-sample pass
+    /// may fold into the layer before it.
+    fn batch_norm_epsilon(&self) -> Option<f64> {
+        None
+    }
+
+    /// `Some(act)` for a layer that is only an element-wise activation,
+    /// which the one-sample pass may fuse into the layer before it.
+    fn only_activation(&self) -> Option<Activation> {
+        None
+    }
+
     /// Adds the gradients of its inputs (and writes those of its
     /// parameters) from its output's gradient.
     fn backward(&self, e: &Emit) -> TokenStream;
@@ -279,6 +299,41 @@ impl<O: Op + Clone + 'static> OpClone for O {
 impl Clone for Box<dyn Op> {
     fn clone(&self) -> Self {
         self.clone_box()
+    }
+}
+
+/// A batch normalization to fold into the layer before it, in the
+/// one-sample pass.
+pub struct Fold {
+    /// `self.{batch_normalization}`.
+    pub field: TokenStream,
+    pub epsilon: f64,
+    /// The activation after it, fused too (`Linear` for none).
+    pub activation: Activation,
+}
+
+impl Fold {
+    /// Stack buffers `kernel` (`kernel_len` values) and `bias`
+    /// (`channels`), filled with `kernel` and `bias` folded with the batch
+    /// normalization: the statements, and the two buffers' names.
+    pub fn folded(
+        &self,
+        e: &Emit,
+        kernel: TokenStream,
+        bias: TokenStream,
+        kernel_len: usize,
+        channels: usize,
+    ) -> (TokenStream, Ident, Ident) {
+        let (p, bn) = (&e.p, &self.field);
+        let k = quote::format_ident!("__sn_{}_folded_kernel", e.node.name);
+        let b = quote::format_ident!("__sn_{}_folded_bias", e.node.name);
+        let (kl, n, eps) = (lit(kernel_len), lit(channels), f64_lit(self.epsilon));
+        let code = quote! {
+            let #k: &mut [T] = &mut [<T as #p::Scalar>::of_f64(0.0); #kl];
+            let #b: &mut [T] = &mut [<T as #p::Scalar>::of_f64(0.0); #n];
+            #p::ops::normalization::fold_batch_norm::<T, #n>(&#bn, #eps, #kernel, #bias, &mut *#k, &mut *#b);
+        };
+        (code, k, b)
     }
 }
 

@@ -170,6 +170,10 @@ impl Op for BatchNormalization {
         quote!(#p::ops::normalization::batch_norm_forward::<T, #n>(&#f, #eps, #x, &mut *#o, None);)
     }
 
+    fn batch_norm_epsilon(&self) -> Option<f64> {
+        Some(self.epsilon)
+    }
+
     fn forward1_in_place(&self, e: &Emit) -> Option<TokenStream> {
         let (p, f, o) = (&e.p, &e.field, &e.out);
         let (n, eps) = (lit(e.shape().last()), f64_lit(self.epsilon));

@@ -182,38 +182,36 @@ impl Slide {
         }
     }
 
-    /// `&Window { … }` for the runtime, from the input and output shapes.
-    pub fn window(&self, input: &Shape, output: &Shape) -> TokenStream {
-        let p = crate::expand::private();
+    /// The runtime's `Window` for this input and output, as numbers.
+    pub fn geometry(&self, input: &Shape, output: &Shape) -> Geometry {
         let rank = self.kernel.0.len();
         // 1-D is the 2-D case with height 1.
-        let at = |v: &[usize], a: usize, one: usize| if rank == 1 { [one, v[0]][a] } else { v[a] };
-        let (ih, iw) = (at(&input.0, 0, 1), at(&input.0, 1, 1));
-        let (oh, ow) = (at(&output.0, 0, 1), at(&output.0, 1, 1));
-        let (kh, kw) = (at(&self.kernel.0, 0, 1), at(&self.kernel.0, 1, 1));
-        let (sh, sw) = (at(&self.strides.0, 0, 1), at(&self.strides.0, 1, 1));
-        let (dh, dw) = (at(&self.dilation.0, 0, 1), at(&self.dilation.0, 1, 1));
-        let (pt, pl) = if rank == 1 {
+        let at = |v: &[usize], a: usize| if rank == 1 { [1, v[0]][a] } else { v[a] };
+        let (pad_top, pad_left) = if rank == 1 {
             (0, self.pad_before(0, input.0[0], output.0[0]))
         } else {
             (self.pad_before(0, input.0[0], output.0[0]), self.pad_before(1, input.0[1], output.0[1]))
         };
-        let c = input.last();
-        let f = |v: usize| lit(v);
-        let (ih, iw, c, oh, ow, kh, kw, sh, sw, dh, dw, pt, pl) =
-            (f(ih), f(iw), f(c), f(oh), f(ow), f(kh), f(kw), f(sh), f(sw), f(dh), f(dw), f(pt), f(pl));
-        quote! {
-            &#p::ops::Window {
-                in_h: #ih, in_w: #iw, channels: #c, out_h: #oh, out_w: #ow, k_h: #kh, k_w: #kw,
-                stride_h: #sh, stride_w: #sw, dilation_h: #dh, dilation_w: #dw, pad_top: #pt, pad_left: #pl,
-            }
+        Geometry {
+            in_h: at(&input.0, 0),
+            in_w: at(&input.0, 1),
+            channels: input.last(),
+            out_h: at(&output.0, 0),
+            out_w: at(&output.0, 1),
+            k_h: at(&self.kernel.0, 0),
+            k_w: at(&self.kernel.0, 1),
+            stride_h: at(&self.strides.0, 0),
+            stride_w: at(&self.strides.0, 1),
+            dilation_h: at(&self.dilation.0, 0),
+            dilation_w: at(&self.dilation.0, 1),
+            pad_top,
+            pad_left,
         }
     }
 
-    /// Whether the window reads its input directly as a matrix (1×1,
-    /// stride 1, no padding), so a convolution needs no im2col copy.
-    pub fn is_pointwise(&self) -> bool {
-        self.kernel.0.iter().all(|&k| k == 1) && !self.strides.above_one()
+    /// `&Window { … }` for the runtime, from the input and output shapes.
+    pub fn window(&self, input: &Shape, output: &Shape) -> TokenStream {
+        self.geometry(input, output).tokens()
     }
 
     /// Keras forbids strides and dilation above 1 together.
@@ -232,6 +230,75 @@ impl Slide {
             return None;
         }
         Some(())
+    }
+}
+
+/// The numbers of the runtime's `ops::Window`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Geometry {
+    pub in_h: usize,
+    pub in_w: usize,
+    pub channels: usize,
+    pub out_h: usize,
+    pub out_w: usize,
+    pub k_h: usize,
+    pub k_w: usize,
+    pub stride_h: usize,
+    pub stride_w: usize,
+    pub dilation_h: usize,
+    pub dilation_w: usize,
+    pub pad_top: usize,
+    pub pad_left: usize,
+}
+
+impl Geometry {
+    /// `&::staticnet::__private::ops::Window { … }`, a constant.
+    pub fn tokens(&self) -> TokenStream {
+        let p = crate::expand::private();
+        let f = |v: usize| lit(v);
+        let (ih, iw, c, oh, ow) = (f(self.in_h), f(self.in_w), f(self.channels), f(self.out_h), f(self.out_w));
+        let (kh, kw, sh, sw) = (f(self.k_h), f(self.k_w), f(self.stride_h), f(self.stride_w));
+        let (dh, dw, pt, pl) = (f(self.dilation_h), f(self.dilation_w), f(self.pad_top), f(self.pad_left));
+        quote! {
+            &#p::ops::Window {
+                in_h: #ih, in_w: #iw, channels: #c, out_h: #oh, out_w: #ow, k_h: #kh, k_w: #kw,
+                stride_h: #sh, stride_w: #sw, dilation_h: #dh, dilation_w: #dw, pad_top: #pt, pad_left: #pl,
+            }
+        }
+    }
+
+    /// Scalars per sample of a convolution's `cols` buffer: the runtime's
+    /// `conv::cols_len` (generated code asserts at compile time that they
+    /// agree). None when the product reads the input itself (a 1×1 window
+    /// visiting every position once); else a window per output position,
+    /// and a zero-bordered copy of a sample when windows reach padding.
+    pub fn cols_len(&self) -> usize {
+        let reads_input = self.k_h == 1
+            && self.k_w == 1
+            && self.pad_top == 0
+            && self.pad_left == 0
+            && self.out_h == self.in_h
+            && self.out_w == self.in_w
+            && (self.stride_h == 1 || self.out_h == 1)
+            && (self.stride_w == 1 || self.out_w == 1);
+        if reads_input {
+            return 0;
+        }
+        let span = |out: usize, stride: usize, k: usize, d: usize| {
+            if out == 0 {
+                0
+            } else {
+                (out - 1) * stride + (k - 1) * d + 1
+            }
+        };
+        let rows = span(self.out_h, self.stride_h, self.k_h, self.dilation_h);
+        let cols = span(self.out_w, self.stride_w, self.k_w, self.dilation_w);
+        let padded = if self.pad_top == 0 && self.pad_left == 0 && rows <= self.in_h && cols <= self.in_w {
+            0
+        } else {
+            rows * cols * self.channels
+        };
+        self.out_h * self.out_w * self.k_h * self.k_w * self.channels + padded
     }
 }
 
