@@ -60,7 +60,7 @@ mod ops;
 mod scalar;
 
 #[cfg(feature = "alloc")]
-pub use network::Data;
+pub use network::{Data, InputData};
 pub use network::{HeadInfo, Mode, Network, TensorInfo, Train};
 pub use optim::{Adam, Clip, Optimizer, RmsProp, Sgd};
 pub use scalar::Scalar;
@@ -81,9 +81,9 @@ pub use weights::WeightsError;
 #[doc(hidden)]
 pub mod __private {
     pub use crate::layers;
-    #[cfg(feature = "alloc")]
-    pub use crate::network::Data;
     pub use crate::network::{total_len, HeadInfo, MetricKind, Mode, Network, TensorInfo, Train};
+    #[cfg(feature = "alloc")]
+    pub use crate::network::{Data, InputData};
     pub use crate::optim::{Adam, Clip, Optimizer, RmsProp, Sgd};
     pub use crate::rng;
     pub use crate::summary::{Summary, SummaryRow};

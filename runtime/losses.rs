@@ -39,6 +39,22 @@ pub fn loss_and_grad<T: Scalar>(
     target: &[T],
     rows: usize,
     sample_weight: Option<&[T]>,
+    grad: Option<(&mut [T], T)>,
+) -> T {
+    loss_and_grad_at(loss, output, target, rows, 1, sample_weight, grad)
+}
+
+/// [`loss_and_grad`] of a head with `positions` values of `rows` per
+/// sample (a value per step of a sequence): Keras's per-step loss, the mean
+/// over every sample's every position, a sample's weight applying to each
+/// of its positions.
+pub fn loss_and_grad_at<T: Scalar>(
+    loss: Loss,
+    output: &[T],
+    target: &[T],
+    rows: usize,
+    positions: usize,
+    sample_weight: Option<&[T]>,
     mut grad: Option<(&mut [T], T)>,
 ) -> T {
     let n = output.len() / rows;
@@ -54,7 +70,7 @@ pub fn loss_and_grad<T: Scalar>(
     for s in 0..n {
         let y = &output[s * rows..(s + 1) * rows];
         let t = &target[s * trows..(s + 1) * trows];
-        let w = weight_of(sample_weight, s);
+        let w = weight_of(sample_weight, s / positions);
         let mut g = grad.as_mut().map(|(buf, scale)| (&mut buf[s * rows..(s + 1) * rows], *scale * w * inv_n));
         let value = match loss {
             Loss::MeanSquaredError | Loss::MeanAbsoluteError | Loss::Huber => {
@@ -174,8 +190,25 @@ pub fn fused_loss_and_grad<T: Scalar>(
     grad_z: &mut [T],
     scale: T,
 ) -> T {
+    fused_loss_and_grad_at(loss, act, output, target, rows, 1, sample_weight, grad_z, scale)
+}
+
+/// [`fused_loss_and_grad`] of a head with `positions` values per sample
+/// (see [`loss_and_grad_at`]).
+#[allow(clippy::too_many_arguments)]
+pub fn fused_loss_and_grad_at<T: Scalar>(
+    loss: Loss,
+    act: Activation,
+    output: &[T],
+    target: &[T],
+    rows: usize,
+    positions: usize,
+    sample_weight: Option<&[T]>,
+    grad_z: &mut [T],
+    scale: T,
+) -> T {
     debug_assert!(loss.fuses_with(act));
-    let value = loss_and_grad(loss, output, target, rows, sample_weight, None);
+    let value = loss_and_grad_at(loss, output, target, rows, positions, sample_weight, None);
     let n = output.len() / rows;
     let inv_n = c::<T>(1.0 / n as f64);
     let eps = c::<T>(EPSILON);
@@ -184,7 +217,7 @@ pub fn fused_loss_and_grad<T: Scalar>(
     for s in 0..n {
         let p = &output[s * rows..(s + 1) * rows];
         let t = &target[s * trows..(s + 1) * trows];
-        let k = scale * weight_of(sample_weight, s) * inv_n;
+        let k = scale * weight_of(sample_weight, s / positions) * inv_n;
         let gz = &mut grad_z[s * rows..(s + 1) * rows];
         match act {
             Activation::Sigmoid => {

@@ -54,9 +54,13 @@ impl TensorInfo {
 pub struct HeadInfo {
     /// The output layer's name.
     pub name: &'static str,
-    /// Number of units.
+    /// Values per sample.
     pub width: usize,
-    /// Rows of its target: `width`, or 1 for class-index targets.
+    /// Values per position: the last axis (`width` for a vector head; a
+    /// head with a value per step has `width / units` positions).
+    pub units: usize,
+    /// Values of its target per sample: `width`, or one class index per
+    /// position for sparse targets.
     pub target_width: usize,
     /// Its loss, when `compile` names one.
     pub loss: Option<Loss>,
@@ -89,6 +93,11 @@ pub trait Network<T: Scalar>: Clone + core::fmt::Debug + PartialEq {
     const HEAD_OFFSETS: &'static [usize];
     /// Length of the per-feature statistics buffer (batch normalization).
     const STATS_LEN: usize;
+    /// For each input, in `Model` order, whether it takes token ids and how
+    /// many (the `input_dim` of the `Embedding` layers that read it):
+    /// `Some(n)` for ids `0..n`, `None` for values. Empty when no input
+    /// takes ids.
+    const INPUT_IDS: &'static [Option<usize>] = &[];
 
     /// All parameters zero (a gradient buffer, or optimizer state).
     fn zeros() -> Self;
@@ -142,9 +151,28 @@ pub trait Data<T: Scalar>: Network<T> {
     where
         T: 'a;
     /// The column-major data of each input.
-    fn input_slices<'a>(inputs: Self::Inputs<'a>, out: &mut [&'a [T]]);
+    fn input_slices<'a>(inputs: Self::Inputs<'a>, out: &mut [InputData<'a, T>]);
     /// The column-major data of each target.
     fn target_slices<'a>(targets: Self::Targets<'a>, out: &mut [&'a [T]]);
+}
+
+/// One input's data set, as [`Data::input_slices`] gives it: column-major
+/// values, or token ids (`u32`) for an input declared with
+/// `dtype = "int32"`.
+#[cfg(feature = "alloc")]
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum InputData<'a, T> {
+    /// Values, `width` a sample.
+    Values(&'a [T]),
+    /// Token ids, `width` a sample.
+    Ids(&'a [u32]),
+}
+
+#[cfg(feature = "alloc")]
+impl<T> Default for InputData<'_, T> {
+    fn default() -> Self {
+        InputData::Values(&[])
+    }
 }
 
 /// Sum of the lengths of `tensors`.

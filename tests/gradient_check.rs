@@ -326,3 +326,31 @@ fn image_layers_with_sample_weights() {
     let (inputs, targets) = data_for::<Image2d<f64>>(&mut rng, 4);
     check_gradients(&model, 4, &inputs, &targets, Some(&[1.0, 0.0, 0.5, 2.0]));
 }
+
+staticnet::network! {
+    /// Heads with a value per step: a loss on each step, averaged over the
+    /// steps and samples, a sample's weight on each of its steps.
+    pub struct PerStep {
+        let x = Input(shape = (6, 2));
+        let h = Conv1D(5, 3, padding = "causal", activation = elu)(x);
+        let tags = Conv1D(4, 2, padding = "same", activation = softmax, name = "tags")(h);
+        let level = Dense(1, activation = sigmoid, name = "level")(h);
+        let sparse = Dense(3, activation = softmax, name = "sparse")(h);
+        Model(x, [tags, level, sparse]);
+        compile(loss = [categorical_crossentropy, binary_crossentropy, sparse_categorical_crossentropy], loss_weights = [1.0, 0.5, 2.0]);
+    }
+}
+
+#[test]
+fn losses_on_every_step() {
+    let mut rng = SplitMix64::new(17);
+    let model = PerStep::<f64>::new(18);
+    let n = 3;
+    let inputs = vec![uniform(&mut rng, 12 * n, -1.0, 1.0)];
+    let tags = one_hot(&mut rng, 4, 6 * n);
+    let level = bits(&mut rng, 6 * n);
+    let sparse: Vec<f64> = (0..6 * n).map(|_| rng.below(3) as f64).collect();
+    let targets = vec![tags, level, sparse];
+    check_gradients(&model, n, &inputs, &targets, None);
+    check_gradients(&model, n, &inputs, &targets, Some(&[1.0, 0.25, 3.0]));
+}

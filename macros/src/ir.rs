@@ -106,6 +106,11 @@ impl Node {
     pub fn is_input(&self) -> bool {
         self.op.is_input()
     }
+
+    /// Whether it holds token ids (an `int32` input) rather than values.
+    pub fn ids(&self) -> bool {
+        self.op.makes_ids()
+    }
 }
 
 /// The optimizer `compile` names.
@@ -159,7 +164,7 @@ pub struct Pretrained {
 #[derive(Clone, Debug)]
 pub struct TensorSpec {
     pub layer: NodeId,
-    /// `"{layer}.{variable}"`.
+    /// `"{layer}.{key}"`.
     pub name: String,
     pub param: Param,
 }
@@ -191,7 +196,7 @@ impl Graph {
         let mut out = Vec::new();
         for (k, node) in self.nodes.iter().enumerate() {
             for param in self.params(k) {
-                out.push(TensorSpec { layer: k, name: format!("{}.{}", node.name, param.variable), param });
+                out.push(TensorSpec { layer: k, name: format!("{}.{}", node.name, param.key), param });
             }
         }
         out

@@ -2,6 +2,7 @@
 //! column-major slices, their checks, the validation split, and batches
 //! gathered without allocating.
 
+use alloc::borrow::Cow;
 use alloc::format;
 use alloc::string::String;
 use alloc::vec;
@@ -9,13 +10,14 @@ use alloc::vec::Vec;
 
 use super::error::FitError;
 use crate::losses;
-use crate::network::{Data, HeadInfo, Network};
+use crate::network::{Data, HeadInfo, InputData, Network};
 use crate::Scalar;
 
-/// A model's data as column-major slices, checked for equal sample counts.
+/// A model's data as column-major slices, checked for equal sample counts
+/// (token ids converted to values, the one copy of the data `fit` makes).
 #[derive(Clone)]
-pub(super) struct Dataset<'a, T> {
-    pub(super) inputs: Vec<&'a [T]>,
+pub(super) struct Dataset<'a, T: Clone> {
+    pub(super) inputs: Vec<Cow<'a, [T]>>,
     pub(super) targets: Vec<&'a [T]>,
     pub(super) samples: usize,
 }
@@ -24,8 +26,14 @@ impl<'a, T: Scalar> Dataset<'a, T> {
     /// Samples `start..end` (contiguous columns of every array).
     pub(super) fn range<M: Network<T>>(&self, start: usize, end: usize) -> Self {
         let cut = |s: &'a [T], w: usize| -> &'a [T] { &s[start * w..end * w] };
+        let cut_input = |s: &Cow<'a, [T]>, w: usize| -> Cow<'a, [T]> {
+            match s {
+                Cow::Borrowed(s) => Cow::Borrowed(cut(s, w)),
+                Cow::Owned(v) => Cow::Owned(v[start * w..end * w].to_vec()),
+            }
+        };
         Dataset {
-            inputs: self.inputs.iter().zip(M::INPUT_WIDTHS).map(|(s, &w)| cut(s, w)).collect(),
+            inputs: self.inputs.iter().zip(M::INPUT_WIDTHS).map(|(s, &w)| cut_input(s, w)).collect(),
             targets: self.targets.iter().zip(M::HEADS).map(|(s, h)| cut(s, h.target_width)).collect(),
             samples: end - start,
         }
@@ -69,10 +77,32 @@ fn checked_slices<'a, T: Scalar>(
     Ok((slices, first.map_or(0, |(_, n)| n)))
 }
 
-fn input_slices<'a, T: Scalar, M: Data<T>>(x: M::Inputs<'a>) -> Vec<&'a [T]> {
-    let mut out: Vec<&'a [T]> = vec![&[]; M::INPUT_NAMES.len()];
-    M::input_slices(x, &mut out);
-    out
+/// Each input's values: token ids checked against the ids the model takes
+/// and converted (exact integers in `T`), values as they are.
+fn input_slices<'a, T: Scalar, M: Data<T>>(x: M::Inputs<'a>, prefix: &str) -> Result<Vec<Cow<'a, [T]>>, FitError> {
+    let mut raw: Vec<InputData<'a, T>> = vec![InputData::default(); M::INPUT_NAMES.len()];
+    M::input_slices(x, &mut raw);
+    let mut out = Vec::with_capacity(raw.len());
+    for (i, data) in raw.into_iter().enumerate() {
+        out.push(match data {
+            InputData::Values(v) => Cow::Borrowed(v),
+            InputData::Ids(ids) => {
+                let limit = M::INPUT_IDS.get(i).copied().flatten().unwrap_or(usize::MAX);
+                let width = M::INPUT_WIDTHS[i].max(1);
+                if let Some(at) = ids.iter().position(|&id| id as usize >= limit) {
+                    return Err(FitError::IdOutOfRange {
+                        tensor: format!("{prefix}input `{}`", M::INPUT_NAMES[i]),
+                        sample: at / width,
+                        position: at % width,
+                        id: ids[at],
+                        ids: limit,
+                    });
+                }
+                Cow::Owned(ids.iter().map(|&id| T::of_f64(id as f64)).collect())
+            }
+        });
+    }
+    Ok(out)
 }
 
 fn target_slices<'a, T: Scalar, M: Data<T>>(y: M::Targets<'a>) -> Vec<&'a [T]> {
@@ -83,18 +113,18 @@ fn target_slices<'a, T: Scalar, M: Data<T>>(y: M::Targets<'a>) -> Vec<&'a [T]> {
 
 /// The inputs alone, checked for equal sample counts and finite values;
 /// `prefix` is `""` or `"validation "`.
-pub(super) fn inputs_of<'a, T: Scalar, M: Data<T>>(
-    x: M::Inputs<'a>,
-    prefix: &str,
-) -> Result<(Vec<&'a [T]>, usize), FitError> {
-    let raw = input_slices::<T, M>(x);
-    let checked = checked_slices(
-        raw.into_iter()
+/// Every input's values and the number of samples.
+pub(super) type Inputs<'a, T> = (Vec<Cow<'a, [T]>>, usize);
+
+pub(super) fn inputs_of<'a, T: Scalar, M: Data<T>>(x: M::Inputs<'a>, prefix: &str) -> Result<Inputs<'a, T>, FitError> {
+    let raw = input_slices::<T, M>(x, prefix)?;
+    let (_, samples) = checked_slices(
+        raw.iter()
             .zip(M::INPUT_NAMES.iter().zip(M::INPUT_WIDTHS))
-            .map(|(s, (name, &w))| (format!("{prefix}input `{name}`"), w, s)),
+            .map(|(s, (name, &w))| (format!("{prefix}input `{name}`"), w, &**s)),
     )?;
-    check_inputs_finite::<T, M>(&checked.0, prefix)?;
-    Ok(checked)
+    check_inputs_finite::<T, M>(&raw, prefix)?;
+    Ok((raw, samples))
 }
 
 /// Inputs and targets, checked for equal sample counts, valid class indices
@@ -105,12 +135,12 @@ pub(super) fn dataset_of<'a, 'x: 'a, 'y: 'a, T: Scalar, M: Data<T>>(
     validation: bool,
 ) -> Result<Dataset<'a, T>, FitError> {
     let prefix = if validation { "validation " } else { "" };
-    let raw_inputs: Vec<&'a [T]> = input_slices::<T, M>(x);
+    let raw_inputs: Vec<Cow<'a, [T]>> = input_slices::<T, M>(x, prefix)?;
     let raw_targets: Vec<&'a [T]> = target_slices::<T, M>(y);
     let inputs = raw_inputs
         .iter()
         .zip(M::INPUT_NAMES.iter().zip(M::INPUT_WIDTHS))
-        .map(|(&s, (name, &w))| (format!("{prefix}input `{name}`"), w, s));
+        .map(|(s, (name, &w))| (format!("{prefix}input `{name}`"), w, &**s));
     let targets = raw_targets
         .iter()
         .zip(M::HEADS)
@@ -125,7 +155,7 @@ pub(super) fn dataset_of<'a, 'x: 'a, 'y: 'a, T: Scalar, M: Data<T>>(
     Ok(data)
 }
 
-fn check_inputs_finite<T: Scalar, M: Network<T>>(inputs: &[&[T]], prefix: &str) -> Result<(), FitError> {
+fn check_inputs_finite<T: Scalar, M: Network<T>>(inputs: &[Cow<'_, [T]>], prefix: &str) -> Result<(), FitError> {
     for ((input, name), &width) in inputs.iter().zip(M::INPUT_NAMES).zip(M::INPUT_WIDTHS) {
         check_finite(|| format!("{prefix}input `{name}`"), input, width)?;
     }
@@ -158,19 +188,20 @@ fn is_sparse(head: &HeadInfo) -> bool {
 
 fn check_class_indices<T: Scalar, M: Network<T>>(data: &Dataset<'_, T>, validation: bool) -> Result<(), FitError> {
     for (head, target) in M::HEADS.iter().zip(&data.targets) {
-        if !is_sparse(head) || head.target_width != 1 {
+        // a class index per position
+        if !is_sparse(head) || head.target_width * head.units != head.width {
             continue;
         }
-        for (sample, &t) in target.iter().enumerate() {
+        for (at, &t) in target.iter().enumerate() {
             let value = t.as_f64();
-            let valid = value.is_finite() && libm::floor(value) == value && value >= 0.0 && value < head.width as f64;
+            let valid = value.is_finite() && libm::floor(value) == value && value >= 0.0 && value < head.units as f64;
             if !valid {
                 return Err(FitError::InvalidClassIndex {
                     head: head.name,
                     validation,
-                    sample,
+                    sample: at / head.target_width.max(1),
                     value,
-                    classes: head.width,
+                    classes: head.units,
                 });
             }
         }

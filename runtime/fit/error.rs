@@ -89,6 +89,20 @@ pub enum FitError {
         /// weight.
         feature: Option<usize>,
     },
+    /// A token id is outside the ids the input's `Embedding` accepts.
+    IdOutOfRange {
+        /// Where: ``input `text` ``, with ``validation `` before it for the
+        /// validation data given separately.
+        tensor: String,
+        /// The 0-based sample.
+        sample: usize,
+        /// The 0-based position (step) within the sample.
+        position: usize,
+        /// The id.
+        id: u32,
+        /// The number of ids the input takes (`0..ids`).
+        ids: usize,
+    },
     /// Early stopping monitors a name that training does not log.
     UnknownMonitor {
         /// The monitored name.
@@ -144,6 +158,10 @@ impl fmt::Display for FitError {
                     None => Ok(()),
                 }
             }
+            FitError::IdOutOfRange { tensor, sample, position, id, ids } => write!(
+                f,
+                "{tensor} holds id {id} at sample {sample}, position {position}: its `Embedding` takes ids 0..{ids}"
+            ),
             FitError::UnknownMonitor { monitor, available } => {
                 write!(f, "early stopping monitors `{monitor}`, which training does not log; it logs ")?;
                 for (i, name) in available.iter().enumerate() {

@@ -37,7 +37,7 @@ impl<T: Scalar> Evaluator<T> {
     pub(super) fn for_each_batch<M: Network<T>>(
         &mut self,
         model: &M,
-        inputs: &[&[T]],
+        inputs: &[alloc::borrow::Cow<'_, [T]>],
         samples: usize,
         mut each: impl FnMut(usize, usize, &[T], &mut [T]),
     ) {
@@ -74,7 +74,16 @@ impl<T: Scalar> Evaluator<T> {
                 if let Some(loss) = head.loss {
                     let offset = M::HEAD_OFFSETS[h] * n;
                     let output = &workspace[offset..offset + head.width * n];
-                    let value = losses::loss_and_grad(loss, output, targets.as_slice()[h], head.width, weights, None);
+                    let positions = head.width / head.units.max(1);
+                    let value = losses::loss_and_grad_at(
+                        loss,
+                        output,
+                        targets.as_slice()[h],
+                        head.units,
+                        positions,
+                        weights,
+                        None,
+                    );
                     head_losses[h] = value;
                     total += head.loss_weight * value.as_f64();
                 }

@@ -76,9 +76,11 @@ impl Accum {
         for (h, head) in M::HEADS.iter().enumerate() {
             let start = M::HEAD_OFFSETS[h] * n;
             let output = &workspace[start..start + head.width * n];
+            // A head with a value per step counts each step, averaged per sample.
+            let positions = (head.width / head.units.max(1)).max(1) as f64;
             for &metric in head.metrics {
                 // Keras's `metrics` are unweighted; only `weighted_metrics` take sample weights.
-                self.metric[k] += losses::metric_sum(metric, output, targets[h], head.width, None);
+                self.metric[k] += losses::metric_sum(metric, output, targets[h], head.units, None) / positions;
                 k += 1;
             }
         }

@@ -8,7 +8,7 @@ use nalgebra::{Const, Dyn, OMatrix};
 
 use crate::activations::{self, Activation};
 use crate::losses::{self, Loss};
-use crate::network::{Data, HeadInfo, MetricKind, Mode, Network, TensorInfo, Train};
+use crate::network::{Data, HeadInfo, InputData, MetricKind, Mode, Network, TensorInfo, Train};
 use crate::optim::Optimizer;
 use crate::rng::SplitMix64;
 
@@ -80,6 +80,7 @@ impl Network<f64> for Probe {
     const HEADS: &'static [HeadInfo] = &[HeadInfo {
         name: "out",
         width: 1,
+        units: 1,
         target_width: 1,
         loss: Some(Loss::MeanSquaredError),
         loss_weight: 1.0,
@@ -146,8 +147,8 @@ impl Train<f64> for Probe {
 impl Data<f64> for Probe {
     type Inputs<'a> = &'a Cols<1>;
     type Targets<'a> = &'a Cols<1>;
-    fn input_slices<'a>(inputs: Self::Inputs<'a>, out: &mut [&'a [f64]]) {
-        out[0] = inputs.as_slice();
+    fn input_slices<'a>(inputs: Self::Inputs<'a>, out: &mut [InputData<'a, f64>]) {
+        out[0] = InputData::Values(inputs.as_slice());
     }
     fn target_slices<'a>(targets: Self::Targets<'a>, out: &mut [&'a [f64]]) {
         out[0] = targets.as_slice();
@@ -182,6 +183,7 @@ impl Network<f64> for Logistic {
     const HEADS: &'static [HeadInfo] = &[HeadInfo {
         name: "dense",
         width: 1,
+        units: 1,
         target_width: 1,
         loss: Some(Loss::BinaryCrossentropy { from_logits: false }),
         loss_weight: 1.0,
@@ -259,8 +261,8 @@ impl Train<f64> for Logistic {
 impl Data<f64> for Logistic {
     type Inputs<'a> = &'a Cols<2>;
     type Targets<'a> = &'a Cols<1>;
-    fn input_slices<'a>(inputs: Self::Inputs<'a>, out: &mut [&'a [f64]]) {
-        out[0] = inputs.as_slice();
+    fn input_slices<'a>(inputs: Self::Inputs<'a>, out: &mut [InputData<'a, f64>]) {
+        out[0] = InputData::Values(inputs.as_slice());
     }
     fn target_slices<'a>(targets: Self::Targets<'a>, out: &mut [&'a [f64]]) {
         out[0] = targets.as_slice();
@@ -319,6 +321,7 @@ impl Network<f64> for TwoHead {
         HeadInfo {
             name: "reg",
             width: 1,
+            units: 1,
             target_width: 1,
             loss: Some(Loss::MeanSquaredError),
             loss_weight: 0.5,
@@ -327,6 +330,7 @@ impl Network<f64> for TwoHead {
         HeadInfo {
             name: "cls",
             width: 1,
+            units: 1,
             target_width: 1,
             loss: Some(Loss::BinaryCrossentropy { from_logits: false }),
             loss_weight: 1.0,
@@ -418,9 +422,9 @@ impl Train<f64> for TwoHead {
 impl Data<f64> for TwoHead {
     type Inputs<'a> = (&'a Cols<2>, &'a Cols<1>);
     type Targets<'a> = (&'a Cols<1>, &'a Cols<1>);
-    fn input_slices<'a>(inputs: Self::Inputs<'a>, out: &mut [&'a [f64]]) {
-        out[0] = inputs.0.as_slice();
-        out[1] = inputs.1.as_slice();
+    fn input_slices<'a>(inputs: Self::Inputs<'a>, out: &mut [InputData<'a, f64>]) {
+        out[0] = InputData::Values(inputs.0.as_slice());
+        out[1] = InputData::Values(inputs.1.as_slice());
     }
     fn target_slices<'a>(targets: Self::Targets<'a>, out: &mut [&'a [f64]]) {
         out[0] = targets.0.as_slice();
@@ -464,6 +468,7 @@ impl Network<f64> for Sparse {
     const HEADS: &'static [HeadInfo] = &[HeadInfo {
         name: "probs",
         width: 3,
+        units: 3,
         target_width: 1,
         loss: Some(Loss::SparseCategoricalCrossentropy { from_logits: false }),
         loss_weight: 1.0,
@@ -549,8 +554,8 @@ impl Train<f64> for Sparse {
 impl Data<f64> for Sparse {
     type Inputs<'a> = &'a Cols<2>;
     type Targets<'a> = &'a Cols<1>;
-    fn input_slices<'a>(inputs: Self::Inputs<'a>, out: &mut [&'a [f64]]) {
-        out[0] = inputs.as_slice();
+    fn input_slices<'a>(inputs: Self::Inputs<'a>, out: &mut [InputData<'a, f64>]) {
+        out[0] = InputData::Values(inputs.as_slice());
     }
     fn target_slices<'a>(targets: Self::Targets<'a>, out: &mut [&'a [f64]]) {
         out[0] = targets.as_slice();

@@ -196,7 +196,7 @@ pub(super) fn fit_observed<T: Scalar, M: Train<T> + Data<T>, O: Optimizer<T, M>>
 }
 
 /// The data `fit` trains and validates on, checked.
-struct Split<'a, T> {
+struct Split<'a, T: Clone> {
     train: Dataset<'a, T>,
     train_weights: Option<&'a [T]>,
     /// The validation set and its sample weights.
@@ -316,7 +316,7 @@ impl<T: Scalar, M: Train<T>> Step<T, M> {
         let n = indices.len();
         for (i, buf) in self.inputs.iter_mut().enumerate() {
             let w = M::INPUT_WIDTHS[i];
-            gather(data.train.inputs[i], w, indices, &mut buf[..w * n]);
+            gather(&data.train.inputs[i], w, indices, &mut buf[..w * n]);
         }
         for (h, buf) in self.targets.iter_mut().enumerate() {
             let w = M::HEADS[h].target_width;

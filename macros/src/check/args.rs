@@ -223,6 +223,17 @@ pub fn valid_ident(name: &str) -> bool {
         && !matches!(name, "_" | "self" | "Self" | "super" | "crate")
 }
 
+/// A layer written inside another (see [`Args::inner`]).
+pub struct Inner<'e> {
+    /// Its class, as written.
+    pub name: String,
+    /// Its token.
+    pub span: Span,
+    pub bound: HashMap<&'static str, &'e Expr>,
+    /// The `name = "…"` it gives itself.
+    pub given: Option<(String, Span)>,
+}
+
 /// The bound arguments of one layer, with what reading them needs: the
 /// error context, and the tensors in scope (an argument that names a
 /// tensor by mistake is reported as such).
@@ -317,6 +328,51 @@ impl<'e> Args<'_, 'e> {
             }
         }
         activation(self.ctx, e)
+    }
+
+    /// A layer written inside this one, as `Bidirectional(LSTM(8))` and
+    /// `TimeDistributed(Dense(3))` take it: argument `key` as a call of one
+    /// of `kinds` (reported otherwise). Returns its arguments, bound to the
+    /// inner kind's names, to read with [`Args::nested`], and the
+    /// `name = "…"` it gives itself.
+    pub fn inner(&mut self, key: &str, kinds: &[&str]) -> Option<Inner<'e>> {
+        let what = self.what;
+        let e = self.require(key, &format!("`{what}` wraps a layer, as in `{what}({}(…))`", kinds[0]))?;
+        let Expr::Call { func, args, .. } = e else {
+            self.ctx.error(
+                e.span(),
+                format!(
+                    "`{what}` wraps a layer made in place, as in `{what}({}(…))`, found {}",
+                    kinds[0],
+                    e.describe()
+                ),
+            );
+            return None;
+        };
+        let (name, span) = callee_name(self.ctx, func)?;
+        if !kinds.contains(&name.as_str()) {
+            let list = kinds.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ");
+            self.ctx.error(span, format!("`{what}` wraps {list}, found `{name}`"));
+            return None;
+        }
+        let (kind, _) = crate::ops::Kind::lookup(&name)?;
+        let mut keywords = kind.keywords.to_vec();
+        keywords.push("name");
+        let bound = bind(self.ctx, &name, args, kind.positional, &keywords);
+        let given = match bound.get("name") {
+            Some(Expr::Str(s)) if valid_ident(&s.value()) => Some((s.value(), s.span())),
+            Some(other) => {
+                self.ctx.error(other.span(), "the wrapped layer's `name` must be a string that can name a Rust field");
+                None
+            }
+            None => None,
+        };
+        Some(Inner { name, span, bound, given })
+    }
+
+    /// The arguments of an [`Inner`] layer, to build it with its kind's code.
+    pub fn nested<'s>(&'s mut self, inner: &'s Inner<'e>) -> Args<'s, 'e> {
+        Args { ctx: &mut *self.ctx, what: &inner.name, span: inner.span, bound: inner.bound.clone(), scope: self.scope }
     }
 
     /// `axis`: the feature axis only (-1 or 1; 0 is the batch).

@@ -117,19 +117,7 @@ fn losses(ctx: &mut Ctx, graph: &mut Graph, e: &Expr, origins: &Origins) {
     for (h, item) in per.into_iter().enumerate() {
         let Some(item) = item else { continue };
         let loss = loss_of(ctx, item);
-        let node = &graph.nodes[graph.heads[h].node];
-        if let (Some(l), false) = (loss, node.shape.is_vector()) {
-            let lname = loss_name(item).unwrap_or_else(|| l.name().to_string());
-            let notes = origins
-                .get(&node.name)
-                .map(|o| (o.span, format!("`{}` has shape {} from {}", node.var, node.shape, o.how)));
-            ctx.error_with_notes(
-                item.span(),
-                format!("`{lname}` takes a vector output, but output `{}` has shape {}: flatten or pool it first, as in `Flatten()` or `GlobalAveragePooling2D()`", node.name, node.shape),
-                notes,
-            );
-            continue;
-        }
+
         if let Some(l) = loss.filter(|l| l.is_categorical()) {
             let node = &graph.nodes[graph.heads[h].node];
             if node.shape.last() < 2 {

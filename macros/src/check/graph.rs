@@ -19,6 +19,8 @@ pub struct Interface {
     /// `Model`'s inputs in order, each with its shape when known; `None`
     /// when `Model` could not be read.
     pub inputs: Option<Vec<Option<Shape>>>,
+    /// Which of them take token ids (`dtype = "int32"`).
+    pub input_ids: Vec<bool>,
     /// `Model`'s outputs in order; `None` when `Model` could not be read.
     pub heads: Option<Vec<HeadSig>>,
 }
@@ -38,6 +40,7 @@ impl Interface {
     pub fn of(graph: &Graph) -> Interface {
         Interface {
             inputs: Some(graph.inputs.iter().map(|&i| Some(graph.nodes[i].shape.clone())).collect()),
+            input_ids: graph.inputs.iter().map(|&i| graph.nodes[i].ids()).collect(),
             heads: Some(
                 graph
                     .heads
@@ -119,6 +122,8 @@ impl Checker<'_> {
             inputs: inputs.map(|e| {
                 items(e).iter().map(|it| node(it).filter(|n| n.is_input()).map(|n| n.shape.clone())).collect()
             }),
+            input_ids: inputs
+                .map_or(Vec::new(), |e| items(e).iter().map(|it| node(it).is_some_and(|n| n.ids())).collect()),
             heads: outputs.map(|e| {
                 items(e)
                     .iter()

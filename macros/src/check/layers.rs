@@ -156,8 +156,11 @@ impl Checker<'_> {
         keywords.push("name");
         let bound = bind(self.ctx, what, args, kind.positional, &keywords);
         let mut reader = Args { ctx: self.ctx, what, span, bound, scope: &self.scope };
-        let op = (kind.build)(&mut reader);
+        let mut op = (kind.build)(&mut reader);
         let bound = reader.bound;
+        if let Some(op) = &mut op {
+            op.name_inner(&mut |base, given| self.name_layer(given, base, span));
+        }
         let name = self.layer_name(&bound);
         Pending { kind, op, name, span, what: what.to_string(), name_first: false }
     }
@@ -206,9 +209,23 @@ impl Checker<'_> {
             .map(|(id, _, n)| Operand {
                 name: n.clone(),
                 shape: self.nodes[*id].shape.clone(),
+                ids: self.nodes[*id].ids(),
                 origin: self.origins[*id],
             })
             .collect();
+        for o in &operands {
+            match (o.ids, op.takes_ids().is_some()) {
+                (true, false) => {
+                    self.ctx.error(p.span, format!("`{what}` takes values, but `{}` holds token ids (an `int32` input): turn them into vectors with `Embedding` first", o.name));
+                    return None;
+                }
+                (false, true) => {
+                    self.ctx.error(p.span, format!("`{what}` takes token ids, but `{}` holds values: declare its input with `dtype = \"int32\"`", o.name));
+                    return None;
+                }
+                _ => {}
+            }
+        }
         let (shape, origin) = op.infer(self.ctx, &Call { what: &what, span: p.span, inputs: &operands })?;
         let inputs = inputs.iter().map(|i| i.0).collect();
         self.push(Node { op, inputs, shape, name, var: var.to_string(), span: p.span }, origin)
@@ -369,7 +386,10 @@ mod tests {
         assert!(has("`add` takes no positional arguments"), "{errs:?}");
         assert!(has("`add` merges a list of tensors: write `[x, …]`"), "{errs:?}");
         assert!(has("`Dense` takes one tensor, not a list"), "{errs:?}");
-        assert!(has("unknown layer `Frobnicate`: staticnet has `Dense`, `Activation`, `Dropout`, `LayerNormalization`, `BatchNormalization`, `Conv1D`, `Conv2D`"), "{errs:?}");
+        assert!(
+            has("unknown layer `Frobnicate`: staticnet has `Dense`, `Activation`, `Dropout`, `LayerNormalization`"),
+            "{errs:?}"
+        );
         assert!(
             errs.iter().any(|e| e.ends_with(
                 "and the merges (`concatenate`, `add`, `subtract`, `multiply`, `average`, `maximum`, `minimum`, `dot`)"

@@ -48,7 +48,7 @@ pub fn fields(g: &Graph, layout: &Layout) -> Fields {
         let (name, trainable) = (&t.name, t.param.trainable);
         let shape = t.param.shape.iter().map(|&s| lit(s));
         out.infos.push(quote!(#p::TensorInfo { name: #name, shape: &[#(#shape),*], trainable: #trainable }));
-        let (f, v, i) = (ident(&g.nodes[t.layer].name), format_ident!("{}", t.param.variable), lit(i));
+        let (f, v, i) = (ident(&g.nodes[t.layer].name), format_ident!("{}", t.param.field), lit(i));
         out.get.push(quote!(#i => self.#f.#v.as_slice(),));
         out.get_mut.push(quote!(#i => self.#f.#v.as_mut_slice(),));
     }

@@ -103,10 +103,7 @@ pub fn expand(def: &NetworkDef, g: &Graph) -> TokenStream {
     let one_sample = pass::one_sample(g, &layout, &sig.output_name);
     let batch_pass = pass::batch_pass(g, &layout);
     let batch_heads = traits::batch_heads(g, &layout, &sig);
-    let pass_inputs = {
-        let inputs = sig.inputs.iter().map(|(i, _)| i);
-        quote!(&[#(#inputs.as_slice()),*])
-    };
+    let (prelude, pass_inputs) = sig.pass_inputs();
     let (fwd_rows, stats_len) = (lit(layout.forward_rows), lit(layout.stats_len));
     let training = train::methods(g, &layout, &sig);
     let network_impl = traits::network_impl(name, g, &layout, &fields);
@@ -170,6 +167,7 @@ pub fn expand(def: &NetworkDef, g: &Graph) -> TokenStream {
             #forward_batch {
                 let mut __sn_ws = #p::ops::CacheAligned(#p::SMatrix::<T, #fwd_rows, { B }>::zeros());
                 let mut __sn_stats = #p::SVector::<T, #stats_len>::zeros();
+                #prelude
                 self.__sn_pass(B, #pass_inputs, __sn_ws.0.as_mut_slice(), #p::Mode::Inference, __sn_stats.as_mut_slice(), None);
                 let __sn_ws = __sn_ws.0.as_slice();
                 #batch_heads

@@ -148,7 +148,7 @@ fn backward(g: &Graph, locals: &Locals) -> TokenStream {
     for (h, head) in g.heads.iter().enumerate() {
         let k = head.node;
         let (o, gk) = (locals.out(k), locals.grad(k));
-        let rows = lit(g.nodes[k].shape.last());
+        let (rows, positions) = (lit(g.nodes[k].shape.last()), lit(g.nodes[k].shape.positions()));
         let loss = loss_tokens(head.loss.expect("trainable graphs have a loss per head"));
         let weight = f64_lit(head.weight);
         let hl = lit(h);
@@ -156,11 +156,11 @@ fn backward(g: &Graph, locals: &Locals) -> TokenStream {
             fused_node[k] = true;
             let act = act_tokens(&p, g.nodes[k].op.activation().expect("fused heads end in an activation"));
             heads.push(quote! {
-                __sn_head_losses[#hl] = #p::losses::fused_loss_and_grad(#loss, #act, &*#o, __sn_targets[#hl], #rows, __sn_sample_weight, &mut *#gk, <T as #p::Scalar>::of_f64(#weight));
+                __sn_head_losses[#hl] = #p::losses::fused_loss_and_grad_at(#loss, #act, &*#o, __sn_targets[#hl], #rows, #positions, __sn_sample_weight, &mut *#gk, <T as #p::Scalar>::of_f64(#weight));
             });
         } else {
             heads.push(quote! {
-                __sn_head_losses[#hl] = #p::losses::loss_and_grad(#loss, &*#o, __sn_targets[#hl], #rows, __sn_sample_weight, Some((&mut *#gk, <T as #p::Scalar>::of_f64(#weight))));
+                __sn_head_losses[#hl] = #p::losses::loss_and_grad_at(#loss, &*#o, __sn_targets[#hl], #rows, #positions, __sn_sample_weight, Some((&mut *#gk, <T as #p::Scalar>::of_f64(#weight))));
             });
         }
         heads.push(quote!(__sn_total += <T as #p::Scalar>::of_f64(#weight) * __sn_head_losses[#hl];));
@@ -192,7 +192,16 @@ pub fn one_sample(g: &Graph, layout: &Layout, output_name: &Ident) -> TokenStrea
     let locals = Locals::new(g, layout);
     let inputs = g.inputs.iter().map(|&k| {
         let (x, arg) = (locals.input(k), ident(&g.nodes[k].var));
-        quote!(let #x: &[T] = #arg.as_slice();)
+        if g.nodes[k].ids() {
+            // token ids travel as values, exact integers
+            let values = format_ident!("__sn_{}_values", g.nodes[k].var);
+            quote! {
+                let #values = #arg.map(|v| <T as #p::Scalar>::of_f64(v as f64));
+                let #x: &[T] = #values.as_slice();
+            }
+        } else {
+            quote!(let #x: &[T] = #arg.as_slice();)
+        }
     });
     let consumers = g.consumers();
     let is_head = |j: NodeId| g.heads.iter().any(|h| h.node == j);

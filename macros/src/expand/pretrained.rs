@@ -25,7 +25,7 @@ pub fn pretrained(name: &Ident, g: &Graph) -> TokenStream {
             let Some(param_type) = node.op.param_type(&g.in_shapes(k), &node.shape) else { continue };
             let f = ident(&node.name);
             let members = specs.iter().zip(&pre.values).filter(|(s, _)| s.layer == k).map(|(spec, vals)| {
-                let var = format_ident!("{}", spec.param.variable);
+                let var = format_ident!("{}", spec.param.field);
                 // Keras's row-major tensor is the column-major matrix whose
                 // rows are its last axis: one array per index of the others.
                 let rows = *spec.param.shape.last().unwrap_or(&1);

@@ -15,11 +15,31 @@ pub struct Sig {
     pub p: TokenStream,
     pub output_name: Ident,
     pub losses_name: Ident,
-    /// Each input: the parameter's name and its size per sample, if known.
-    pub inputs: Vec<(Ident, Option<usize>)>,
+    pub inputs: Vec<SigInput>,
     pub heads: Vec<HeadField>,
     /// The optimizer type `compile` names.
     pub optimizer: Ident,
+}
+
+/// One input as the signatures see it.
+pub struct SigInput {
+    /// The parameter's name.
+    pub name: Ident,
+    /// Values per sample, if known.
+    pub size: Option<usize>,
+    /// Token ids (`u32`) rather than values (`T`).
+    pub ids: bool,
+}
+
+impl SigInput {
+    /// `T`, or `u32` for token ids.
+    fn elem(&self) -> TokenStream {
+        if self.ids {
+            quote!(u32)
+        } else {
+            quote!(T)
+        }
+    }
 }
 
 /// One head as the signatures see it.
@@ -38,7 +58,15 @@ pub struct HeadField {
 impl Sig {
     /// The signatures of a checked network.
     pub fn of_graph(name: &Ident, g: &Graph) -> Sig {
-        let inputs = g.inputs.iter().map(|&i| (ident(&g.nodes[i].var), Some(g.nodes[i].shape.size()))).collect();
+        let inputs = g
+            .inputs
+            .iter()
+            .map(|&i| SigInput {
+                name: ident(&g.nodes[i].var),
+                size: Some(g.nodes[i].shape.size()),
+                ids: g.nodes[i].ids(),
+            })
+            .collect();
         let heads = g
             .heads
             .iter()
@@ -63,7 +91,15 @@ impl Sig {
             Some(v) => v.iter().map(|s| s.as_ref().map(|s| s.size())).collect(),
             None => vec![None],
         };
-        let inputs = inputs.into_iter().enumerate().map(|(i, size)| (format_ident!("__sn_input{}", i), size)).collect();
+        let inputs = inputs
+            .into_iter()
+            .enumerate()
+            .map(|(i, size)| SigInput {
+                name: format_ident!("__sn_input{}", i),
+                size,
+                ids: iface.input_ids.get(i).copied().unwrap_or(false),
+            })
+            .collect();
         let heads: Vec<HeadSig> = iface.heads.clone().unwrap_or_else(|| vec![HeadSig::default()]);
         let fields = usable_fields(&heads);
         let heads = heads
@@ -80,7 +116,7 @@ impl Sig {
         Sig::new(name, inputs, heads, "RmsProp")
     }
 
-    fn new(name: &Ident, inputs: Vec<(Ident, Option<usize>)>, heads: Vec<HeadField>, optimizer: &str) -> Sig {
+    fn new(name: &Ident, inputs: Vec<SigInput>, heads: Vec<HeadField>, optimizer: &str) -> Sig {
         Sig {
             p: private(),
             output_name: format_ident!("{}Output", name),
@@ -95,13 +131,13 @@ impl Sig {
         self.heads.len() == 1
     }
 
-    /// `&SMatrix<T, size, batch>`, or any type when the size is unknown.
-    fn arg(&self, size: Option<usize>, batch: TokenStream) -> TokenStream {
+    /// `&SMatrix<elem, size, batch>`, or any type when the size is unknown.
+    fn arg(&self, elem: TokenStream, size: Option<usize>, batch: TokenStream) -> TokenStream {
         let p = &self.p;
         match size {
             Some(w) => {
                 let w = lit(w);
-                quote!(&#p::SMatrix<T, #w, #batch>)
+                quote!(&#p::SMatrix<#elem, #w, #batch>)
             }
             None => quote!(impl ::core::marker::Sized),
         }
@@ -112,8 +148,8 @@ impl Sig {
     fn batch_inputs(&self) -> Vec<TokenStream> {
         self.inputs
             .iter()
-            .map(|(name, size)| {
-                let ty = self.arg(*size, quote!({ B }));
+            .map(|i| {
+                let (name, ty) = (&i.name, self.arg(i.elem(), i.size, quote!({ B })));
                 quote!(#name: #ty)
             })
             .collect()
@@ -123,7 +159,7 @@ impl Sig {
         self.heads
             .iter()
             .map(|h| {
-                let (name, ty) = (&h.target_arg, self.arg(h.target, quote!({ B })));
+                let (name, ty) = (&h.target_arg, self.arg(quote!(T), h.target, quote!({ B })));
                 quote!(#name: #ty)
             })
             .collect()
@@ -137,11 +173,12 @@ impl Sig {
     /// `pub fn forward(&self, posts: &SVector<T, 256>) -> …`.
     pub fn decl_forward(&self) -> TokenStream {
         let p = &self.p;
-        let args = self.inputs.iter().map(|(name, size)| {
-            let ty = match size {
+        let args = self.inputs.iter().map(|i| {
+            let (name, elem) = (&i.name, i.elem());
+            let ty = match i.size {
                 Some(w) => {
-                    let w = lit(*w);
-                    quote!(&#p::SVector<T, #w>)
+                    let w = lit(w);
+                    quote!(&#p::SVector<#elem, #w>)
                 }
                 None => quote!(impl ::core::marker::Sized),
             };
@@ -278,15 +315,18 @@ impl Sig {
     /// placeholder does not know the size).
     pub fn data_types(&self) -> (TokenStream, TokenStream) {
         let p = &self.p;
-        let ty = |sizes: Vec<Option<usize>>| -> TokenStream {
+        let ty = |sizes: Vec<(Option<usize>, bool)>| -> TokenStream {
             let tys: Vec<TokenStream> = sizes
                 .iter()
-                .map(|s| match s {
-                    Some(w) => {
-                        let w = lit(*w);
-                        quote!(&'a #p::OMatrix<T, #p::Const<#w>, #p::Dyn>)
+                .map(|(s, ids)| {
+                    let elem = if *ids { quote!(u32) } else { quote!(T) };
+                    match s {
+                        Some(w) => {
+                            let w = lit(*w);
+                            quote!(&'a #p::OMatrix<#elem, #p::Const<#w>, #p::Dyn>)
+                        }
+                        None => quote!(&'a #p::OMatrix<#elem, #p::Dyn, #p::Dyn>),
                     }
-                    None => quote!(&'a #p::OMatrix<T, #p::Dyn, #p::Dyn>),
                 })
                 .collect();
             if tys.len() == 1 {
@@ -296,12 +336,34 @@ impl Sig {
                 quote!((#(#tys,)*))
             }
         };
-        (ty(self.inputs.iter().map(|i| i.1).collect()), ty(self.heads.iter().map(|h| h.target).collect()))
+        (
+            ty(self.inputs.iter().map(|i| (i.size, i.ids)).collect()),
+            ty(self.heads.iter().map(|h| (h.target, false)).collect()),
+        )
     }
 
     /// The number of inputs and of heads.
     pub fn counts(&self) -> (usize, usize) {
         (self.inputs.len(), self.heads.len())
+    }
+
+    /// The statements turning token ids into values (`T`, exact integers)
+    /// for the pass, and the inputs as the pass takes them: `&[&[T]]`.
+    pub fn pass_inputs(&self) -> (TokenStream, TokenStream) {
+        let p = &self.p;
+        let mut prelude = Vec::new();
+        let slices = self.inputs.iter().map(|i| {
+            let name = &i.name;
+            if i.ids {
+                let values = format_ident!("__sn_{}_values", name);
+                prelude.push(quote!(let #values = #name.map(|v| <T as #p::Scalar>::of_f64(v as f64));));
+                quote!(#values.as_slice())
+            } else {
+                quote!(#name.as_slice())
+            }
+        });
+        let slices: Vec<TokenStream> = slices.collect();
+        (quote!(#(#prelude)*), quote!(&[#(#slices),*]))
     }
 }
 

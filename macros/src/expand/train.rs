@@ -16,9 +16,8 @@ pub fn methods(g: &Graph, layout: &Layout, sig: &Sig) -> TokenStream {
     }
     let p = private();
     let (train_rows, stats_len, n_heads) = (lit(layout.train_rows), lit(layout.stats_len), lit(g.heads.len()));
-    let inputs: Vec<&Ident> = sig.inputs.iter().map(|(name, _)| name).collect();
     let targets: Vec<&Ident> = sig.heads.iter().map(|h| &h.target_arg).collect();
-    let pass_inputs = quote!(&[#(#inputs.as_slice()),*]);
+    let (prelude, pass_inputs) = sig.pass_inputs();
     let pass_targets = quote!(&[#(#targets.as_slice()),*]);
     let losses = &sig.losses_name;
     let fields = sig.heads.iter().map(|h| h.field.as_ref().expect("a checked head has a field"));
@@ -45,6 +44,7 @@ pub fn methods(g: &Graph, layout: &Layout, sig: &Sig) -> TokenStream {
             let mut __sn_ws = #p::ops::CacheAligned(#p::SMatrix::<T, #train_rows, { B }>::zeros());
             let mut __sn_stats = #p::SVector::<T, #stats_len>::zeros();
             let mut __sn_head = [<T as #p::Scalar>::of_f64(0.0); #n_heads];
+            #prelude
             let __sn_total = self.__sn_pass(B, #pass_inputs, __sn_ws.0.as_mut_slice(), #p::Mode::Training { dropout_seed: 0 }, __sn_stats.as_mut_slice(),
                 Some((#pass_targets, None, grads, &mut __sn_head)));
             #make_losses
@@ -65,6 +65,7 @@ pub fn methods(g: &Graph, layout: &Layout, sig: &Sig) -> TokenStream {
             let mut __sn_stats = #p::SVector::<T, #stats_len>::zeros();
             let mut __sn_head = [<T as #p::Scalar>::of_f64(0.0); #n_heads];
             let __sn_seed = #p::rng::mix(#p::Optimizer::iterations(&*optimizer) ^ 0x5EED_0F_D80F_0000);
+            #prelude
             let __sn_total = self.__sn_pass(B, #pass_inputs, __sn_ws.0.as_mut_slice(), #p::Mode::Training { dropout_seed: __sn_seed }, __sn_stats.as_mut_slice(),
                 Some((#pass_targets, None, &mut __sn_grads, &mut __sn_head)));
             <Self as #p::Train<T>>::update_moving_statistics(self, __sn_stats.as_slice());

@@ -18,7 +18,7 @@ pub fn network_impl(name: &Ident, g: &Graph, layout: &Layout, fields: &Fields) -
     let in_sizes = g.inputs.iter().map(|&i| lit(g.nodes[i].shape.size()));
     let heads = g.heads.iter().map(|h| {
         let n = &g.nodes[h.node];
-        let (hname, w) = (&n.name, lit(n.shape.size()));
+        let (hname, w, units) = (&n.name, lit(n.shape.size()), lit(n.shape.last()));
         let tw = lit(h.loss.map_or(n.shape.size(), |l| crate::check::graph::target_shape(l, &n.shape).size()));
         let loss = match h.loss {
             Some(l) => {
@@ -32,11 +32,30 @@ pub fn network_impl(name: &Ident, g: &Graph, layout: &Layout, fields: &Fields) -
             let v = format_ident!("{}", m.variant());
             quote!(#p::MetricKind::#v)
         });
-        quote!(#p::HeadInfo { name: #hname, width: #w, target_width: #tw, loss: #loss, loss_weight: #weight, metrics: &[#(#metrics),*] })
+        quote!(#p::HeadInfo { name: #hname, width: #w, units: #units, target_width: #tw, loss: #loss, loss_weight: #weight, metrics: &[#(#metrics),*] })
     });
     let head_offsets = g.heads.iter().map(|h| lit(layout.slots[h.node].out.unwrap_or(0)));
     let (fwd_rows, train_rows, stats_len) = (lit(layout.forward_rows), lit(layout.train_rows), lit(layout.stats_len));
     let (infos, get, get_mut) = (&fields.infos, &fields.get, &fields.get_mut);
+    // An ids input takes the ids every `Embedding` reading it accepts.
+    let consumers = g.consumers();
+    let id_limits: Vec<Option<usize>> = g
+        .inputs
+        .iter()
+        .map(|&i| {
+            g.nodes[i].ids().then(|| consumers[i].iter().filter_map(|&c| g.nodes[c].op.takes_ids()).min()).flatten()
+        })
+        .collect();
+    let input_ids = id_limits.iter().any(Option::is_some).then(|| {
+        let limits = id_limits.iter().map(|l| match l {
+            Some(n) => {
+                let n = lit(*n);
+                quote!(Some(#n))
+            }
+            None => quote!(None),
+        });
+        quote!(const INPUT_IDS: &'static [Option<usize>] = &[#(#limits),*];)
+    });
     quote! {
         impl<T: #p::Scalar> #p::Network<T> for #name<T> {
             const PARAM_COUNT: usize = #param_count;
@@ -48,6 +67,7 @@ pub fn network_impl(name: &Ident, g: &Graph, layout: &Layout, fields: &Fields) -
             const TRAIN_ROWS: usize = #train_rows;
             const HEAD_OFFSETS: &'static [usize] = &[#(#head_offsets),*];
             const STATS_LEN: usize = #stats_len;
+            #input_ids
 
             fn zeros() -> Self {
                 Self::zeros()
@@ -78,22 +98,32 @@ pub fn network_impl(name: &Ident, g: &Graph, layout: &Layout, fields: &Fields) -
 pub fn data_impl(name: &Ident, sig: &Sig) -> TokenStream {
     let p = private();
     let (inputs_ty, targets_ty) = sig.data_types();
-    let (n_inputs, n_heads) = sig.counts();
-    let fill = |count: usize| -> TokenStream {
-        if count == 1 {
-            quote!(out[0] = data.as_slice();)
+    let (_, n_heads) = sig.counts();
+    let fill = |kinds: Vec<Option<bool>>| -> TokenStream {
+        let wrap = |at: TokenStream, ids: Option<bool>| match ids {
+            Some(true) => quote!(#p::InputData::Ids(#at.as_slice())),
+            Some(false) => quote!(#p::InputData::Values(#at.as_slice())),
+            None => quote!(#at.as_slice()),
+        };
+        if kinds.len() == 1 {
+            let v = wrap(quote!(data), kinds[0]);
+            quote!(out[0] = #v;)
         } else {
-            let idx = (0..count).map(syn::Index::from);
-            let pos = 0..count;
-            quote!(#(out[#pos] = data.#idx.as_slice();)*)
+            let values = kinds.iter().enumerate().map(|(k, &ids)| {
+                let idx = syn::Index::from(k);
+                wrap(quote!(data.#idx), ids)
+            });
+            let pos = 0..kinds.len();
+            quote!(#(out[#pos] = #values;)*)
         }
     };
-    let (fill_inputs, fill_targets) = (fill(n_inputs), fill(n_heads));
+    let fill_inputs = fill(sig.inputs.iter().map(|i| Some(i.ids)).collect());
+    let fill_targets = fill(vec![None; n_heads]);
     quote! {
         impl<T: #p::Scalar> #p::Data<T> for #name<T> {
             type Inputs<'a> = #inputs_ty where T: 'a;
             type Targets<'a> = #targets_ty where T: 'a;
-            fn input_slices<'a>(data: Self::Inputs<'a>, out: &mut [&'a [T]]) {
+            fn input_slices<'a>(data: Self::Inputs<'a>, out: &mut [#p::InputData<'a, T>]) {
                 #fill_inputs
             }
             fn target_slices<'a>(data: Self::Targets<'a>, out: &mut [&'a [T]]) {

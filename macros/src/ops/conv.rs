@@ -272,20 +272,19 @@ impl Op for Conv {
         let k = &self.slide.kernel.0;
         let with = |tail: &[usize]| k.iter().chain(tail).copied().collect::<Vec<usize>>();
         let mut p = match self.form {
-            Form::Full => vec![Param { variable: "kernel", shape: with(&[c, self.filters]), trainable: true }],
-            Form::Depthwise => vec![Param { variable: "kernel", shape: with(&[c, self.multiplier]), trainable: true }],
+            Form::Full => vec![Param::new("kernel", with(&[c, self.filters]))],
+            Form::Depthwise => vec![Param::new("kernel", with(&[c, self.multiplier]))],
             Form::Separable => vec![
-                Param { variable: "depthwise_kernel", shape: with(&[c, self.multiplier]), trainable: true },
-                Param {
-                    variable: "pointwise_kernel",
-                    shape: vec![1; self.rank].into_iter().chain([c * self.multiplier, self.filters]).collect(),
-                    trainable: true,
-                },
+                Param::new("depthwise_kernel", with(&[c, self.multiplier])),
+                Param::new(
+                    "pointwise_kernel",
+                    vec![1; self.rank].into_iter().chain([c * self.multiplier, self.filters]).collect(),
+                ),
             ],
         };
         if self.use_bias {
             let n = if self.form == Form::Depthwise { c * self.multiplier } else { self.filters };
-            p.push(Param { variable: "bias", shape: vec![n], trainable: true });
+            p.push(Param::new("bias", vec![n]));
         }
         p
     }

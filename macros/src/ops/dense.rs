@@ -29,6 +29,11 @@ pub struct Dense {
 }
 
 fn build(a: &mut Args) -> Option<Box<dyn Op>> {
+    build_dense(a).map(|d| Box::new(d) as Box<dyn Op>)
+}
+
+/// Reads `Dense`'s arguments (also for the one `TimeDistributed` wraps).
+pub fn build_dense(a: &mut Args) -> Option<Dense> {
     let units = match a.get("units") {
         Some(e) => a.positive(e, "`units`").map(|u| (u, e.span())),
         None => {
@@ -41,7 +46,7 @@ fn build(a: &mut Args) -> Option<Box<dyn Op>> {
     let (units, units_span) = units?;
     // a bad activation (reported) leaves the shape known, so the layers
     // below are still checked
-    Some(Box::new(Dense { units, units_span, activation: activation.unwrap_or(Activation::Linear), use_bias }))
+    Some(Dense { units, units_span, activation: activation.unwrap_or(Activation::Linear), use_bias })
 }
 
 impl Op for Dense {
@@ -59,9 +64,9 @@ impl Op for Dense {
     }
 
     fn params(&self, inputs: &[&Shape], _: &Shape) -> Vec<Param> {
-        let mut p = vec![Param { variable: "kernel", shape: vec![inputs[0].last(), self.units], trainable: true }];
+        let mut p = vec![Param::new("kernel", vec![inputs[0].last(), self.units])];
         if self.use_bias {
-            p.push(Param { variable: "bias", shape: vec![self.units], trainable: true });
+            p.push(Param::new("bias", vec![self.units]));
         }
         p
     }

@@ -23,17 +23,34 @@ pub struct Input {
     shape: Shape,
     /// The token that gives the shape.
     span: Span,
+    /// Token ids (`dtype = "int32"`) rather than values.
+    ids: bool,
 }
 
 fn build(a: &mut Args) -> Option<Box<dyn Op>> {
-    for k in ["batch_size", "dtype"] {
-        if let Some(e) = a.get(k) {
-            a.ctx.error(e.span(), format!("`Input` does not support `{k}` here: the scalar type and batch size are chosen when the network is used"));
-        }
+    if let Some(e) = a.get("batch_size") {
+        a.ctx.error(
+            e.span(),
+            "`Input` does not support `batch_size` here: the batch size is chosen when the network is used",
+        );
     }
+    let ids = match a.get("dtype") {
+        None => false,
+        Some(e) => match e {
+            Expr::Str(s) if ["int32", "int64", "uint32"].contains(&s.value().as_str()) => true,
+            Expr::Str(s) if ["float32", "float64"].contains(&s.value().as_str()) => false,
+            other => {
+                a.ctx.error(
+                    other.span(),
+                    "`dtype` is \"int32\" for token ids, or \"float32\"/\"float64\" (the scalar type is chosen when the network is used)",
+                );
+                false
+            }
+        },
+    };
     let e = a.require("shape", "`Input` needs a shape, as in `Input(64)` or `Input(shape = (49, 10, 1))`")?;
     let (shape, span) = shape_of(a, e)?;
-    Some(Box::new(Input { shape, span }))
+    Some(Box::new(Input { shape, span, ids }))
 }
 
 /// An input's shape, `(64,)`, `(128, 3)` or `(49, 10, 1)` (a bare int is
@@ -90,6 +107,10 @@ impl Op for Input {
 
     fn is_input(&self) -> bool {
         true
+    }
+
+    fn makes_ids(&self) -> bool {
+        self.ids
     }
 
     // The model's inputs are slices the caller passes: nothing to compute.

@@ -329,6 +329,7 @@ mod tests {
         Operand {
             name: name.into(),
             shape: Shape(dims.to_vec()),
+            ids: false,
             origin: Origin { span: Span::call_site(), how: "this test" },
         }
     }

@@ -31,15 +31,19 @@
 //! fields, weights I/O, `summary()` and the passes are driven by the trait.
 
 pub mod activation;
+pub mod bidirectional;
 pub mod conv;
 pub mod dense;
 pub mod dropout;
+pub mod embedding;
 pub mod input;
 pub mod merge;
 pub mod normalization;
 pub mod padding;
 pub mod pooling;
+pub mod recurrent;
 pub mod reshape;
+pub mod time_distributed;
 pub mod window;
 
 use crate::check::args::Args;
@@ -74,6 +78,12 @@ pub const KINDS: &[&Kind] = &[
     &reshape::RESHAPE,
     &padding::ZERO_PADDING1D,
     &padding::ZERO_PADDING2D,
+    &embedding::KIND,
+    &recurrent::SIMPLE_RNN,
+    &recurrent::GRU,
+    &recurrent::LSTM,
+    &bidirectional::KIND,
+    &time_distributed::KIND,
     &merge::CONCATENATE,
     &merge::ADD,
     &merge::SUBTRACT,
@@ -140,6 +150,8 @@ pub struct Operand {
     pub name: String,
     /// Its shape.
     pub shape: Shape,
+    /// Whether it holds token ids rather than values.
+    pub ids: bool,
     /// Where its shape was fixed, for notes.
     pub origin: Origin,
 }
@@ -168,12 +180,30 @@ impl Call<'_> {
     }
 }
 
-/// A parameter tensor: Keras's variable name and shape.
+/// A parameter tensor: the runtime struct's field, Keras's variable name
+/// and shape.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Param {
-    pub variable: &'static str,
+    /// The field of the layer's runtime struct that holds it.
+    pub field: &'static str,
+    /// Keras's name for it under the layer: the field's name, or a path
+    /// (`forward.kernel` in a `Bidirectional`, `dense.kernel` in a
+    /// `TimeDistributed`).
+    pub key: String,
     pub shape: Vec<usize>,
     pub trainable: bool,
+}
+
+impl Param {
+    /// A trainable tensor whose Keras name is its field's.
+    pub fn new(field: &'static str, shape: Vec<usize>) -> Param {
+        Param { field, key: field.to_string(), shape, trainable: true }
+    }
+
+    /// Not updated by the optimizer (moving statistics).
+    pub fn fixed(self) -> Param {
+        Param { trainable: false, ..self }
+    }
 }
 
 /// The runtime struct that holds a layer's parameters.
@@ -212,6 +242,22 @@ pub trait Op: OpClone + fmt::Debug {
     fn is_input(&self) -> bool {
         false
     }
+
+    /// Whether its output is token ids (an `Input` with `dtype = "int32"`).
+    fn makes_ids(&self) -> bool {
+        false
+    }
+
+    /// `Some(n)` for a layer that reads token ids `0..n` (`Embedding`);
+    /// every other layer reads values.
+    fn takes_ids(&self) -> Option<usize> {
+        None
+    }
+
+    /// Names the layers written inside this one (`TimeDistributed(Dense(3))`'s
+    /// `Dense`), as Keras does: before the outer layer, with `namer(base,
+    /// given name)`.
+    fn name_inner(&mut self, _namer: &mut dyn FnMut(&'static str, Option<(String, Span)>) -> String) {}
 
     /// The activation it ends in, for fusing it with a head's loss.
     fn activation(&self) -> Option<Activation> {

@@ -58,10 +58,7 @@ fn build_batch(a: &mut Args) -> Option<Box<dyn Op>> {
 
 /// `gamma` and `beta`, one per channel.
 fn scale_and_offset(channels: usize) -> Vec<Param> {
-    vec![
-        Param { variable: "gamma", shape: vec![channels], trainable: true },
-        Param { variable: "beta", shape: vec![channels], trainable: true },
-    ]
+    vec![Param::new("gamma", vec![channels]), Param::new("beta", vec![channels])]
 }
 
 impl Op for LayerNormalization {
@@ -131,8 +128,8 @@ impl Op for BatchNormalization {
     fn params(&self, _: &[&Shape], output: &Shape) -> Vec<Param> {
         let n = output.last();
         let mut p = scale_and_offset(n);
-        p.push(Param { variable: "moving_mean", shape: vec![n], trainable: false });
-        p.push(Param { variable: "moving_variance", shape: vec![n], trainable: false });
+        p.push(Param::new("moving_mean", vec![n]).fixed());
+        p.push(Param::new("moving_variance", vec![n]).fixed());
         p
     }
 
