@@ -90,7 +90,7 @@ pub mod __private {
     pub use crate::vocab::{Activation, Loss};
     pub use crate::Scalar;
     pub use core;
-    pub use nalgebra::{ArrayStorage, Const, Dyn, OMatrix, SMatrix, SVector};
+    pub use nalgebra::{ArrayStorage, Const, Dyn, OMatrix, SMatrix, SVector, SVectorView};
 
     #[cfg(feature = "alloc")]
     pub use crate::weights;

@@ -11,7 +11,8 @@ pub struct SummaryRow {
     pub class: &'static str,
     /// Output values per sample.
     pub width: usize,
-    /// Output shape per sample, as Keras writes it without the batch axis.
+    /// Output shape per sample, as Keras writes it without the batch axis;
+    /// 0 for a length Keras writes `None` (the steps of a streaming model).
     pub shape: &'static [usize],
     /// Number of parameters.
     pub params: usize,
@@ -120,8 +121,11 @@ impl Summary {
         let _ = write!(name, "{} ({})", row.layer, row.class);
         let mut shape = Cell::new();
         let _ = shape.write_str("(None");
-        for d in row.shape {
-            let _ = write!(shape, ", {d}");
+        for &d in row.shape {
+            let _ = match d {
+                0 => shape.write_str(", None"),
+                d => write!(shape, ", {d}"),
+            };
         }
         let _ = shape.write_char(')');
         let params = grouped(row.params);

@@ -2,7 +2,7 @@
 //! their per-sample shapes and Keras names, the model's inputs and heads,
 //! what `compile` fixed, and the workspace layout the generated passes use.
 
-use crate::ops::{Op, Param};
+use crate::ops::{Op, Param, Stream};
 use crate::vocab::{Loss, MetricKind, OptimizerKind};
 use proc_macro2::Span;
 use std::fmt;
@@ -149,6 +149,9 @@ pub struct Graph {
     pub title: String,
     /// Weights baked in by `weights("…")`.
     pub pretrained: Option<Pretrained>,
+    /// The one input is `(None, channels)`: the model only streams (its
+    /// sequences are held as one step).
+    pub steps_vary: bool,
 }
 
 /// The tensors of a `weights("…")` file, checked against the graph.
@@ -231,6 +234,40 @@ impl Graph {
             (Some(loss), Some(act)) => used_once && loss.fuses_with(act),
             _ => false,
         }
+    }
+
+    /// How each node runs step by step, when the model streams: one input
+    /// that is a sequence of values `(steps, channels)`, and no layer that
+    /// needs the whole sequence. `None` otherwise.
+    pub fn stream_kinds(&self) -> Option<Vec<Stream>> {
+        let [input] = self.inputs[..] else { return None };
+        if self.nodes[input].ids() || self.nodes[input].shape.rank() != 2 {
+            return None;
+        }
+        let kinds: Vec<Stream> =
+            (0..self.nodes.len())
+                .map(|k| {
+                    if self.nodes[k].is_input() {
+                        Stream::PerStep
+                    } else {
+                        self.nodes[k].op.stream(&self.in_shapes(k))
+                    }
+                })
+                .collect();
+        (!kinds.contains(&Stream::Whole)).then_some(kinds)
+    }
+
+    /// The graph of one step: every sequence `(steps, c)` becomes the
+    /// vector `(c,)` of its current step; vectors (a recurrent layer's
+    /// last state, so far) stay.
+    pub fn step_graph(&self) -> Graph {
+        let mut g = self.clone();
+        for node in &mut g.nodes {
+            if node.shape.rank() == 2 {
+                node.shape = Shape::vector(node.shape.last());
+            }
+        }
+        g
     }
 
     /// The workspace layout of the generated passes: each node's output and

@@ -6,6 +6,7 @@
 //! sample's column as NHWC (row-major, channels fastest); [`Window`] holds
 //! their geometry.
 
+pub mod causal;
 pub mod conv;
 pub mod dense;
 pub mod depthwise;

@@ -271,7 +271,18 @@ impl Checker<'_> {
                 nodes.push(node);
             }
         }
+        let varying = inputs.iter().find_map(|&(i, _)| self.nodes[i].op.varying_steps());
+        if let (Some(none), true) = (varying, inputs.len() > 1) {
+            self.ctx.error(
+                none,
+                format!(
+                    "steps without a length need a model with one input, run step by step; this `Model` has {} inputs",
+                    inputs.len()
+                ),
+            );
+        }
         Graph {
+            steps_vary: varying.is_some(),
             nodes,
             inputs: inputs.iter().filter(|(i, _)| needed[*i]).map(|(i, _)| remap[*i]).collect(),
             heads: outputs
@@ -292,6 +303,9 @@ impl Checker<'_> {
             let node = &g.nodes[i];
             let var = node.var.clone();
             let span = self.let_span(&var).unwrap_or(node.span);
+            if var == "state" && g.stream_kinds().is_some() {
+                self.ctx.error(span, "an input cannot be named `state` in a network that streams: the generated `step` has a parameter `state`");
+            }
             if var == "B" {
                 self.ctx.error(span, "an input cannot be named `B`: the generated `forward_batch` and `loss_and_grad` use `B` for the batch size");
             }

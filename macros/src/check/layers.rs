@@ -176,6 +176,8 @@ impl Checker<'_> {
     }
 
     fn push(&mut self, node: Node, origin: crate::ops::Origin) -> Option<usize> {
+        let varies = node.op.varying_steps().or_else(|| node.inputs.iter().find_map(|&i| self.varies[i]));
+        self.varies.push(varies);
         self.nodes.push(node);
         self.origins.push(origin);
         Some(self.nodes.len() - 1)
@@ -224,6 +226,21 @@ impl Checker<'_> {
                     return None;
                 }
                 _ => {}
+            }
+        }
+        // Steps without a length run one at a time: a layer that needs the
+        // whole sequence cannot follow them (and its shape would be wrong).
+        if let Some(none) = inputs.iter().find_map(|i| self.varies[i.0]) {
+            if let Some(fixed) = inputs.iter().find(|i| self.varies[i.0].is_none()) {
+                let message = format!("`{what}` mixes steps without a length with `{}`, which does not run over them: a model with `None` steps has one input", fixed.2);
+                self.ctx.error_with_notes(p.span, message, Some((none, "the steps have no length here".to_string())));
+                return None;
+            }
+            let shapes: Vec<&crate::ir::Shape> = operands.iter().map(|o| &o.shape).collect();
+            if op.stream(&shapes) == crate::ops::Stream::Whole {
+                let message = format!("`{what}` needs the whole sequence, so it cannot follow steps without a length: give the `Input` a number of steps, or use layers that run step by step (recurrent layers, causal `Conv1D`, per-step layers)");
+                self.ctx.error_with_notes(p.span, message, Some((none, "the steps have no length here".to_string())));
+                return None;
             }
         }
         let (shape, origin) = op.infer(self.ctx, &Call { what: &what, span: p.span, inputs: &operands })?;

@@ -68,6 +68,9 @@ pub struct Checker<'a> {
     pub nodes: Vec<Node>,
     /// For each node: the token that fixed its shape, and how.
     pub origins: Vec<Origin>,
+    /// For each node: the `None` of the steps it runs over, when they have
+    /// no length.
+    pub varies: Vec<Option<Span>>,
     pub scope: HashMap<String, Binding>,
     /// Every `let` of the network: name, span of the name, statement index.
     pub lets: Vec<(String, Span, usize)>,
@@ -117,6 +120,7 @@ pub fn check_with(def: &NetworkDef, ctx: &mut Ctx) -> Checked {
         ctx,
         nodes: Vec::new(),
         origins: Vec::new(),
+        varies: Vec::new(),
         scope: HashMap::new(),
         lets,
         stmt: 0,

@@ -10,6 +10,7 @@ mod pass;
 mod placeholder;
 mod pretrained;
 mod sig;
+mod stream;
 mod train;
 mod traits;
 
@@ -59,11 +60,13 @@ fn shape_consts(g: &Graph) -> TokenStream {
         let doc = format!("The shape of one sample of {what}, as Keras writes it (without the batch axis).");
         items.push(quote!(#[doc = #doc] pub const #id: [usize; #rank] = [#(#dims),*];));
     };
-    for &i in &g.inputs {
+    // the steps of a sequence without a length have no number
+    let known = |shape: &crate::ir::Shape| !(g.steps_vary && shape.rank() == 2);
+    for &i in g.inputs.iter().filter(|&&i| known(&g.nodes[i].shape)) {
         let node = &g.nodes[i];
         add(crate::check::graph::input_shape_const(g, i), format!("input `{}`", node.var), &node.shape);
     }
-    for h in &g.heads {
+    for h in g.heads.iter().filter(|h| known(&g.nodes[h.node].shape)) {
         let node = &g.nodes[h.node];
         add(crate::check::graph::head_shape_const(&node.name), format!("output `{}`", node.name), &node.shape);
     }
@@ -72,6 +75,18 @@ fn shape_consts(g: &Graph) -> TokenStream {
 
 /// Emits the whole network.
 pub fn expand(def: &NetworkDef, g: &Graph) -> TokenStream {
+    // A model whose steps have no length only streams: no whole-sequence
+    // `forward`, no training (train the same layers with a length, then
+    // load the weights).
+    let untrained;
+    let g = if g.steps_vary {
+        let mut u = g.clone();
+        u.heads.iter_mut().for_each(|h| h.loss = None);
+        untrained = u;
+        &untrained
+    } else {
+        g
+    };
     let p = private();
     let (name, vis, attrs) = (&def.name, &def.vis, &def.attrs);
     let layout = g.layout();
@@ -100,7 +115,7 @@ pub fn expand(def: &NetworkDef, g: &Graph) -> TokenStream {
     };
     let (decls, zeros, init) = (&fields.decls, &fields.zeros, &fields.init);
     let summary = traits::summary(g);
-    let one_sample = pass::one_sample(g, &layout, &sig.output_name);
+    let one_sample = pass::one_sample(g, &layout, &sig.output_name, None);
     let batch_pass = pass::batch_pass(g, &layout);
     let batch_heads = traits::batch_heads(g, &layout, &sig);
     let (prelude, pass_inputs) = sig.pass_inputs();
@@ -113,6 +128,27 @@ pub fn expand(def: &NetworkDef, g: &Graph) -> TokenStream {
     let shape_consts = shape_consts(g);
     let (new, zeros_fn, summary_fn, forward, forward_batch) =
         (sig.decl_new(), sig.decl_zeros(), sig.decl_summary(), sig.decl_forward(), sig.decl_forward_batch());
+    let whole_sequence = (!g.steps_vary).then(|| {
+        quote! {
+            #[doc = #forward_doc]
+            #[allow(unused_mut, clippy::all)]
+            #forward {
+                #one_sample
+            }
+
+            /// Runs the network on `B` samples at once, a column per sample.
+            #forward_batch {
+                let mut __sn_ws = #p::ops::CacheAligned(#p::SMatrix::<T, #fwd_rows, { B }>::zeros());
+                let mut __sn_stats = #p::SVector::<T, #stats_len>::zeros();
+                #prelude
+                self.__sn_pass(B, #pass_inputs, __sn_ws.0.as_mut_slice(), #p::Mode::Inference, __sn_stats.as_mut_slice(), None);
+                let __sn_ws = __sn_ws.0.as_slice();
+                #batch_heads
+            }
+        }
+    });
+    let output_struct = (!g.steps_vary).then_some(output_struct);
+    let streaming = stream::emit(name, vis, g);
     let (new_boxed, to_safetensors, from_safetensors) =
         (sig.decl_new_boxed(), sig.decl_to_safetensors(), sig.decl_from_safetensors());
     quote! {
@@ -157,21 +193,7 @@ pub fn expand(def: &NetworkDef, g: &Graph) -> TokenStream {
                 #summary
             }
 
-            #[doc = #forward_doc]
-            #[allow(unused_mut, clippy::all)]
-            #forward {
-                #one_sample
-            }
-
-            /// Runs the network on `B` samples at once, a column per sample.
-            #forward_batch {
-                let mut __sn_ws = #p::ops::CacheAligned(#p::SMatrix::<T, #fwd_rows, { B }>::zeros());
-                let mut __sn_stats = #p::SVector::<T, #stats_len>::zeros();
-                #prelude
-                self.__sn_pass(B, #pass_inputs, __sn_ws.0.as_mut_slice(), #p::Mode::Inference, __sn_stats.as_mut_slice(), None);
-                let __sn_ws = __sn_ws.0.as_slice();
-                #batch_heads
-            }
+            #whole_sequence
 
             #training
 
@@ -183,6 +205,7 @@ pub fn expand(def: &NetworkDef, g: &Graph) -> TokenStream {
             }
         }
 
+        #streaming
         #network_impl
         #train_impl
         #pretrained

@@ -7,7 +7,7 @@
 
 use super::{ident, loss_tokens};
 use crate::ir::{Graph, Layout, NodeId};
-use crate::ops::{act_tokens, f64_lit, lit, Emit};
+use crate::ops::{act_tokens, f64_lit, lit, Emit, Stream};
 use proc_macro2::{Ident, TokenStream};
 use quote::{format_ident, quote};
 
@@ -187,7 +187,10 @@ fn backward(g: &Graph, locals: &Locals) -> TokenStream {
 
 /// The body of the one-sample `forward`: a stack buffer per node, kernels
 /// specialised for each layer's shape, inference mode; returns the heads.
-pub fn one_sample(g: &Graph, layout: &Layout, output_name: &Ident) -> TokenStream {
+/// With `stream` (how each node streams), `g` is the graph of one step and
+/// this is the body of `step`: stateful layers read and update their part
+/// of `__sn_state`.
+pub fn one_sample(g: &Graph, layout: &Layout, output_name: &Ident, stream: Option<&[Stream]>) -> TokenStream {
     let p = super::private();
     let locals = Locals::new(g, layout);
     let inputs = g.inputs.iter().map(|&k| {
@@ -236,6 +239,18 @@ pub fn one_sample(g: &Graph, layout: &Layout, output_name: &Ident) -> TokenStrea
             continue;
         }
         let o = locals.out(k);
+        if let Some(Stream::Stateful(len)) = stream.map(|s| s[k]) {
+            buffer[k] = Some(take(node.shape.size(), &o, &mut free, &mut body));
+            let f = ident(&node.name);
+            let state = if len > 0 { quote!(__sn_state.#f.as_mut_slice()) } else { quote!(&mut []) };
+            body.push(node.op.step(&locals.emit(k, false), &state));
+            for &j in &node.inputs {
+                if consumers[j].iter().max() == Some(&k) && !is_head(j) {
+                    free.extend(buffer[j].take());
+                }
+            }
+            continue;
+        }
         if folded[k] {
             let from = locals.out(node.inputs[0]);
             body.push(quote!(let #o: &mut [T] = #from;));
@@ -355,7 +370,7 @@ mod tests {
         {
             assert!(code.contains(local), "no `{local}` in {code}");
         }
-        let one = one_sample(&g, &g.layout(), &format_ident!("PostsOutput")).to_string();
+        let one = one_sample(&g, &g.layout(), &format_ident!("PostsOutput"), None).to_string();
         assert!(one.contains("let __sn_dense_out : & mut [T]"), "{one}");
     }
 }

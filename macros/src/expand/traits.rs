@@ -143,7 +143,9 @@ pub fn summary(g: &Graph) -> TokenStream {
         && consumers.iter().all(|c| c.len() <= 1);
     let rows = g.nodes.iter().enumerate().map(|(k, n)| {
         let (layer, class, w) = (&n.name, n.op.class(), lit(n.shape.size()));
-        let dims = n.shape.0.iter().map(|&d| lit(d));
+        // the steps of a sequence without a length are `None`, 0 here
+        let unknown_steps = g.steps_vary && n.shape.rank() == 2;
+        let dims = n.shape.0.iter().enumerate().map(|(i, &d)| lit(if unknown_steps && i == 0 { 0 } else { d }));
         let params: usize = g.params(k).iter().map(|t| t.shape.iter().product::<usize>()).sum();
         let params = lit(params);
         let conn = n.inputs.iter().map(|&i| g.nodes[i].name.clone());

@@ -1,7 +1,7 @@
 //! `Activation(relu)`: an activation on its own, element-wise (softmax
 //! and log_softmax over the last axis).
 
-use super::{act_tokens, lit, same_shape, Call, CalledOn, Emit, Kind, Op, Origin};
+use super::{act_tokens, lit, same_shape, Call, CalledOn, Emit, Kind, Op, Origin, Stream};
 use crate::check::args::Args;
 use crate::check::ctxt::Ctx;
 use crate::ir::Shape;
@@ -33,6 +33,10 @@ fn build(a: &mut Args) -> Option<Box<dyn Op>> {
 impl Op for ActivationLayer {
     fn class(&self) -> &'static str {
         "Activation"
+    }
+
+    fn stream(&self, _: &[&Shape]) -> Stream {
+        Stream::PerStep
     }
 
     fn infer(&self, _: &mut Ctx, call: &Call) -> Option<(Shape, Origin)> {

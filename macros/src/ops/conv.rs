@@ -4,7 +4,7 @@
 //! activation), with Keras's arguments, shapes, weights and initializers.
 
 use super::window::{channels_last, check_rank, padding, sizes, Padding, Sizes, Slide};
-use super::{act_tokens, lit, Buffers, Call, CalledOn, Emit, Fold, Kind, Op, Origin, Param, ParamType};
+use super::{act_tokens, lit, Buffers, Call, CalledOn, Emit, Fold, Kind, Op, Origin, Param, ParamType, Stream};
 use crate::check::args::Args;
 use crate::check::ctxt::Ctx;
 use crate::ir::Shape;
@@ -242,6 +242,31 @@ impl Conv {
 impl Op for Conv {
     fn class(&self) -> &'static str {
         self.class
+    }
+
+    // A `Conv1D` with stride 1 whose output step `t` reads steps up to `t`
+    // only (causal padding, or one tap) streams with the frames its taps
+    // reach back to as state.
+    fn stream(&self, inputs: &[&Shape]) -> Stream {
+        let (k, d) = (self.slide.kernel.0[0], self.slide.dilation.0[0]);
+        let causal = self.slide.padding == Padding::Causal || k == 1;
+        if self.rank == 1 && self.form == Form::Full && self.slide.strides.0[0] == 1 && causal {
+            Stream::Stateful((k - 1) * d * inputs[0].last())
+        } else {
+            Stream::Whole
+        }
+    }
+
+    fn step(&self, e: &Emit, state: &TokenStream) -> TokenStream {
+        let (p, f, x, o) = (&e.p, &e.field, e.x(0), &e.out);
+        let (k, d) = (lit(self.slide.kernel.0[0]), lit(self.slide.dilation.0[0]));
+        let (c, filters) = (lit(e.in_shapes[0].last()), lit(self.filters));
+        let bias = if self.use_bias { quote!(Some(#f.bias.as_slice())) } else { quote!(None) };
+        let act = act_tokens(p, self.activation);
+        quote! {
+            #p::ops::causal::step::<T>(#k, #d, #c, #filters, #f.kernel.as_slice(), #bias, #state, #x, &mut *#o);
+            #p::activations::forward_in_place(#act, &mut *#o, #filters);
+        }
     }
 
     fn infer(&self, ctx: &mut Ctx, call: &Call) -> Option<(Shape, Origin)> {

@@ -1,7 +1,7 @@
 //! `Dense(units, activation, use_bias)`: `y = act(x·W + b)` on the last
 //! axis, kernel `[in, units]` (Glorot-uniform), bias `[units]` (zeros).
 
-use super::{act_tokens, lit, Buffers, Call, CalledOn, Emit, Fold, Kind, Op, Origin, Param, ParamType};
+use super::{act_tokens, lit, Buffers, Call, CalledOn, Emit, Fold, Kind, Op, Origin, Param, ParamType, Stream};
 use crate::check::args::Args;
 use crate::check::ctxt::Ctx;
 use crate::ir::Shape;
@@ -52,6 +52,10 @@ pub fn build_dense(a: &mut Args) -> Option<Dense> {
 impl Op for Dense {
     fn class(&self) -> &'static str {
         "Dense"
+    }
+
+    fn stream(&self, _: &[&Shape]) -> Stream {
+        Stream::PerStep
     }
 
     fn infer(&self, _: &mut Ctx, call: &Call) -> Option<(Shape, Origin)> {

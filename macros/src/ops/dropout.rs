@@ -1,7 +1,7 @@
 //! `Dropout(rate, seed)`: a reproducible mask in training, the identity
 //! in inference.
 
-use super::{f64_lit, lit, same_shape, Buffers, Call, CalledOn, Emit, Kind, Op, Origin};
+use super::{f64_lit, lit, same_shape, Buffers, Call, CalledOn, Emit, Kind, Op, Origin, Stream};
 use crate::check::args::{found_value, integer, Args};
 use crate::check::ctxt::Ctx;
 use crate::ir::Shape;
@@ -37,6 +37,10 @@ fn build(a: &mut Args) -> Option<Box<dyn Op>> {
 impl Op for Dropout {
     fn class(&self) -> &'static str {
         "Dropout"
+    }
+
+    fn stream(&self, _: &[&Shape]) -> Stream {
+        Stream::PerStep
     }
 
     fn infer(&self, _: &mut Ctx, call: &Call) -> Option<(Shape, Origin)> {

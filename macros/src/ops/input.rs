@@ -25,6 +25,9 @@ pub struct Input {
     span: Span,
     /// Token ids (`dtype = "int32"`) rather than values.
     ids: bool,
+    /// The `None` of `Input(shape = (None, channels))`: steps without a
+    /// length, for a model that runs step by step (held as one step).
+    varies: Option<Span>,
 }
 
 fn build(a: &mut Args) -> Option<Box<dyn Op>> {
@@ -49,16 +52,21 @@ fn build(a: &mut Args) -> Option<Box<dyn Op>> {
         },
     };
     let e = a.require("shape", "`Input` needs a shape, as in `Input(64)` or `Input(shape = (49, 10, 1))`")?;
-    let (shape, span) = shape_of(a, e)?;
-    Some(Box::new(Input { shape, span, ids }))
+    let (shape, span, varies) = shape_of(a, e)?;
+    if let (Some(none), true) = (varies, ids) {
+        a.ctx.error(none, "token ids cannot stream: `None` steps are for an input of values `(None, channels)`");
+        return None;
+    }
+    Some(Box::new(Input { shape, span, ids, varies }))
 }
 
-/// An input's shape, `(64,)`, `(128, 3)` or `(49, 10, 1)` (a bare int is
-/// a vector), and the token that gives it.
-fn shape_of(a: &mut Args, e: &Expr) -> Option<(Shape, Span)> {
+/// An input's shape, `(64,)`, `(128, 3)`, `(None, 3)` or `(49, 10, 1)` (a
+/// bare int is a vector), the token that gives it, and the `None` of steps
+/// without a length.
+fn shape_of(a: &mut Args, e: &Expr) -> Option<(Shape, Span, Option<Span>)> {
     let items: Vec<&Expr> = match e {
         Expr::Tuple(items, _) | Expr::List(items, _) => items.iter().collect(),
-        one => return a.positive(one, "an `Input`'s width").map(|w| (Shape::vector(w), one.span())),
+        one => return a.positive(one, "an `Input`'s width").map(|w| (Shape::vector(w), one.span(), None)),
     };
     if items.is_empty() || items.len() > 3 {
         a.ctx.error(
@@ -73,11 +81,19 @@ fn shape_of(a: &mut Args, e: &Expr) -> Option<(Shape, Span)> {
     // a vector's note points at its width, as `Input(64)`'s does
     let span = if items.len() == 1 { items[0].span() } else { e.span() };
     let mut dims = Vec::new();
-    for item in items {
+    let mut varies = None;
+    let rank = items.len();
+    for (axis, item) in items.into_iter().enumerate() {
         if matches!(item, Expr::Ident(i) if i == "None") {
+            if axis == 0 && rank == 2 {
+                // a sequence of any length, run step by step: held as one step
+                varies = Some(item.span());
+                dims.push(1);
+                continue;
+            }
             a.ctx.error(
                 item.span(),
-                "`None` dimensions are not supported here: give the length, as in `Input(shape = (128, 3))`",
+                "`None` is allowed only for the steps of a sequence, `(None, channels)`, in a model that runs step by step: give the length, as in `Input(shape = (128, 3))`",
             );
             return None;
         }
@@ -92,7 +108,7 @@ fn shape_of(a: &mut Args, e: &Expr) -> Option<(Shape, Span)> {
         a.ctx.error(e.span(), format!("an `Input` of shape {} is too large for a fixed-size network", Shape(dims)));
         return None;
     }
-    Some((Shape(dims), span))
+    Some((Shape(dims), span, varies))
 }
 
 impl Op for Input {
@@ -111,6 +127,10 @@ impl Op for Input {
 
     fn makes_ids(&self) -> bool {
         self.ids
+    }
+
+    fn varying_steps(&self) -> Option<Span> {
+        self.varies
     }
 
     // The model's inputs are slices the caller passes: nothing to compute.

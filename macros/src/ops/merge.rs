@@ -3,7 +3,7 @@
 //! axis, the others equal) and `dot` (two vectors, one value per sample),
 //! each in function form (`add([a, b])`) and class form (`Add()([a, b])`).
 
-use super::{lit, Call, CalledOn, Emit, Kind, Op, Operand, Origin};
+use super::{lit, Call, CalledOn, Emit, Kind, Op, Operand, Origin, Stream};
 use crate::check::args::{found_value, integer, Args};
 use crate::check::ctxt::Ctx;
 use crate::ir::Shape;
@@ -183,6 +183,10 @@ impl Op for Merge {
         self.op.names().0
     }
 
+    fn stream(&self, _: &[&Shape]) -> Stream {
+        Stream::PerStep
+    }
+
     fn infer(&self, ctx: &mut Ctx, call: &Call) -> Option<(Shape, Origin)> {
         count(ctx, call, self.op == Elementwise::Subtract)?;
         equal_shapes(ctx, call)?;
@@ -231,6 +235,16 @@ impl Concatenate {
 impl Op for Concatenate {
     fn class(&self) -> &'static str {
         "Concatenate"
+    }
+
+    // joined on the channels, each step's are joined on their own
+    fn stream(&self, inputs: &[&Shape]) -> Stream {
+        let rank = inputs.first().map_or(1, |s| s.rank());
+        if self.axis_of(rank) + 1 == rank {
+            Stream::PerStep
+        } else {
+            Stream::Whole
+        }
     }
 
     fn infer(&self, ctx: &mut Ctx, call: &Call) -> Option<(Shape, Origin)> {
@@ -291,6 +305,10 @@ impl Op for Concatenate {
 impl Op for Dot {
     fn class(&self) -> &'static str {
         "Dot"
+    }
+
+    fn stream(&self, _: &[&Shape]) -> Stream {
+        Stream::PerStep
     }
 
     fn infer(&self, ctx: &mut Ctx, call: &Call) -> Option<(Shape, Origin)> {

@@ -229,6 +229,18 @@ pub struct Buffers {
     pub inference: Vec<&'static str>,
 }
 
+/// How a layer runs on a sequence one step at a time (`step()`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stream {
+    /// Each step on its own (Dense, activations, normalizations, merges).
+    PerStep,
+    /// Each step from its input and a state of this many scalars carried
+    /// from step to step (recurrent layers, causal convolutions).
+    Stateful(usize),
+    /// Only over the whole sequence (pooling, `Flatten`, `Bidirectional`).
+    Whole,
+}
+
 /// One operation: what the checker and the code generator ask of a layer.
 pub trait Op: OpClone + fmt::Debug {
     /// Keras's class name, for the summary and messages.
@@ -241,6 +253,12 @@ pub trait Op: OpClone + fmt::Debug {
     /// Whether this is an `Input` (the graph rules treat inputs apart).
     fn is_input(&self) -> bool {
         false
+    }
+
+    /// The `None` of an `Input(shape = (None, channels))`, whose steps have
+    /// no length.
+    fn varying_steps(&self) -> Option<Span> {
+        None
     }
 
     /// Whether its output is token ids (an `Input` with `dtype = "int32"`).
@@ -318,6 +336,20 @@ pub trait Op: OpClone + fmt::Debug {
     /// which the one-sample pass may fuse into the layer before it.
     fn only_activation(&self) -> Option<Activation> {
         None
+    }
+
+    /// How the layer streams (see [`Stream`]), over inputs of these
+    /// (whole-sequence) shapes.
+    fn stream(&self, _inputs: &[&Shape]) -> Stream {
+        Stream::Whole
+    }
+
+    /// One step: `e` is written over the shapes of one step (a sequence's
+    /// `(steps, c)` is `(c,)`); `state` is this layer's state, a `&mut [T]`
+    /// (for [`Stream::Stateful`]). A per-step layer's step is its
+    /// one-sample pass.
+    fn step(&self, e: &Emit, _state: &TokenStream) -> TokenStream {
+        self.forward1(e)
     }
 
     /// Adds the gradients of its inputs (and writes those of its

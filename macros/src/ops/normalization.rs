@@ -3,7 +3,7 @@
 //! with moving statistics for inference). Both have `gamma` (ones) and
 //! `beta` (zeros) per channel.
 
-use super::{f64_lit, lit, same_shape, Buffers, Call, CalledOn, Emit, Kind, Op, Origin, Param, ParamType};
+use super::{f64_lit, lit, same_shape, Buffers, Call, CalledOn, Emit, Kind, Op, Origin, Param, ParamType, Stream};
 use crate::check::args::Args;
 use crate::check::ctxt::Ctx;
 use crate::ir::Shape;
@@ -66,6 +66,10 @@ impl Op for LayerNormalization {
         "LayerNormalization"
     }
 
+    fn stream(&self, _: &[&Shape]) -> Stream {
+        Stream::PerStep
+    }
+
     fn infer(&self, _: &mut Ctx, call: &Call) -> Option<(Shape, Origin)> {
         same_shape(call)
     }
@@ -119,6 +123,10 @@ impl Op for LayerNormalization {
 impl Op for BatchNormalization {
     fn class(&self) -> &'static str {
         "BatchNormalization"
+    }
+
+    fn stream(&self, _: &[&Shape]) -> Stream {
+        Stream::PerStep
     }
 
     fn infer(&self, _: &mut Ctx, call: &Call) -> Option<(Shape, Origin)> {

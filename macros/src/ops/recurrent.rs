@@ -5,7 +5,7 @@
 //! (Glorot-uniform), recurrent kernels `[units, g·units]` (orthogonal),
 //! biases `[g·units]` (GRU `[2, 3·units]`; LSTM's forget gate at 1).
 
-use super::{act_tokens, lit, Buffers, Call, CalledOn, Emit, Kind, Op, Origin, Param, ParamType};
+use super::{act_tokens, lit, Buffers, Call, CalledOn, Emit, Kind, Op, Origin, Param, ParamType, Stream};
 use crate::check::args::Args;
 use crate::check::ctxt::Ctx;
 use crate::ir::Shape;
@@ -252,15 +252,54 @@ impl Recurrent {
     }
 
     /// Scalars per sample of the runtime's work buffer (checked against
-    /// `recurrent::work_len` at compile time).
+    /// `recurrent::work_len` at compile time): the gates of every step,
+    /// `h` and the gates' gradients for every step and the start, `dh`,
+    /// LSTM's `c` and `dc`, GRU's `r·(U·h)`, and the gates'
+    /// pre-activations when an activation's derivative needs them.
     pub fn work(&self, input: &Shape) -> usize {
         let (steps, u) = (input.0[0], self.units);
-        let g = self.cell.gates();
+        let g = self.cell.gates() * u;
+        let mut n = g * steps + u * (steps + 1) + g * (steps + 1) + u;
         match self.cell {
-            CellKind::SimpleRnn => steps * u,
-            CellKind::Gru => steps * (g * u + 2 * u),
-            CellKind::Lstm => steps * (g * u + 2 * u),
+            CellKind::Lstm => n += u * (steps + 1) + u,
+            CellKind::Gru => n += u * steps,
+            CellKind::SimpleRnn => {}
         }
+        if self.cell != CellKind::SimpleRnn
+            && (self.activation.needs_input() || self.recurrent_activation.needs_input())
+        {
+            n += g * steps;
+        }
+        n
+    }
+
+    /// Scalars of state a streaming step carries: `h` (and LSTM's `c`).
+    pub fn state_len(&self) -> usize {
+        if self.cell == CellKind::Lstm {
+            2 * self.units
+        } else {
+            self.units
+        }
+    }
+
+    /// One streaming step of one direction (checked against
+    /// `recurrent::state_len` at compile time).
+    pub fn step_call(
+        &self,
+        p: &TokenStream,
+        features: usize,
+        fields: [TokenStream; 3],
+        x: &TokenStream,
+        state: &TokenStream,
+        out: &TokenStream,
+    ) -> TokenStream {
+        let (cell, f, u, n) = (self.cell_tokens(p), lit(features), lit(self.units), lit(self.state_len()));
+        let [k, r, b] = fields;
+        let bias = if self.use_bias { quote!(Some(#b.as_slice())) } else { quote!(None) };
+        quote!({
+            const __SN_STATE_FITS: () = assert!(#p::ops::recurrent::state_len(#cell, #u) == #n, "staticnet: the macro and the runtime disagree on a recurrent layer's state");
+            #p::ops::recurrent::step::<T>(#cell, #f, #u, #k.as_slice(), #r.as_slice(), #bias, #x, #state, #out);
+        })
     }
 
     /// `work`, sized by the macro, with the assertion that the runtime
@@ -318,6 +357,10 @@ impl Op for Recurrent {
         self.cell.class()
     }
 
+    fn stream(&self, _: &[&Shape]) -> Stream {
+        Stream::Stateful(self.state_len())
+    }
+
     fn infer(&self, ctx: &mut Ctx, call: &Call) -> Option<(Shape, Origin)> {
         check_sequence(ctx, call, call.what)?;
         let how = if self.return_sequences { "the units of this recurrent layer" } else { LAST_STATE };
@@ -355,6 +398,12 @@ impl Op for Recurrent {
         let (f, x, o, w) = (&e.field, e.x(0), &e.out, e.scratch("work"));
         let fields = [quote!(#f.kernel), quote!(#f.recurrent_kernel), quote!(#f.bias)];
         self.forward_call(&e.p, e.in_shapes[0], false, fields, x, &quote!(&mut *#w), &quote!(&mut *#o))
+    }
+
+    fn step(&self, e: &Emit, state: &TokenStream) -> TokenStream {
+        let (f, x, o) = (&e.field, e.x(0), &e.out);
+        let fields = [quote!(#f.kernel), quote!(#f.recurrent_kernel), quote!(#f.bias)];
+        self.step_call(&e.p, e.in_shapes[0].last(), fields, x, state, &quote!(&mut *#o))
     }
 
     fn backward(&self, e: &Emit) -> TokenStream {
@@ -410,6 +459,67 @@ mod tests {
         assert!(!keys.iter().any(|(k, _)| k == "simple_rnn.bias"), "{keys:?}");
         // the wrapped layers took their automatic names, as in Keras
         assert!(keys.iter().all(|(k, _)| !k.starts_with("gru")), "{keys:?}");
+    }
+
+    #[test]
+    fn steps_without_a_length_need_layers_that_stream() {
+        let errs = errors(quote! {
+            pub struct Bad {
+                let x = Input(shape = (None, 3));
+                let a = GRU(8, return_sequences = true)(x);
+                let b = Conv1D(4, 3, padding = "causal")(a);
+                let c = GlobalAveragePooling1D()(b);
+                let d = Bidirectional(LSTM(4))(a);
+                let e = Conv1D(4, 3, padding = "same")(a);
+                Model(x, [c, d, e]);
+            }
+        });
+        let has = |m: &str| errs.iter().any(|e| e.starts_with(m));
+        assert!(has("`GlobalAveragePooling1D` needs the whole sequence"), "{errs:#?}");
+        assert!(has("`Bidirectional` needs the whole sequence"), "{errs:#?}");
+        assert!(has("`Conv1D` needs the whole sequence"), "{errs:#?}");
+        assert_eq!(errs.iter().filter(|e| e.contains("needs the whole sequence")).count(), 3, "{errs:#?}");
+        assert_eq!(errs.len(), 6, "three errors with a note each: {errs:#?}");
+        let errs = errors(quote! {
+            pub struct Bad {
+                let x = Input(shape = (None,));
+                let s = Input(shape = (None, 2));
+                let t = Input(shape = (4, 2));
+                let y = concatenate([s, t]);
+                Model([x, s, t], y);
+            }
+        });
+        assert!(errs.iter().any(|e| e.starts_with("`None` is allowed only for the steps of a sequence")), "{errs:#?}");
+        assert!(errs.iter().any(|e| e.starts_with("`concatenate` mixes steps without a length with `t`")), "{errs:#?}");
+        let errs = errors(quote! {
+            pub struct Bad {
+                let s = Input(shape = (None, 2));
+                let t = Input(shape = (4, 2));
+                let a = LSTM(3)(s);
+                let b = LSTM(3)(t);
+                Model([s, t], [a, b]);
+            }
+        });
+        assert!(errs.iter().any(|e| e.starts_with("steps without a length need a model with one input")), "{errs:#?}");
+        let g = run(quote! {
+            pub struct Good {
+                let x = Input(shape = (None, 3));
+                let a = LSTM(8, return_sequences = true)(x);
+                let b = Dense(2)(a);
+                let c = SimpleRNN(4)(b);
+                Model(x, [b, c]);
+            }
+        })
+        .unwrap();
+        assert!(g.steps_vary);
+        let kinds = g.stream_kinds().unwrap();
+        assert_eq!(kinds[1], crate::ops::Stream::Stateful(16));
+        assert_eq!(kinds[2], crate::ops::Stream::PerStep);
+        let step = g.step_graph();
+        assert_eq!(
+            step.nodes.iter().map(|n| n.shape.0.clone()).collect::<Vec<_>>(),
+            [vec![3], vec![8], vec![2], vec![4]]
+        );
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! wrapper keeps Keras's names (`frames.dense.kernel`).
 
 use super::dense::{build_dense, Dense};
-use super::{Buffers, Call, CalledOn, Emit, Fold, Kind, Op, Origin, Param, ParamType};
+use super::{Buffers, Call, CalledOn, Emit, Fold, Kind, Op, Origin, Param, ParamType, Stream};
 use crate::check::args::Args;
 use crate::check::ctxt::Ctx;
 use crate::ir::Shape;
@@ -37,6 +37,10 @@ fn build(a: &mut Args) -> Option<Box<dyn Op>> {
 impl Op for TimeDistributed {
     fn class(&self) -> &'static str {
         "TimeDistributed"
+    }
+
+    fn stream(&self, _: &[&Shape]) -> Stream {
+        Stream::PerStep
     }
 
     fn name_inner(&mut self, namer: &mut dyn FnMut(&'static str, Option<(String, Span)>) -> String) {
