@@ -1,6 +1,6 @@
 staticnet::network! {
     pub struct Streaming {
-        let x = Input(shape = (None, 3));
+        let x = Input(shape = (16, None));
         let y = Dense(1)(x);
         Model(x, y);
     }
