@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Write the Keras reference cases of tests/fixtures (convolutional models).
+"""Write the Keras reference cases of tests/fixtures (convolutional and sequence models).
 
     python3 tools/keras_fixtures.py [--out tests/fixtures] [case …]
     python3 tools/keras_fixtures.py --list
@@ -16,8 +16,17 @@ metadata holds the model as `network!` text, which the Rust test compiles.
 A case is a function registered with `@case(name, seed)`: it gets a seeded
 numpy generator (Keras's seed is set too) and returns a `Case` (the compiled
 model's parts: model, inputs, targets, loss, loss weights, optimizer factory,
-`network!` text, and a line on what it covers). Later cases (sequences,
-shared layers) add a function.
+`network!` text, and a line on what it covers). Later cases (shared
+layers, sub-models) add a function.
+
+Weight keys are Keras's variable paths with `/` as `.`, leaving out a
+recurrent layer's cell (`lstm/lstm_cell/kernel` is `lstm.kernel`) and
+shortening a Bidirectional's copies (`bi/forward_lstm/lstm_cell/kernel` is
+`bi.forward.kernel`); a wrapped layer keeps its name (`frames/dense/kernel`
+is `frames.dense.kernel`). `key()` derives them from the path and
+`check_weight_names()` checks them against each layer's structure. Token
+ids (an int32 input) are stored as f64 like every tensor, exact, and cast
+to the input's dtype before Keras sees them.
 
 Float64 in Keras 3.15 on JAX: Keras's type promotion (`result_type`) maps
 float64 to float32 on every backend but TensorFlow, whatever JAX_ENABLE_X64
@@ -29,7 +38,9 @@ that promotion keep float64 (one entry of Keras's table, see
 Keras's own formulas. After writing a file it checks, among others, that
 the jaxprs of the model's forward pass and of Keras's train step hold no
 float32 value, and (in a child process without the change) that stock Keras
-agrees with the file to float32 rounding.
+agrees with the file to float32 rounding (stock Keras cannot run a float64
+SimpleRNN with tanh at all: the float32 state breaks its `scan`; the script
+says so).
 
 After writing, each file is reloaded and checked: the weights load into a
 freshly built model by their names; `predict` on the stored batch gives the
@@ -39,14 +50,20 @@ optimizer steps give the stored losses and variables; the `network!` text,
 run as Python against keras.layers, builds a model with the same layers,
 configurations, connections and compile arguments (tools/network_text.py);
 no softmax output sits in the cross-entropy's clipped range; no gradient is
-rounding noise around an exact zero; and no max-pooling window has a tie
+rounding noise around an exact zero; no max-pooling window has a tie
 (whose gradient would depend on the tie-break) except between zeros after
-a relu (whose gradient is zero either way).
+a relu (whose gradient is zero either way); and, for models built of
+Embedding, SimpleRNN, GRU, LSTM, Bidirectional, TimeDistributed(Dense),
+Dense, causal Conv1D, LayerNormalization, merges and pooling/flattening of
+sequences, the stored outputs equal a forward pass written out here in numpy
+from the stored weights by their keys, with the formulas of DESIGN.md
+("Keras semantics to match"), to 1e-12 (`reference_forward`).
 """
 import argparse
 import dataclasses
 import json
 import os
+import re
 import subprocess
 import sys
 import warnings
@@ -438,9 +455,21 @@ pub struct SignalBranches {
 # ------------------------------------------------------------ computation
 
 
+RNN_CELLS = ("simple_rnn_cell", "gru_cell", "lstm_cell")  # the fixed names Keras 3.15 gives an RNN's cell
+
+
 def key(variable):
-    """staticnet's name of a Keras variable: its path with `/` as `.`."""
-    return variable.path.replace("/", ".")
+    """staticnet's name of a Keras variable: its path with `/` as `.`,
+    leaving out a recurrent layer's cell (`lstm/lstm_cell/kernel` is
+    `lstm.kernel`) and shortening a Bidirectional's copies, which Keras names
+    `forward_{inner}` and `backward_{inner}`, to `forward` and `backward`
+    (`bi/forward_lstm/lstm_cell/kernel` is `bi.forward.kernel`); a wrapped
+    layer keeps its own name (`frames/dense/kernel` is `frames.dense.kernel`).
+    `check_weight_names` checks this against the model's structure."""
+    parts = [p for p in variable.path.split("/") if p not in RNN_CELLS]
+    if len(parts) == 3 and re.fullmatch(r"(forward|backward)_.+", parts[1]):
+        parts[1] = parts[1].split("_", 1)[0]
+    return ".".join(parts)
 
 
 def names(model):
@@ -452,7 +481,14 @@ def names(model):
 def arranged(model, c):
     """The batch and targets in Keras's argument form."""
     inputs, heads = names(model)
-    xs = [c.inputs[n] for n in inputs]
+    xs = []
+    for n, t in zip(inputs, model.inputs):
+        x = c.inputs[n]
+        if "int" in str(t.dtype):
+            # token ids: stored as f64 like every tensor of a fixture, exact
+            assert np.array_equal(x, np.round(x)) and x.min() >= 0, f"input {n}: not token ids"
+            x = np.asarray(x, dtype=str(t.dtype))
+        xs.append(x)
     ys = [c.targets[h] for h in heads]
     return (xs if len(xs) > 1 else xs[0]), (ys if len(ys) > 1 else ys[0])
 
@@ -480,15 +516,41 @@ def build(name):
     return c
 
 
+def structural_keys(layer):
+    """The keys of a top-level layer's variables, from the layer's structure
+    (what `key` must agree with): {variable path: (key, layer class, role)}."""
+    def rnn(l):
+        # a recurrent layer's variables are its cell's; anything else's are its own
+        return l.cell if isinstance(l, layers.RNN) else l
+
+    out = {}
+    if isinstance(layer, layers.Bidirectional):
+        for side, inner in (("forward", layer.forward_layer), ("backward", layer.backward_layer)):
+            for v in rnn(inner).weights:
+                out[v.path] = f"{layer.name}.{side}.{v.name}"
+    elif isinstance(layer, layers.TimeDistributed):
+        for v in layer.layer.weights:
+            out[v.path] = f"{layer.name}.{layer.layer.name}.{v.name}"
+    else:
+        for v in rnn(layer).weights:
+            out[v.path] = f"{layer.name}.{v.name}"
+    return out
+
+
 def check_weight_names(model):
-    """Every variable's path is `{layer}/{variable}` (no nesting), so the key
-    is `{layer}.{variable}`; returns the mapping as text."""
-    rows = []
+    """Every variable's key (`key`, from its path) is the one its layer's
+    structure gives (`{layer}.{variable}`, `{bidirectional}.forward.{variable}`,
+    `{time_distributed}.{inner layer}.{variable}`), and the keys are unique;
+    returns the mapping as text."""
+    rows, seen = [], set()
     for layer in model.layers:
+        want = structural_keys(layer)
+        assert {v.path for v in layer.weights} == set(want), f"{layer.name}: variables {[v.path for v in layer.weights]}"
         for v in layer.weights:
-            parts = v.path.split("/")
-            assert len(parts) == 2 and parts[0] == layer.name, f"unexpected path {v.path} in {layer.name}"
-            rows.append(f"{type(layer).__name__:22s} {v.path:28s} -> {key(v):28s} {list(v.shape)}")
+            assert key(v) == want[v.path], f"{v.path}: key {key(v)}, structure says {want[v.path]}"
+            assert key(v) not in seen, f"two variables named {key(v)}"
+            seen.add(key(v))
+            rows.append(f"{type(layer).__name__:22s} {v.path:40s} -> {key(v):28s} {list(v.shape)}")
     return rows
 
 
@@ -558,6 +620,125 @@ def compute(c):
     return t, metadata
 
 
+# ------------------------------------------- the formulas, written out
+
+
+ACTIVATIONS = {
+    "linear": lambda v: v,
+    "relu": lambda v: np.maximum(v, 0.0),
+    "tanh": np.tanh,
+    "sigmoid": lambda v: 1.0 / (1.0 + np.exp(-v)),
+    "hard_sigmoid": lambda v: np.clip(v + 3.0, 0.0, 6.0) / 6.0,
+    "softsign": lambda v: v / (1.0 + np.abs(v)),
+    "elu": lambda v: np.where(v > 0, v, np.expm1(np.minimum(v, 0.0))),
+    "softmax": lambda v: (lambda e: e / e.sum(-1, keepdims=True))(np.exp(v - v.max(-1, keepdims=True))),
+}
+
+
+def recurrent(kind, config, w, x):
+    """A SimpleRNN, GRU or LSTM over x [batch, steps, in] with the weights
+    w (`kernel`, `recurrent_kernel`, `bias`), in the formulas of
+    /work/shared/DESIGN.md ("Keras semantics to match"); the initial state
+    is zero. Returns [batch, steps, units] or the last state."""
+    act, ract = ACTIVATIONS[config["activation"]], ACTIVATIONS.get(config.get("recurrent_activation", "linear"))
+    W, U = w["kernel"], w["recurrent_kernel"]
+    units = U.shape[0]
+    b = w.get("bias")
+    h = np.zeros((x.shape[0], units))
+    c = np.zeros_like(h)
+    out = []
+    for t in range(x.shape[1]):
+        xt = x[:, t]
+        if kind == "SimpleRNN":
+            h = act(xt @ W + h @ U + (b if b is not None else 0.0))
+        elif kind == "LSTM":
+            z = xt @ W + h @ U + (b if b is not None else 0.0)
+            i, f, g, o = (z[:, k * units:(k + 1) * units] for k in range(4))  # gates i, f, c, o
+            c = ract(f) * c + ract(i) * act(g)
+            h = ract(o) * act(c)
+        elif kind == "GRU":
+            part = lambda m, k: m[..., k * units:(k + 1) * units]  # noqa: E731 (gates z, r, h)
+            if config["reset_after"]:
+                bx, bh = (b[0], b[1]) if b is not None else (0.0, 0.0)
+                mx, mh = xt @ W + bx, h @ U + bh
+                z = ract(part(mx, 0) + part(mh, 0))
+                r = ract(part(mx, 1) + part(mh, 1))
+                hh = act(part(mx, 2) + r * part(mh, 2))
+            else:
+                mx = xt @ W + (b if b is not None else 0.0)
+                z = ract(part(mx, 0) + h @ part(U, 0))
+                r = ract(part(mx, 1) + h @ part(U, 1))
+                hh = act(part(mx, 2) + (r * h) @ part(U, 2))
+            h = z * h + (1.0 - z) * hh
+        out.append(h)
+    return np.stack(out, axis=1) if config["return_sequences"] else h
+
+
+def reference_forward(model, weights, x):
+    """The model's inference output from the fixture's weights (by their
+    keys), computed here layer by layer in numpy with the formulas written
+    out, for models built of the layers below; None for a model with any
+    other layer (the convolutional cases)."""
+    xs = x if isinstance(x, (list, tuple)) else [x]
+    value = {id(t): np.asarray(v, np.float64) for t, v in zip(model.inputs, xs)}
+
+    def of(layer):
+        prefix = layer.name + "."
+        return {k[len(prefix):]: v for k, v in weights.items() if k.startswith(prefix)}
+
+    def dense(config, w, v):
+        y = v @ w["kernel"] + (w["bias"] if config["use_bias"] else 0.0)
+        return ACTIVATIONS[config["activation"]](y)
+
+    for layer in model.layers:
+        kind = type(layer).__name__
+        if kind == "InputLayer":
+            continue
+        node = layer._inbound_nodes[0]
+        args = [value[id(t)] for t in node.input_tensors]
+        v, cfg, w = args[0], layer.get_config(), of(layer)
+        if kind == "Embedding":
+            ids = v.astype(int)
+            y = w["embeddings"][ids] * ((ids >= 0) & (ids < cfg["input_dim"]))[..., None]
+        elif kind == "Dense":
+            y = dense(cfg, w, v)
+        elif kind == "TimeDistributed" and type(layer.layer).__name__ == "Dense":
+            y = dense(layer.layer.get_config(), {k.split(".", 1)[1]: a for k, a in w.items()}, v)
+        elif kind in ("SimpleRNN", "GRU", "LSTM"):
+            y = recurrent(kind, cfg, w, v)
+        elif kind == "Bidirectional":
+            inner = type(layer.forward_layer).__name__
+            cfg = layer.forward_layer.get_config()
+            side = lambda s: {k.split(".", 1)[1]: a for k, a in w.items() if k.startswith(s + ".")}  # noqa: E731
+            f = recurrent(inner, cfg, side("forward"), v)
+            b = recurrent(inner, cfg, side("backward"), v[:, ::-1])
+            if cfg["return_sequences"]:
+                b = b[:, ::-1]  # back in the order of the steps
+            mode = layer.merge_mode
+            y = {"concat": lambda: np.concatenate([f, b], -1), "sum": lambda: f + b,
+                 "mul": lambda: f * b, "ave": lambda: (f + b) / 2}[mode]()
+        elif kind == "Conv1D" and cfg["padding"] == "causal" and cfg["strides"] == (1,):
+            k, d = cfg["kernel_size"][0], cfg["dilation_rate"][0]
+            p = np.pad(v, ((0, 0), (d * (k - 1), 0), (0, 0)))
+            y = sum(p[:, j * d:j * d + v.shape[1]] @ w["kernel"][j] for j in range(k))
+            y = ACTIVATIONS[cfg["activation"]](y + (w["bias"] if cfg["use_bias"] else 0.0))
+        elif kind == "LayerNormalization" and cfg["axis"] in (-1, [-1]):
+            mean, var = v.mean(-1, keepdims=True), v.var(-1, keepdims=True)
+            y = (v - mean) / np.sqrt(var + cfg["epsilon"]) * w["gamma"] + w["beta"]
+        elif kind == "Add":
+            y = sum(args)
+        elif kind == "Concatenate":
+            y = np.concatenate(args, axis=cfg["axis"])
+        elif kind == "GlobalAveragePooling1D":
+            y = v.mean(axis=1)
+        elif kind == "Flatten":
+            y = v.reshape(v.shape[0], -1)
+        else:
+            return None
+        value[id(node.output_tensors[0])] = y
+    return [value[id(t)] for t in model.outputs]
+
+
 # ----------------------------------------------------------------- checks
 
 
@@ -568,7 +749,8 @@ def xp_loss(xp, name, target, pred):
         return xp.mean(xp.mean((target - pred) ** 2, axis=-1))
     if name in ("categorical_crossentropy", "sparse_categorical_crossentropy"):
         if name.startswith("sparse"):
-            target = xp.asarray(np.eye(pred.shape[-1])[np.asarray(target[:, 0], dtype=int)])
+            # a class index per sample [batch, 1], or per step [batch, steps, 1]
+            target = xp.asarray(np.eye(pred.shape[-1])[np.asarray(target[..., 0], dtype=int)])
         p = pred / xp.sum(pred, axis=-1, keepdims=True)
         p = xp.clip(p, eps, 1 - eps)
         return xp.mean(-xp.sum(target * xp.log(p), axis=-1))
@@ -729,6 +911,12 @@ def verify(name, path, quiet=False):
     check_jaxprs_float64(model, c)
     set_variables(model, {k[len("weights/"):]: v for k, v in t.items() if k.startswith("weights/")})
 
+    # the outputs from the formulas written out (the sequence cases)
+    reference = reference_forward(model, {k[len("weights/"):]: v for k, v in t.items() if k.startswith("weights/")}, x)
+    if reference is not None:
+        report["formulas"] = max(close(f"formulas {h}", r, t[f"expect/output/{h}"], 1e-12)
+                                 for h, r in zip(heads, reference))
+
     ties = max_pool_ties(model, x)
     bad = {k: v for k, v in ties.items() if v[0] != v[1] or v[1] and not v[2]}
     assert not bad, f"max-pooling ties other than between zeros after a relu: {bad}"
@@ -736,7 +924,8 @@ def verify(name, path, quiet=False):
     if not quiet:
         worst_grad = max(v for k, v in report.items() if k.startswith("grad"))
         log(f"  verified {name}: predict exact, loss {report['loss']:.1e}, grads ≤ {worst_grad:.1e} "
-            f"(jax.grad vs SGD step), 3 fresh steps exact, no float32, ties {ties}")
+            f"(jax.grad vs SGD step), 3 fresh steps exact, no float32, ties {ties}"
+            + (f", outputs = formulas written out to {report['formulas']:.1e}" if "formulas" in report else ""))
     return report
 
 
@@ -759,7 +948,17 @@ def stock_diff(name, path):
     c.inputs = {n: t[f"input/{n}"] for n in inputs}
     c.targets = {h: t[f"target/{h}"] for h in heads}
     x, y = arranged(model, c)
-    outs = model.predict(x, batch_size=c.batch, verbose=0)
+    try:
+        outs = model.predict(x, batch_size=c.batch, verbose=0)
+    except TypeError as e:
+        # Stock Keras cannot run some float64 recurrent layers at all: a
+        # SimpleRNN whose activation (tanh) computes in float32 returns a
+        # float32 state from a float64 `scan` carry, which JAX refuses.
+        if "carry" not in str(e):
+            raise
+        first = re.sub(r"\x1b\[[0-9;]*m", "", next(l for l in str(e).splitlines() if "carry" in l))
+        print(json.dumps({"stock_keras_fails": first.strip()}))
+        return
     outs = outs if isinstance(outs, (list, tuple)) else [outs]
     rel = lambda a, b: float(np.max(np.abs(np.asarray(a) - b) / (np.abs(b) + np.max(np.abs(b)))))  # noqa: E731
     diff = {"predict": max(rel(o, t[f"expect/output/{h}"]) for h, o in zip(heads, outs))}
@@ -808,7 +1007,10 @@ def main(argv=None):
             log(f"  wrote {path} ({os.path.getsize(path):,} bytes, {len(tensors)} tensors)")
         verify(name, path)
         diff = stock_keras_difference(name, path)
-        log(f"  stock Keras (float32 inside) differs from the file by at most {diff}")
+        if "stock_keras_fails" in diff:
+            log(f"  stock Keras (float32 inside) cannot run this model in float64: {diff['stock_keras_fails']}")
+        else:
+            log(f"  stock Keras (float32 inside) differs from the file by at most {diff}")
 
 
 if __name__ == "__main__":
