@@ -452,6 +452,215 @@ pub struct SignalBranches {
     )
 
 
+# ------------------------------------------------------- sequence cases
+
+
+def token_ids(rng, vocabulary, length):
+    """Token ids [batch, length] (f64, exact) with 0 and the top ids of the
+    vocabulary among them, so the first and last rows of the embedding are used."""
+    ids = rng.integers(0, vocabulary, (BATCH, length))
+    ids[0, 0], ids[1, -1], ids[2, length // 2] = 0, vocabulary - 1, vocabulary - 2
+    ids[3, 1] = ids[4, 2] = 0
+    return ids.astype(np.float64)
+
+
+@case("seed_qa_lstm", seed=16)
+def seed_qa_lstm(rng):
+    # Chollet, Deep Learning with Python, §7.1.1 (a two-input question
+    # answering model), with small vocabularies and fixed lengths.
+    text = keras.Input((12,), dtype="int32", name="text")
+    embedded_text = layers.Embedding(60, 64, name="text_embedding")(text)
+    encoded_text = layers.LSTM(32, name="text_lstm")(embedded_text)
+    question = keras.Input((6,), dtype="int32", name="question")
+    embedded_question = layers.Embedding(40, 32, name="question_embedding")(question)
+    encoded_question = layers.LSTM(16, name="question_lstm")(embedded_question)
+    concatenated = layers.concatenate([encoded_text, encoded_question], axis=-1, name="concatenated")
+    answer = layers.Dense(20, activation="softmax", name="answer")(concatenated)
+    model = randomize(keras.Model([text, question], answer), rng)
+    network = """
+pub struct SeedQaLstm {
+    let text = Input(shape = (12,), dtype = "int32");
+    let embedded_text = Embedding(60, 64, name = "text_embedding")(text);
+    let encoded_text = LSTM(32, name = "text_lstm")(embedded_text);
+    let question = Input(shape = (6,), dtype = "int32");
+    let embedded_question = Embedding(40, 32, name = "question_embedding")(question);
+    let encoded_question = LSTM(16, name = "question_lstm")(embedded_question);
+    let concatenated = concatenate([encoded_text, encoded_question], axis = -1, name = "concatenated");
+    let answer = Dense(20, activation = softmax, name = "answer")(concatenated);
+    Model([text, question], answer);
+    compile(optimizer = rmsprop, loss = categorical_crossentropy, metrics = [accuracy]);
+}"""
+    return Case(
+        model=model,
+        inputs={"text": token_ids(rng, 60, 12), "question": token_ids(rng, 40, 6)},
+        targets={"answer": one_hot(rng, 20)},
+        loss=["categorical_crossentropy"],
+        loss_weights=None,
+        optimizer=lambda: keras.optimizers.RMSprop(),
+        network=network,
+        covers="the seed book's question-answering model (Deep Learning with Python §7.1.1): two int32 "
+        "inputs (token ids, 0 and the top ids included; stored as f64), Embedding 60×64 and 40×32, "
+        "LSTM 32 and 16 (last state), `concatenate`, Dense 20 softmax; categorical cross-entropy; rmsprop",
+    )
+
+
+@case("sequence_stack", seed=17)
+def sequence_stack(rng):
+    seq = keras.Input((10, 4), name="seq")
+    x = layers.GRU(6, return_sequences=True, name="gru")(seq)
+    x = layers.SimpleRNN(5, activation="relu", use_bias=False, return_sequences=True, name="rnn")(x)
+    x = layers.TimeDistributed(layers.Dense(3, name="dense"), name="frames")(x)
+    x = layers.Bidirectional(layers.LSTM(4, return_sequences=True, name="lstm"), merge_mode="sum", name="bi_sum")(x)
+    h = layers.GRU(3, recurrent_activation="hard_sigmoid", name="last")(x)
+    label = layers.Dense(2, activation="softmax", name="label")(h)
+    b = layers.Bidirectional(layers.GRU(2, name="gru_2"), merge_mode="concat", name="bi_concat")(x)
+    value = layers.Dense(1, name="value")(b)
+    model = randomize(keras.Model(seq, [label, value]), rng)
+    network = """
+pub struct SequenceStack {
+    let seq = Input(shape = (10, 4));
+    let x = GRU(6, return_sequences = true, name = "gru")(seq);
+    let x = SimpleRNN(5, activation = relu, use_bias = false, return_sequences = true, name = "rnn")(x);
+    let x = TimeDistributed(Dense(3, name = "dense"), name = "frames")(x);
+    let x = Bidirectional(LSTM(4, return_sequences = true, name = "lstm"), merge_mode = "sum", name = "bi_sum")(x);
+    let h = GRU(3, recurrent_activation = hard_sigmoid, name = "last")(x);
+    let label = Dense(2, activation = softmax, name = "label")(h);
+    let b = Bidirectional(GRU(2, name = "gru_2"), merge_mode = "concat", name = "bi_concat")(x);
+    let value = Dense(1, name = "value")(b);
+    Model(seq, [label, value]);
+    compile(
+        optimizer = adam,
+        loss = [categorical_crossentropy, mse],
+        loss_weights = [1.0, 0.5],
+    );
+}"""
+    return Case(
+        model=model,
+        inputs={"seq": rng.standard_normal((BATCH, 10, 4))},
+        targets={"label": one_hot(rng, 2), "value": rng.standard_normal((BATCH, 1))},
+        loss=["categorical_crossentropy", "mse"],
+        loss_weights=[1.0, 0.5],
+        optimizer=lambda: keras.optimizers.Adam(),
+        network=network,
+        covers="GRU (reset_after) with return_sequences; SimpleRNN relu without bias; TimeDistributed(Dense); "
+        "Bidirectional(LSTM) with return_sequences, merge_mode `sum`; two heads from the sequence: "
+        "GRU with recurrent_activation hard_sigmoid (last state) → Dense softmax (categorical "
+        "cross-entropy), Bidirectional(GRU) last states `concat` → Dense 1 (mse); loss weights 1 and "
+        "0.5; adam",
+    )
+
+
+@case("bidi_merges", seed=18)
+def bidi_merges(rng):
+    seq = keras.Input((7, 3), name="seq")
+    a = layers.Bidirectional(layers.SimpleRNN(4, return_sequences=True, name="rnn"), merge_mode="mul",
+                             name="bi_mul")(seq)
+    a = layers.LayerNormalization(name="norm")(a)
+    b = layers.Bidirectional(layers.GRU(3, reset_after=False, return_sequences=True, name="gru"),
+                             merge_mode="ave", name="bi_ave")(a)
+    p = layers.Dense(3, activation="tanh", name="proj")(seq)
+    m = layers.add([b, p], name="skip")
+    m = layers.LSTM(3, activation="softsign", unit_forget_bias=False, return_sequences=True, name="lstm")(m)
+    g = layers.GlobalAveragePooling1D(name="gap")(m)
+    f = layers.Flatten(name="flat")(m)
+    h = layers.concatenate([g, f], name="cat")
+    out = layers.Dense(3, activation="softmax", name="out")(h)
+    model = randomize(keras.Model(seq, out), rng)
+    network = """
+pub struct BidiMerges {
+    let seq = Input(shape = (7, 3));
+    let a = Bidirectional(SimpleRNN(4, return_sequences = true, name = "rnn"), merge_mode = "mul", name = "bi_mul")(seq);
+    let a = LayerNormalization(name = "norm")(a);
+    let b = Bidirectional(GRU(3, reset_after = false, return_sequences = true, name = "gru"), merge_mode = "ave", name = "bi_ave")(a);
+    let p = Dense(3, activation = tanh, name = "proj")(seq);
+    let m = add([b, p], name = "skip");
+    let m = LSTM(3, activation = softsign, unit_forget_bias = false, return_sequences = true, name = "lstm")(m);
+    let g = GlobalAveragePooling1D(name = "gap")(m);
+    let f = Flatten(name = "flat")(m);
+    let h = concatenate([g, f], name = "cat");
+    let out = Dense(3, activation = softmax, name = "out")(h);
+    Model(seq, out);
+    compile(optimizer = Adam(learning_rate = 0.01), loss = categorical_crossentropy);
+}"""
+    return Case(
+        model=model,
+        inputs={"seq": rng.standard_normal((BATCH, 7, 3))},
+        targets={"out": one_hot(rng, 3)},
+        loss=["categorical_crossentropy"],
+        loss_weights=None,
+        optimizer=lambda: keras.optimizers.Adam(learning_rate=0.01),
+        network=network,
+        covers="Bidirectional(SimpleRNN) `mul` and Bidirectional(GRU with reset_after = false, bias [3U]) "
+        "`ave`, both with return_sequences; LayerNormalization per step; Dense tanh on the last axis of "
+        "a sequence; `add` of sequences; LSTM softsign with unit_forget_bias = false; "
+        "GlobalAveragePooling1D and Flatten of a sequence, `concatenate`; Adam(learning_rate = 0.01)",
+    )
+
+
+@case("per_step_head", seed=19)
+def per_step_head(rng):
+    seq = keras.Input((12, 3), name="seq")
+    h = layers.LSTM(5, return_sequences=True, name="lstm")(seq)
+    tags = layers.TimeDistributed(layers.Dense(4, activation="softmax", name="dense"), name="tags")(h)
+    level = layers.Dense(1, name="level")(h)
+    model = randomize(keras.Model(seq, [tags, level]), rng)
+    network = """
+pub struct PerStepHead {
+    let seq = Input(shape = (12, 3));
+    let h = LSTM(5, return_sequences = true, name = "lstm")(seq);
+    let tags = TimeDistributed(Dense(4, activation = softmax, name = "dense"), name = "tags")(h);
+    let level = Dense(1, name = "level")(h);
+    Model(seq, [tags, level]);
+    compile(optimizer = rmsprop, loss = [sparse_categorical_crossentropy, mse]);
+}"""
+    return Case(
+        model=model,
+        inputs={"seq": rng.standard_normal((BATCH, 12, 3))},
+        # a class index per step, [batch, steps, 1] (Keras takes [batch, steps] too, same loss)
+        targets={"tags": rng.integers(0, 4, (BATCH, 12, 1)).astype(np.float64),
+                 "level": rng.standard_normal((BATCH, 12, 1))},
+        loss=["sparse_categorical_crossentropy", "mse"],
+        loss_weights=None,
+        optimizer=lambda: keras.optimizers.RMSprop(),
+        network=network,
+        covers="per-step heads: LSTM with return_sequences → TimeDistributed(Dense 4 softmax) with sparse "
+        "categorical cross-entropy on a class index per step (target [batch, 12, 1]) and Dense 1 on the "
+        "last axis with mse (target [batch, 12, 1]); each loss the mean over batch and steps; rmsprop",
+    )
+
+
+@case("causal_stream", seed=20)
+def causal_stream(rng):
+    signal = keras.Input((16, 2), name="signal")
+    x = layers.Conv1D(4, 3, padding="causal", dilation_rate=2, name="conv")(signal)
+    x = layers.GRU(6, return_sequences=True, name="gru")(x)
+    x = layers.LSTM(5, return_sequences=True, name="lstm")(x)
+    y = layers.Dense(1, name="y")(x)
+    model = randomize(keras.Model(signal, y), rng)
+    network = """
+pub struct CausalStream {
+    let signal = Input(shape = (16, 2));
+    let x = Conv1D(4, 3, padding = "causal", dilation_rate = 2, name = "conv")(signal);
+    let x = GRU(6, return_sequences = true, name = "gru")(x);
+    let x = LSTM(5, return_sequences = true, name = "lstm")(x);
+    let y = Dense(1, name = "y")(x);
+    Model(signal, y);
+    compile(optimizer = sgd, loss = mse);
+}"""
+    return Case(
+        model=model,
+        inputs={"signal": rng.standard_normal((BATCH, 16, 2))},
+        targets={"y": rng.standard_normal((BATCH, 16, 1))},
+        loss=["mse"],
+        loss_weights=None,
+        optimizer=lambda: keras.optimizers.SGD(),
+        network=network,
+        covers="a streamable model: Conv1D `causal` with dilation 2 → GRU → LSTM (both with "
+        "return_sequences) → Dense 1 per step (mse over batch and steps, target [batch, 16, 1]); sgd "
+        "(for `step()` against the whole-sequence output)",
+    )
+
+
 # ------------------------------------------------------------ computation
 
 
