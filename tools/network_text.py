@@ -7,10 +7,18 @@ compares that model with the one a script built by hand: the same layers
 with the same classes and configurations, connected the same way, the same
 inputs and heads in order, and the same compile arguments. It covers the
 statements the scripts here write (`let v = Layer(…)(x);`, function-form
-merges, `Model(inputs, outputs);`, `compile(…);`).
+merges, `Model(inputs, outputs);`, `compile(…);`), and the sequence forms:
+`Input(shape = (12,), dtype = "int32")` (the dtype is part of the input
+layer's config, so it is compared), and wrapped layers such as
+`Bidirectional(LSTM(4, return_sequences = true, name = "lstm"), merge_mode
+= "sum", name = "bi")` and `TimeDistributed(Dense(3, name = "dense"), name
+= "frames")`, which run as nested Python calls; the wrapper's config holds
+the wrapped layer's (its units, activations, `reset_after`, name, …), so
+those are compared too.
 
-Used by tools/keras_fixtures.py, benches/keras_conv_baseline.py and
-tools/digits_cnn_keras.py. Needs keras (3.x).
+Used by tools/keras_fixtures.py, benches/keras_conv_baseline.py,
+benches/keras_seq_baseline.py, tools/digits_cnn_keras.py and
+tools/digits_rnn_keras.py. Needs keras (3.x).
 """
 import keyword
 import re
