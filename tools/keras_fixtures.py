@@ -556,7 +556,7 @@ def bidi_merges(rng):
     a = layers.Bidirectional(layers.SimpleRNN(4, return_sequences=True, name="rnn"), merge_mode="mul",
                              name="bi_mul")(seq)
     a = layers.LayerNormalization(name="norm")(a)
-    b = layers.Bidirectional(layers.GRU(3, reset_after=False, return_sequences=True, name="gru"),
+    b = layers.Bidirectional(layers.GRU(3, return_sequences=True, name="gru"),
                              merge_mode="ave", name="bi_ave")(a)
     p = layers.Dense(3, activation="tanh", name="proj")(seq)
     m = layers.add([b, p], name="skip")
@@ -571,7 +571,7 @@ pub struct BidiMerges {
     let seq = Input(shape = (7, 3));
     let a = Bidirectional(SimpleRNN(4, return_sequences = true, name = "rnn"), merge_mode = "mul", name = "bi_mul")(seq);
     let a = LayerNormalization(name = "norm")(a);
-    let b = Bidirectional(GRU(3, reset_after = false, return_sequences = true, name = "gru"), merge_mode = "ave", name = "bi_ave")(a);
+    let b = Bidirectional(GRU(3, return_sequences = true, name = "gru"), merge_mode = "ave", name = "bi_ave")(a);
     let p = Dense(3, activation = tanh, name = "proj")(seq);
     let m = add([b, p], name = "skip");
     let m = LSTM(3, activation = softsign, unit_forget_bias = false, return_sequences = true, name = "lstm")(m);
@@ -590,7 +590,7 @@ pub struct BidiMerges {
         loss_weights=None,
         optimizer=lambda: keras.optimizers.Adam(learning_rate=0.01),
         network=network,
-        covers="Bidirectional(SimpleRNN) `mul` and Bidirectional(GRU with reset_after = false, bias [3U]) "
+        covers="Bidirectional(SimpleRNN) `mul` and Bidirectional(GRU, bias [2, 3U]) "
         "`ave`, both with return_sequences; LayerNormalization per step; Dense tanh on the last axis of "
         "a sequence; `add` of sequences; LSTM softsign with unit_forget_bias = false; "
         "GlobalAveragePooling1D and Flatten of a sequence, `concatenate`; Adam(learning_rate = 0.01)",
