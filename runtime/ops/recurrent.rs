@@ -39,6 +39,7 @@
 
 mod cells;
 mod math;
+mod stream;
 #[cfg(test)]
 mod tests;
 
@@ -46,6 +47,7 @@ use crate::kernels::gemm::{gemm_nn, gemm_nt, gemm_tn, Layout, Start};
 use crate::vocab::Activation;
 use crate::Scalar;
 use cells::with_activations;
+pub use stream::step;
 
 /// Which cell, with its activations.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -456,112 +458,5 @@ pub fn backward<T: Scalar>(
     }
     if let Some(dx) = dx {
         gemm_tn(f, cols, g, kernel, w.gates, &mut dx[..cols * f], Start::Keep);
-    }
-}
-
-/// Units a streaming step computes at once: its buffers of the input and
-/// recurrent products hold this many values (every gate of a GRU up to 85
-/// units, of an LSTM up to 64, in one block).
-const STEP_BLOCK: usize = 256;
-
-/// One streaming step for one sample: `x_t` has `features` values, `state`
-/// ([`state_len`] values: `h`, then LSTM's `c`) is updated, `out` gets the
-/// new `h` (`units` values). Equals [`forward`] with `return_sequences`
-/// step by step, but for the order of the products' sums.
-///
-/// # Panics
-/// If a slice is shorter than the sizes need.
-#[allow(clippy::too_many_arguments)]
-pub fn step<T: Scalar>(
-    cell: Cell,
-    features: usize,
-    units: usize,
-    kernel: &[T],
-    recurrent_kernel: &[T],
-    bias: Option<&[T]>,
-    x_t: &[T],
-    state: &mut [T],
-    out: &mut [T],
-) {
-    let gates = cell.gates();
-    let g = gates * units;
-    let (bias_in, bias_rec) = split_bias(cell, g, bias);
-    let (kernel, rk, x_t) = (&kernel[..g * features], &recurrent_kernel[..g * units], &x_t[..features]);
-    let (h, c) = state[..state_len(cell, units)].split_at_mut(units);
-    let out = &mut out[..units];
-    let (act, ract) = cell.activations();
-    with_activations(
-        act,
-        ract,
-        #[inline(always)]
-        |act, ract| {
-            let mut p = [T::zero(); STEP_BLOCK];
-            let mut r = [T::zero(); STEP_BLOCK];
-            let block = STEP_BLOCK / gates;
-            let mut u0 = 0;
-            while u0 < units {
-                let len = block.min(units - u0);
-                // With every unit in the block, each gate's rows follow the
-                // previous gate's: one run of `g` rows.
-                let (runs, run) = if len == units { (1, g) } else { (gates, len) };
-                let (p, r) = (&mut p[..gates * len], &mut r[..gates * len]);
-                project(p, kernel, g, x_t, bias_in, runs, units, u0, run);
-                project(r, rk, g, h, bias_rec, runs, units, u0, run);
-                let (h_prev, h_new) = (&h[u0..u0 + len], &mut out[u0..u0 + len]);
-                match cell {
-                    Cell::SimpleRnn { .. } => cells::simple(act, len, p, r, h_new),
-                    Cell::Gru { .. } => cells::gru::<T, false>(act, ract, len, p, r, h_prev, h_new, &mut []),
-                    Cell::Lstm { .. } => {
-                        cells::lstm::<T, false>(act, ract, len, p, r, &mut c[u0..u0 + len], h_new, &mut [])
-                    }
-                }
-                u0 += len;
-            }
-        },
-    );
-    h.copy_from_slice(out);
-}
-
-/// `dst = bias + A·v` over `runs` runs of `run` rows of the column-major
-/// `rows × v.len()` matrix `a`, run `k` starting at row `k·stride + u0`
-/// (a block of units of each gate, or all rows as one run). Four columns
-/// at a time, so the sums stay in registers for longer.
-#[allow(clippy::too_many_arguments)]
-#[inline(always)]
-fn project<T: Scalar>(
-    dst: &mut [T],
-    a: &[T],
-    rows: usize,
-    v: &[T],
-    bias: Option<&[T]>,
-    runs: usize,
-    stride: usize,
-    u0: usize,
-    run: usize,
-) {
-    for k in 0..runs {
-        let first = k * stride + u0;
-        let d = &mut dst[k * run..][..run];
-        match bias {
-            Some(b) => d.copy_from_slice(&b[first..first + run]),
-            None => d.fill(T::zero()),
-        }
-        let mut quads = v.chunks_exact(4);
-        let mut j = 0;
-        for q in &mut quads {
-            let col = |i: usize| &a[(j + i) * rows + first..][..run];
-            let (c0, c1, c2, c3) = (col(0), col(1), col(2), col(3));
-            for i in 0..run {
-                d[i] += c0[i] * q[0] + c1[i] * q[1] + c2[i] * q[2] + c3[i] * q[3];
-            }
-            j += 4;
-        }
-        for &vj in quads.remainder() {
-            let c0 = &a[j * rows + first..][..run];
-            for i in 0..run {
-                d[i] += c0[i] * vj;
-            }
-            j += 1;
-        }
     }
 }
