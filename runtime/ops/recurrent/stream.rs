@@ -12,7 +12,7 @@ use crate::Scalar;
 
 /// One streaming step for one sample: `x_t` has `features` values, `state`
 /// ([`state_len`] values: `h`, then LSTM's `c`) is updated, `out` gets the
-/// new `h` (`units` values). Equals [`forward`] with `return_sequences`
+/// new `h` (`units` values). Equals [`forward`](super::forward) with `return_sequences`
 /// step by step, but for the order of the products' sums.
 ///
 /// # Panics
