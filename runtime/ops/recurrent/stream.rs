@@ -100,11 +100,31 @@ fn affine<T: Scalar>(dst: &mut [T], a: &[T], rows: usize, v: &[T], bias: Option<
     let (dst, a) = (&mut dst[..rows], &a[..rows * v.len()]);
     match rows.div_ceil(BLOCK) {
         0 | 1 if rows < BLOCK => {
+            // The first column's products start the sums beside the bias:
+            // a loop that only copied it, or zeroed the sums, would be a
+            // call to `memcpy` or `memset`.
+            let Some((&v0, rest)) = v.split_first() else {
+                match bias {
+                    Some(b) => dst.copy_from_slice(&b[..rows]),
+                    None => dst.fill(T::zero()),
+                }
+                return;
+            };
             match bias {
-                Some(b) => dst.copy_from_slice(&b[..rows]),
-                None => dst.fill(T::zero()),
+                Some(b) => {
+                    for ((d, &w), &b) in dst.iter_mut().zip(a).zip(b) {
+                        *d = b + w * v0;
+                    }
+                }
+                None => {
+                    for (d, &w) in dst.iter_mut().zip(a) {
+                        *d = w * v0;
+                    }
+                }
             }
-            for (col, &vj) in a.chunks_exact(rows).zip(v) {
+            // Columns by index: `chunks_exact` would divide.
+            for (j, &vj) in rest.iter().enumerate() {
+                let col = &a[(j + 1) * rows..][..rows];
                 for (d, &w) in dst.iter_mut().zip(col) {
                     *d += w * vj;
                 }
@@ -118,6 +138,8 @@ fn affine<T: Scalar>(dst: &mut [T], a: &[T], rows: usize, v: &[T], bias: Option<
 }
 
 /// [`affine`] with `N` blocks (`rows` in `(N−1)·16, N·16]`, at least 16).
+/// (Two sums a row over alternate columns, to halve the chains of adds,
+/// measured slower: the sums no longer fit in the registers.)
 #[inline(always)]
 fn blocks<T: Scalar, const N: usize>(dst: &mut [T], a: &[T], rows: usize, v: &[T], bias: Option<&[T]>) {
     let first: [usize; N] = core::array::from_fn(|b| (b * BLOCK).min(rows - BLOCK));
@@ -127,7 +149,9 @@ fn blocks<T: Scalar, const N: usize>(dst: &mut [T], a: &[T], rows: usize, v: &[T
             s.copy_from_slice(&bias[f..f + BLOCK]);
         }
     }
-    for (col, &vj) in a.chunks_exact(rows).zip(v) {
+    // Columns by index: `chunks_exact` would divide.
+    for (j, &vj) in v.iter().enumerate() {
+        let col = &a[j * rows..][..rows];
         for (s, &f) in sums.iter_mut().zip(&first) {
             let w = &col[f..f + BLOCK];
             for i in 0..BLOCK {
