@@ -554,6 +554,34 @@ mod tests {
         assert!(declined || c.iter().all(|v| v.is_nan()));
     }
 
+    /// `B` as columns of a wider matrix (`ldb > k`), as the recurrent
+    /// layers multiply every sample's state at one step, for every layout
+    /// and depths 1 to 9.
+    fn strided_b<T: Scalar>(tol: f64) {
+        for layout in [Layout::NN, Layout::NT, Layout::TN] {
+            for (m, n, k) in [(1, 3, 1), (5, 3, 1), (4, 7, 1), (1, 5, 4), (9, 2, 3), (17, 6, 9), (8, 1, 5)] {
+                let stored = if layout == Layout::NT { n } else { k };
+                let ldb = stored + 3;
+                let others = if layout == Layout::NT { k } else { n };
+                let a = data::<T>(m * k, m + n);
+                let b = data::<T>(others * ldb, k + 1);
+                let mut got = data::<T>(m * n, 5);
+                let mut want = got.clone();
+                T::gemm(layout, m, n, k, &a, &b, ldb, &mut got, Start::Keep, false);
+                portable(layout, m, n, k, &a, &b, ldb, &mut want, Start::Keep, false);
+                for (g, w) in got.iter().zip(&want) {
+                    assert!((g.as_f64() - w.as_f64()).abs() <= tol, "{layout:?} m={m} n={n} k={k}: {g:?} vs {w:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn strided_b_matches_portable() {
+        strided_b::<f64>(1e-13);
+        strided_b::<f32>(1e-5);
+    }
+
     #[test]
     #[should_panic(expected = "gemm: slices shorter")]
     fn short_slice_is_refused_by_the_trait_entry_too() {

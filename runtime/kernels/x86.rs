@@ -134,8 +134,10 @@ macro_rules! kernels_body {
                 // `cᵀ = Bt · aᵀ`, when no per-row bias breaks the symmetry.
                 Layout::NT if m == 1 && e.bias.is_null() => matvec(n, k, b, ldb, a, c, e),
                 Layout::NT => blocked::<true>(m, n, k, a, b, ldb, c, e),
-                // With `k = 1`, `Aᵀ·B` and `A·Bᵀ` are the same outer product.
-                Layout::TN if k == 1 => blocked::<true>(m, n, 1, a, b, ldb, c, e),
+                // With `k = 1`, `Aᵀ·B` and `A·Bᵀ` are the same outer product
+                // (when `B`'s values are adjacent: read as `Bᵀ`'s row, they
+                // must be one apart).
+                Layout::TN if k == 1 && ldb == 1 => blocked::<true>(m, n, 1, a, b, ldb, c, e),
                 // Packing pays for itself only when reused across columns.
                 Layout::TN if n < 4 => dots(m, n, k, a, b, ldb, c, e),
                 Layout::TN => packed_tn(m, n, k, a, b, ldb, c, e),

@@ -11,10 +11,12 @@ pub mod conv;
 pub mod dense;
 pub mod depthwise;
 pub mod dropout;
+pub mod embedding;
 pub mod merge;
 pub mod normalization;
 pub mod padding;
 pub mod pool;
+pub mod recurrent;
 pub mod simd;
 mod window;
 

@@ -1,0 +1,290 @@
+//! The streaming step: one sample, one time step, the recurrent layer's
+//! state carried by the caller. A layer of a few units is mostly fixed
+//! costs, so the small ones (every gate's rows within 64) run their two
+//! products on loops inlined beside the gate arithmetic, all compiled for
+//! the CPU's SIMD at once; larger ones use the matrix-vector kernel.
+
+use super::cells::{self, with_activations};
+use super::{split_bias, state_len, Cell};
+use crate::kernels::gemm::Start;
+use crate::vocab::Activation;
+use crate::Scalar;
+
+/// One streaming step for one sample: `x_t` has `features` values, `state`
+/// ([`state_len`] values: `h`, then LSTM's `c`) is updated, `out` gets the
+/// new `h` (`units` values). Equals [`forward`](super::forward) with `return_sequences`
+/// step by step, but for the order of the products' sums.
+///
+/// # Panics
+/// If a slice is shorter than the sizes need.
+#[allow(clippy::too_many_arguments)]
+pub fn step<T: Scalar>(
+    cell: Cell,
+    features: usize,
+    units: usize,
+    kernel: &[T],
+    recurrent_kernel: &[T],
+    bias: Option<&[T]>,
+    x_t: &[T],
+    state: &mut [T],
+    out: &mut [T],
+) {
+    let g = cell.gates() * units;
+    let (bias_in, bias_rec) = split_bias(cell, g, bias);
+    let (kernel, rk, x_t) = (&kernel[..g * features], &recurrent_kernel[..g * units], &x_t[..features]);
+    let (h, c) = state[..state_len(cell, units)].split_at_mut(units);
+    let out = &mut out[..units];
+    let parts = Parts { cell, features, units, kernel, rk, bias_in, bias_rec, x_t };
+    // The products' buffers on the stack, no larger than needed: zeroing
+    // 2 KB measured a tenth of a small layer's step.
+    if g <= SMALL {
+        // It updates `h` itself.
+        return small(&parts, h, c, out);
+    }
+    if g <= 128 {
+        step_blocks::<T, 128>(&parts, h, c, out);
+    } else {
+        step_blocks::<T, 256>(&parts, h, c, out);
+    }
+    h.copy_from_slice(out);
+}
+
+/// What [`step`] was given, its slices cut to their sizes.
+struct Parts<'a, T> {
+    cell: Cell,
+    features: usize,
+    units: usize,
+    kernel: &'a [T],
+    rk: &'a [T],
+    bias_in: Option<&'a [T]>,
+    bias_rec: Option<&'a [T]>,
+    x_t: &'a [T],
+}
+
+/// The most rows (gates·units) that [`small`] takes.
+const SMALL: usize = 64;
+
+/// [`step`] for at most [`SMALL`] rows: the products on [`affine`], inlined
+/// with the gate arithmetic into one function built for the CPU's SIMD.
+#[inline(always)]
+fn small<T: Scalar>(a: &Parts<T>, h: &mut [T], c: &mut [T], out: &mut [T]) {
+    let (cell, units) = (a.cell, a.units);
+    let g = cell.gates() * units;
+    let (act, ract) = cell.activations();
+    with_activations(
+        act,
+        ract,
+        #[inline(always)]
+        |act, ract| {
+            let mut p = [T::zero(); SMALL];
+            let mut r = [T::zero(); SMALL];
+            let (p, r) = (&mut p[..g], &mut r[..g]);
+            affine(p, a.kernel, g, a.x_t, a.bias_in);
+            affine(r, a.rk, g, h, a.bias_rec);
+            update(cell, act, ract, units, p, r, h, c, out);
+            copy(h, out);
+        },
+    );
+}
+
+/// Rows of one block of [`affine`]'s sums.
+const BLOCK: usize = 16;
+
+/// `dst = bias + A·v` for the column-major `rows × v.len()` matrix `a`
+/// (`rows` at most [`SMALL`]): in blocks of sixteen rows, every block's
+/// sums in registers through one pass over the columns (so that the
+/// blocks' chains of dependent adds run side by side); the last block
+/// overlaps the one before rather than run short.
+#[inline(always)]
+fn affine<T: Scalar>(dst: &mut [T], a: &[T], rows: usize, v: &[T], bias: Option<&[T]>) {
+    let (dst, a) = (&mut dst[..rows], &a[..rows * v.len()]);
+    match rows.div_ceil(BLOCK) {
+        0 | 1 if rows < BLOCK => {
+            // The first column's products start the sums beside the bias:
+            // a loop that only copied it, or zeroed the sums, would be a
+            // call to `memcpy` or `memset`.
+            let Some((&v0, rest)) = v.split_first() else {
+                match bias {
+                    Some(b) => dst.copy_from_slice(&b[..rows]),
+                    None => dst.fill(T::zero()),
+                }
+                return;
+            };
+            match bias {
+                Some(b) => {
+                    for ((d, &w), &b) in dst.iter_mut().zip(a).zip(b) {
+                        *d = b + w * v0;
+                    }
+                }
+                None => {
+                    for (d, &w) in dst.iter_mut().zip(a) {
+                        *d = w * v0;
+                    }
+                }
+            }
+            // Columns by index: `chunks_exact` would divide.
+            for (j, &vj) in rest.iter().enumerate() {
+                let col = &a[(j + 1) * rows..][..rows];
+                for (d, &w) in dst.iter_mut().zip(col) {
+                    *d += w * vj;
+                }
+            }
+        }
+        1 => blocks::<T, 1>(dst, a, rows, v, bias),
+        2 => blocks::<T, 2>(dst, a, rows, v, bias),
+        3 => blocks::<T, 3>(dst, a, rows, v, bias),
+        _ => blocks::<T, 4>(dst, a, rows, v, bias),
+    }
+}
+
+/// [`affine`] with `N` blocks (`rows` in `(N−1)·16, N·16]`, at least 16).
+/// (Two sums a row over alternate columns, to halve the chains of adds,
+/// measured slower: the sums no longer fit in the registers.)
+#[inline(always)]
+fn blocks<T: Scalar, const N: usize>(dst: &mut [T], a: &[T], rows: usize, v: &[T], bias: Option<&[T]>) {
+    let first: [usize; N] = core::array::from_fn(|b| (b * BLOCK).min(rows - BLOCK));
+    let mut sums = [[T::zero(); BLOCK]; N];
+    if let Some(bias) = bias {
+        for (s, &f) in sums.iter_mut().zip(&first) {
+            s.copy_from_slice(&bias[f..f + BLOCK]);
+        }
+    }
+    // Columns by index: `chunks_exact` would divide.
+    for (j, &vj) in v.iter().enumerate() {
+        let col = &a[j * rows..][..rows];
+        for (s, &f) in sums.iter_mut().zip(&first) {
+            let w = &col[f..f + BLOCK];
+            for i in 0..BLOCK {
+                s[i] += w[i] * vj;
+            }
+        }
+    }
+    for (s, &f) in sums.iter().zip(&first) {
+        dst[f..f + BLOCK].copy_from_slice(s);
+    }
+}
+
+/// `dst = src` (equal lengths) as fixed-size moves of eight and a tail,
+/// rather than a call to `memcpy` for a few dozen values.
+#[inline(always)]
+fn copy<T: Copy>(dst: &mut [T], src: &[T]) {
+    let mut d = dst.chunks_exact_mut(8);
+    let mut s = src.chunks_exact(8);
+    for (d, s) in (&mut d).zip(&mut s) {
+        d.copy_from_slice(s);
+    }
+    for (d, &s) in d.into_remainder().iter_mut().zip(s.remainder()) {
+        *d = s;
+    }
+}
+
+/// [`step`] with buffers of `CAP` values for the input and recurrent
+/// products: in one block when every gate's rows fit (the products then
+/// on the SIMD matrix-vector kernel), else a block of units at a time
+/// (each gate's rows of those units), with `c` updated in place and the
+/// new `h` in `out`.
+#[inline(always)]
+fn step_blocks<T: Scalar, const CAP: usize>(a: &Parts<T>, h: &[T], c: &mut [T], out: &mut [T]) {
+    let (cell, units) = (a.cell, a.units);
+    let gates = cell.gates();
+    let g = gates * units;
+    let mut p = [T::zero(); CAP];
+    let mut r = [T::zero(); CAP];
+    let (act, ract) = cell.activations();
+    if g <= CAP {
+        let (p, r) = (&mut p[..g], &mut r[..g]);
+        T::matvec(g, a.features, a.kernel, a.x_t, p, a.bias_in.map_or(Start::Zero, Start::Bias), false);
+        T::matvec(g, units, a.rk, h, r, a.bias_rec.map_or(Start::Zero, Start::Bias), false);
+        with_activations(
+            act,
+            ract,
+            #[inline(always)]
+            |act, ract| update(cell, act, ract, units, p, r, h, c, out),
+        );
+        return;
+    }
+    with_activations(
+        act,
+        ract,
+        #[inline(always)]
+        |act, ract| {
+            let block = CAP / gates;
+            let mut u0 = 0;
+            while u0 < units {
+                let len = block.min(units - u0);
+                let (p, r) = (&mut p[..gates * len], &mut r[..gates * len]);
+                project(p, a.kernel, g, a.x_t, a.bias_in, gates, units, u0, len);
+                project(r, a.rk, g, h, a.bias_rec, gates, units, u0, len);
+                // LSTM's cell states of the block (other cells have none).
+                let c = c.get_mut(u0..u0 + len).unwrap_or_default();
+                update(cell, act, ract, len, p, r, &h[u0..u0 + len], c, &mut out[u0..u0 + len]);
+                u0 += len;
+            }
+        },
+    );
+}
+
+/// One step's gate arithmetic for a block of `len` units.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn update<T: Scalar>(
+    cell: Cell,
+    act: Activation,
+    ract: Activation,
+    len: usize,
+    p: &mut [T],
+    r: &[T],
+    h_prev: &[T],
+    c: &mut [T],
+    h_new: &mut [T],
+) {
+    match cell {
+        Cell::SimpleRnn { .. } => cells::simple(act, len, p, r, h_new),
+        Cell::Gru { .. } => cells::gru::<T, false>(act, ract, len, p, r, h_prev, h_new, &mut []),
+        Cell::Lstm { .. } => cells::lstm::<T, false>(act, ract, len, p, r, c, h_new, &mut []),
+    }
+}
+
+/// `dst = bias + A·v` over `runs` runs of `run` rows of the column-major
+/// `rows × v.len()` matrix `a`, run `k` starting at row `k·stride + u0`
+/// (a block of units of each gate). Four columns at a time, so the sums
+/// stay in registers for longer.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn project<T: Scalar>(
+    dst: &mut [T],
+    a: &[T],
+    rows: usize,
+    v: &[T],
+    bias: Option<&[T]>,
+    runs: usize,
+    stride: usize,
+    u0: usize,
+    run: usize,
+) {
+    for k in 0..runs {
+        let first = k * stride + u0;
+        let d = &mut dst[k * run..][..run];
+        match bias {
+            Some(b) => d.copy_from_slice(&b[first..first + run]),
+            None => d.fill(T::zero()),
+        }
+        let mut quads = v.chunks_exact(4);
+        let mut j = 0;
+        for q in &mut quads {
+            let col = |i: usize| &a[(j + i) * rows + first..][..run];
+            let (c0, c1, c2, c3) = (col(0), col(1), col(2), col(3));
+            for i in 0..run {
+                d[i] += c0[i] * q[0] + c1[i] * q[1] + c2[i] * q[2] + c3[i] * q[3];
+            }
+            j += 4;
+        }
+        for &vj in quads.remainder() {
+            let c0 = &a[j * rows + first..][..run];
+            for i in 0..run {
+                d[i] += c0[i] * vj;
+            }
+            j += 1;
+        }
+    }
+}
