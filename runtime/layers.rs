@@ -275,6 +275,68 @@ impl<T: Scalar, const F: usize, const U: usize, const GU: usize> GruReset<T, F, 
     }
 }
 
+/// A `Bidirectional` recurrent layer: two copies of the wrapped layer
+/// (`F` features, `U` units, `GU` = gates·`U`), the forward one reading the
+/// steps in order, the backward one from the last step; `BR` bias rows
+/// (2 for a GRU with `reset_after`, else 1).
+#[derive(Clone, Debug, PartialEq)]
+#[repr(C, align(64))]
+pub struct Bidirectional<T: Scalar, const F: usize, const U: usize, const GU: usize, const BR: usize> {
+    /// The forward copy's `[F, gates·U]` kernel, as its column-major transpose.
+    pub forward_kernel: SMatrix<T, GU, F>,
+    /// The forward copy's `[U, gates·U]` recurrent kernel, likewise.
+    pub forward_recurrent_kernel: SMatrix<T, GU, U>,
+    /// The forward copy's bias (`[gates·U]`, or a GRU's `[2, 3U]`).
+    pub forward_bias: SMatrix<T, GU, BR>,
+    /// The backward copy's kernel.
+    pub backward_kernel: SMatrix<T, GU, F>,
+    /// The backward copy's recurrent kernel.
+    pub backward_recurrent_kernel: SMatrix<T, GU, U>,
+    /// The backward copy's bias.
+    pub backward_bias: SMatrix<T, GU, BR>,
+}
+
+impl<T: Scalar, const F: usize, const U: usize, const GU: usize, const BR: usize> Bidirectional<T, F, U, GU, BR> {
+    /// All zeros.
+    pub fn zeros() -> Self {
+        Self {
+            forward_kernel: SMatrix::zeros(),
+            forward_recurrent_kernel: SMatrix::zeros(),
+            forward_bias: SMatrix::zeros(),
+            backward_kernel: SMatrix::zeros(),
+            backward_recurrent_kernel: SMatrix::zeros(),
+            backward_bias: SMatrix::zeros(),
+        }
+    }
+}
+
+/// A `Bidirectional` recurrent layer whose wrapped layer has
+/// `use_bias = false`.
+#[derive(Clone, Debug, PartialEq)]
+#[repr(C, align(64))]
+pub struct BidirectionalNoBias<T: Scalar, const F: usize, const U: usize, const GU: usize> {
+    /// The forward copy's kernel.
+    pub forward_kernel: SMatrix<T, GU, F>,
+    /// The forward copy's recurrent kernel.
+    pub forward_recurrent_kernel: SMatrix<T, GU, U>,
+    /// The backward copy's kernel.
+    pub backward_kernel: SMatrix<T, GU, F>,
+    /// The backward copy's recurrent kernel.
+    pub backward_recurrent_kernel: SMatrix<T, GU, U>,
+}
+
+impl<T: Scalar, const F: usize, const U: usize, const GU: usize> BidirectionalNoBias<T, F, U, GU> {
+    /// All zeros.
+    pub fn zeros() -> Self {
+        Self {
+            forward_kernel: SMatrix::zeros(),
+            forward_recurrent_kernel: SMatrix::zeros(),
+            backward_kernel: SMatrix::zeros(),
+            backward_recurrent_kernel: SMatrix::zeros(),
+        }
+    }
+}
+
 /// An `Embedding` of `V` ids (Keras's `input_dim`) into `D` values
 /// (`output_dim`).
 #[derive(Clone, Debug, PartialEq)]

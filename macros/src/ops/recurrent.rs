@@ -373,13 +373,13 @@ impl Op for Recurrent {
 
     fn param_type(&self, inputs: &[&Shape], _: &Shape) -> Option<ParamType> {
         let p = crate::expand::private();
-        let (f, u, gu, br) =
-            (lit(inputs[0].last()), lit(self.units), lit(self.cell.gates() * self.units), lit(self.bias_rows()));
-        let (path, generics) = if self.use_bias {
-            (quote!(#p::layers::Recurrent), quote!(<T, #f, #u, #gu, #br>))
-        } else {
-            (quote!(#p::layers::RecurrentNoBias), quote!(<T, #f, #u, #gu>))
+        let (f, u, gu) = (lit(inputs[0].last()), lit(self.units), lit(self.cell.gates() * self.units));
+        let path = match (self.use_bias, self.cell) {
+            (false, _) => quote!(#p::layers::RecurrentNoBias),
+            (true, CellKind::Gru) => quote!(#p::layers::GruReset),
+            (true, _) => quote!(#p::layers::Recurrent),
         };
+        let generics = quote!(<T, #f, #u, #gu>);
         let bias = if self.use_bias { ", bias" } else { "" };
         Some(ParamType { path, generics, doc: format!("({}): kernel, recurrent kernel{bias}.", self.cell.class()) })
     }
