@@ -354,3 +354,89 @@ fn losses_on_every_step() {
     check_gradients(&model, n, &inputs, &targets, None);
     check_gradients(&model, n, &inputs, &targets, Some(&[1.0, 0.25, 3.0]));
 }
+
+staticnet::network! {
+    /// Every recurrent layer with and without `return_sequences`, with and
+    /// without a bias, with other activations, stacked; a head on the last
+    /// states and one on every step.
+    pub struct Recurrent {
+        let x = Input(shape = (5, 3));
+        let a = SimpleRNN(4, return_sequences = true)(x);
+        let b = SimpleRNN(3, activation = relu)(x);
+        let c = GRU(4, return_sequences = true)(a);
+        let d = GRU(3)(x);
+        let e = LSTM(4, return_sequences = true)(x);
+        let f = LSTM(3, use_bias = false)(e);
+        let g = GRU(2, use_bias = false, return_sequences = true)(c);
+        let h = LSTM(2, activation = gelu, recurrent_activation = hard_sigmoid)(g);
+        let i = GRU(2, activation = softsign, recurrent_activation = silu)(e);
+        let j = SimpleRNN(2, use_bias = false, return_sequences = true)(e);
+        let last = concatenate([b, d, f, h, i]);
+        let out = Dense(2, activation = softmax, name = "out")(last);
+        let every = concatenate([a, c, e, g, j]);
+        let steps = TimeDistributed(Dense(2), name = "steps")(every);
+        Model(x, [out, steps]);
+        compile(loss = [categorical_crossentropy, mse]);
+    }
+}
+
+#[test]
+fn recurrent_layers_through_time() {
+    let mut rng = SplitMix64::new(19);
+    let model = Recurrent::<f64>::new(20);
+    let (inputs, targets) = data_for::<Recurrent<f64>>(&mut rng, 3);
+    check_gradients(&model, 3, &inputs, &targets, None);
+    check_gradients(&model, 3, &inputs, &targets, Some(&[0.5, 2.0, 1.0]));
+}
+
+staticnet::network! {
+    /// `Bidirectional` in each merge mode, with and without
+    /// `return_sequences`, over each cell.
+    pub struct BothWays {
+        let x = Input(shape = (4, 2));
+        let a = Bidirectional(LSTM(3, return_sequences = true), merge_mode = "concat")(x);
+        let b = Bidirectional(GRU(3), merge_mode = "sum")(a);
+        let c = Bidirectional(SimpleRNN(2, return_sequences = true), merge_mode = "mul")(x);
+        let d = Bidirectional(LSTM(2, use_bias = false), merge_mode = "ave")(c);
+        let e = Bidirectional(GRU(2, return_sequences = true))(c);
+        let f = Flatten()(e);
+        let out = Dense(1, name = "out")(concatenate([b, d, f]));
+        Model(x, out);
+        compile(loss = mse);
+    }
+}
+
+#[test]
+fn bidirectional_merge_modes() {
+    let mut rng = SplitMix64::new(21);
+    let model = BothWays::<f64>::new(22);
+    let (inputs, targets) = data_for::<BothWays<f64>>(&mut rng, 3);
+    check_gradients(&model, 3, &inputs, &targets, None);
+}
+
+staticnet::network! {
+    /// Token ids through an `Embedding` (its table's gradient) into an
+    /// LSTM, joined with a second sequence of values.
+    pub struct Tokens {
+        let ids = Input(shape = (6,), dtype = "int32");
+        let values = Input(shape = (6, 2));
+        let x = Embedding(10, 4)(ids);
+        let y = concatenate([x, values]);
+        let h = LSTM(3)(y);
+        let out = Dense(3, activation = softmax, name = "out")(h);
+        Model([ids, values], out);
+        compile(loss = categorical_crossentropy);
+    }
+}
+
+#[test]
+fn embedding_into_a_recurrent_layer() {
+    let mut rng = SplitMix64::new(23);
+    let model = Tokens::<f64>::new(24);
+    let n = 3;
+    // ids repeat within a sample, so a row of the table gathers several steps
+    let ids: Vec<f64> = (0..6 * n).map(|_| rng.below(5) as f64).collect();
+    let values = uniform(&mut rng, 12 * n, -1.0, 1.0);
+    let targets = vec![one_hot(&mut rng, 3, n)];
+    check_gradients(&model, n, &[ids, values], &targets, None);
+}
