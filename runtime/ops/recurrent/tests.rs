@@ -264,7 +264,7 @@ fn step_matches_forward() {
     }
     let mut seed = 1000;
     for cell in cells() {
-        for units in [1, 4, 7, 16, 64, 65, 86, 257] {
+        for units in [1, 4, 7, 16, 24, 30, 64, 65, 86, 257] {
             for (features, with_bias) in [(1, true), (3, false)] {
                 seed += 1;
                 let s = Shape { steps: 6, features, units, return_sequences: true, reverse: false };
