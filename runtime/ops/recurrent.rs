@@ -36,6 +36,10 @@
 //! - GRU and LSTM whose activation or recurrent activation needs its input
 //!   for its slope (gelu, silu, mish): `pre` `G·steps`, the gates'
 //!   pre-activations.
+//!
+//! [`infer`] (inference, no backward) keeps `gates`, two state slots per
+//! sample in `h` (and `c`) that take turns, and one step's recurrent
+//! products: [`infer_work_len`].
 
 mod cells;
 mod math;
@@ -118,11 +122,15 @@ pub struct Shape {
 }
 
 /// The per-sample lengths of `work`'s regions, in order: gates, h, ds, dh,
-/// c, dc, rh, pre (0 for a region the cell does not use).
-const fn region_lens(cell: Cell, s: &Shape) -> [usize; 8] {
+/// c, dc, rh, pre (0 for a region the cell does not use); without `train`,
+/// what [`infer`] needs: two state slots and one step's recurrent product.
+const fn region_lens(cell: Cell, s: &Shape, train: bool) -> [usize; 8] {
     let (u, g) = (s.units, cell.gates() * s.units);
-    let slots = s.steps + 1;
     let lstm = matches!(cell, Cell::Lstm { .. });
+    if !train {
+        return [g * s.steps, 2 * u, g, 0, if lstm { 2 * u } else { 0 }, 0, 0, 0];
+    }
+    let slots = s.steps + 1;
     let gru = matches!(cell, Cell::Gru { .. });
     [
         g * s.steps,
@@ -136,12 +144,8 @@ const fn region_lens(cell: Cell, s: &Shape) -> [usize; 8] {
     ]
 }
 
-/// Scalars per sample that [`forward`] needs in `work` (the module's docs
-/// give the layout): `G·steps + U·(steps+1) + G·(steps+1) + U` with
-/// `G = gates·U`, plus `U·(steps+1) + U` for LSTM, `U·steps` for GRU, and
-/// `G·steps` for a GRU or LSTM with gelu, silu or mish.
-pub const fn work_len(cell: Cell, s: &Shape) -> usize {
-    let lens = region_lens(cell, s);
+/// The sum of `lens`.
+const fn total(lens: [usize; 8]) -> usize {
     let mut sum = 0;
     let mut i = 0;
     while i < lens.len() {
@@ -149,6 +153,21 @@ pub const fn work_len(cell: Cell, s: &Shape) -> usize {
         i += 1;
     }
     sum
+}
+
+/// Scalars per sample that [`forward`] needs in `work` (the module's docs
+/// give the layout): `G·steps + U·(steps+1) + G·(steps+1) + U` with
+/// `G = gates·U`, plus `U·(steps+1) + U` for LSTM, `U·steps` for GRU, and
+/// `G·steps` for a GRU or LSTM with gelu, silu or mish.
+pub const fn work_len(cell: Cell, s: &Shape) -> usize {
+    total(region_lens(cell, s, true))
+}
+
+/// Scalars per sample that [`infer`] needs in `work`: `G·steps + 2U + G`
+/// with `G = gates·U`, plus `2U` for LSTM (the input projections of every
+/// step, the last two states and one step's recurrent product).
+pub const fn infer_work_len(cell: Cell, s: &Shape) -> usize {
+    total(region_lens(cell, s, false))
 }
 
 /// Scalars of state per sample: `U` (SimpleRNN, GRU), `2U` (LSTM: `h`
@@ -173,14 +192,14 @@ struct Work<'a, T> {
 }
 
 impl<'a, T> Work<'a, T> {
-    fn split(cell: Cell, s: &Shape, n: usize, work: &'a mut [T]) -> Self {
+    fn split(cell: Cell, s: &Shape, n: usize, train: bool, work: &'a mut [T]) -> Self {
         let mut rest = work;
         let mut take = |len: usize| {
             let (part, tail) = core::mem::take(&mut rest).split_at_mut(len * n);
             rest = tail;
             part
         };
-        let [gates, h, ds, dh, c, dc, rh, pre] = region_lens(cell, s);
+        let [gates, h, ds, dh, c, dc, rh, pre] = region_lens(cell, s, train);
         Work {
             gates: take(gates),
             h: take(h),
@@ -205,15 +224,15 @@ fn slots(s: &Shape, t: usize) -> (usize, usize) {
     }
 }
 
-/// The two adjacent state slots of step `t` in one sample's block of
-/// `len`-value slots: (before, after).
+/// The state slots `before` and `after` (adjacent) in one sample's block
+/// of `len`-value slots.
 #[inline(always)]
-fn pair<'b, T>(s: &Shape, block: &'b mut [T], t: usize, len: usize) -> (&'b mut [T], &'b mut [T]) {
-    let (a, b) = block[t * len..(t + 2) * len].split_at_mut(len);
-    if s.reverse {
-        (b, a)
-    } else {
+fn pair<T>(block: &mut [T], before: usize, after: usize, len: usize) -> (&mut [T], &mut [T]) {
+    let (a, b) = block[before.min(after) * len..][..2 * len].split_at_mut(len);
+    if before < after {
         (a, b)
+    } else {
+        (b, a)
     }
 }
 
@@ -272,6 +291,43 @@ pub fn forward<T: Scalar>(
     work: &mut [T],
     out: &mut [T],
 ) {
+    run(cell, s, kernel, recurrent_kernel, bias, x, true, work, out);
+}
+
+/// [`forward`] for inference: the same `out`, with `work` holding only
+/// [`infer_work_len`]`·n` scalars (nothing for [`backward`]).
+///
+/// # Panics
+/// If a slice is shorter than the sizes need.
+#[allow(clippy::too_many_arguments)]
+pub fn infer<T: Scalar>(
+    cell: Cell,
+    s: &Shape,
+    kernel: &[T],
+    recurrent_kernel: &[T],
+    bias: Option<&[T]>,
+    x: &[T],
+    work: &mut [T],
+    out: &mut [T],
+) {
+    run(cell, s, kernel, recurrent_kernel, bias, x, false, work, out);
+}
+
+/// [`forward`] when `train`, else [`infer`]: with `train` every step's
+/// state has its slot (see the module's docs), else two slots take turns
+/// (the `k`-th step run reads slot `k mod 2`).
+#[allow(clippy::too_many_arguments)]
+fn run<T: Scalar>(
+    cell: Cell,
+    s: &Shape,
+    kernel: &[T],
+    recurrent_kernel: &[T],
+    bias: Option<&[T]>,
+    x: &[T],
+    train: bool,
+    work: &mut [T],
+    out: &mut [T],
+) {
     let (steps, f, u) = (s.steps, s.features, s.units);
     let g = cell.gates() * u;
     let n = samples(s, x.len());
@@ -279,21 +335,23 @@ pub fn forward<T: Scalar>(
         return;
     }
     let cols = n * steps;
-    let w = Work::split(cell, s, n, work);
+    let w = Work::split(cell, s, n, train, work);
     let (bias_in, bias_rec) = split_bias(cell, g, bias);
     gemm_nn(g, cols, f, kernel, &x[..cols * f], w.gates, bias_in.map_or(Start::Zero, Start::Bias), false);
-    let zero_slot = if s.reverse { steps } else { 0 };
-    for block in w.h.chunks_exact_mut((steps + 1) * u) {
+    let slots_per = if train { steps + 1 } else { 2 };
+    let zero_slot = if train && s.reverse { steps } else { 0 };
+    for block in w.h.chunks_exact_mut(slots_per * u) {
         block[zero_slot * u..][..u].fill(T::zero());
     }
-    for block in w.c.chunks_exact_mut((steps + 1) * u) {
+    for block in w.c.chunks_exact_mut(slots_per * u) {
         block[zero_slot * u..][..u].fill(T::zero());
     }
     let (act, ract) = cell.activations();
+    let saves_pre = train && cell.saves_pre();
     let rec = &mut w.ds[..g * n];
     for k in 0..steps {
         let t = if s.reverse { steps - 1 - k } else { k };
-        let (before, _) = slots(s, t);
+        let (before, after) = if train { slots(s, t) } else { (k % 2, 1 - k % 2) };
         if k == 0 {
             // The state before is zero: the product is its bias.
             for col in rec.chunks_exact_mut(g) {
@@ -304,7 +362,7 @@ pub fn forward<T: Scalar>(
             }
         } else {
             let start = bias_rec.map_or(Start::Zero, Start::Bias);
-            product(Layout::NN, g, n, u, recurrent_kernel, &w.h[before * u..], (steps + 1) * u, rec, start);
+            product(Layout::NN, g, n, u, recurrent_kernel, &w.h[before * u..], slots_per * u, rec, start);
         }
         let last = k + 1 == steps;
         with_activations(
@@ -316,21 +374,23 @@ pub fn forward<T: Scalar>(
                     let col = sample * steps + t;
                     let p = &mut w.gates[col * g..][..g];
                     let r = &rec[sample * g..][..g];
-                    let (h_prev, h_new) = pair(s, &mut w.h[sample * (steps + 1) * u..], t, u);
+                    let (h_prev, h_new) = pair(&mut w.h[sample * slots_per * u..], before, after, u);
                     match cell {
                         Cell::SimpleRnn { .. } => cells::simple(act, u, p, r, h_new),
                         Cell::Gru { .. } => {
-                            w.rh[col * u..][..u].copy_from_slice(&r[2 * u..3 * u]);
-                            if cell.saves_pre() {
+                            if train {
+                                w.rh[col * u..][..u].copy_from_slice(&r[2 * u..3 * u]);
+                            }
+                            if saves_pre {
                                 cells::gru::<T, true>(act, ract, u, p, r, h_prev, h_new, &mut w.pre[col * g..]);
                             } else {
                                 cells::gru::<T, false>(act, ract, u, p, r, h_prev, h_new, &mut []);
                             }
                         }
                         Cell::Lstm { .. } => {
-                            let (c_prev, c) = pair(s, &mut w.c[sample * (steps + 1) * u..], t, u);
+                            let (c_prev, c) = pair(&mut w.c[sample * slots_per * u..], before, after, u);
                             c.copy_from_slice(c_prev);
-                            if cell.saves_pre() {
+                            if saves_pre {
                                 cells::lstm::<T, true>(act, ract, u, p, r, c, h_new, &mut w.pre[col * g..]);
                             } else {
                                 cells::lstm::<T, false>(act, ract, u, p, r, c, h_new, &mut []);
@@ -385,7 +445,7 @@ pub fn backward<T: Scalar>(
         return;
     }
     let (cols, slots_all) = (n * steps, n * (steps + 1));
-    let w = Work::split(cell, s, n, work);
+    let w = Work::split(cell, s, n, true, work);
     w.dh.fill(T::zero());
     w.dc.fill(T::zero());
     // The slot no step's gradient lands in.

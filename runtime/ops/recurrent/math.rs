@@ -1,8 +1,9 @@
 //! The gates' sigmoid and tanh, written so that a loop over a layer's units
 //! vectorizes: libm's `expf` and `tanhf` are calls, one element at a time,
 //! and at three per unit they would cost a streaming GRU step more than its
-//! matrix products. Both come from one `expm1` (range reduction by `ln 2`,
-//! a Taylor polynomial, the power of two built from its bits), within a few
+//! matrix products. Both come from `e^y` split as `2^n·(1 + q)` (range
+//! reduction by `ln 2`, a Taylor polynomial for `q`, the power of two built
+//! from its bits), which gives `e^y ± 1` without cancellation, within a few
 //! ulp in `f32` and `f64`; every other activation is
 //! [`Activation::scalar`].
 
@@ -55,7 +56,7 @@ pub(crate) fn tanh<T: Scalar>(x: T) -> T {
 }
 
 /// The three functions for one float type: `$f` with its bits `$bits`,
-/// mantissa width, exponent bias, clamp range for `expm1`'s argument (so
+/// mantissa width, exponent bias, clamp range for `exp_parts`'s argument (so
 /// that `2^n` stays a normal number or zero), `ln 2` in two parts, and
 /// `$poly`, `(e^r − 1) / r` on `|r| ≤ ln 2 / 2`.
 macro_rules! float_math {
@@ -66,10 +67,12 @@ macro_rules! float_math {
             /// then sits in the low bits.
             const SHIFTER: $f = 1.5 * (1u64 << $mant) as $f;
 
-            /// `e^y − 1`, accurate near 0 (no cancellation) and saturating
-            /// at −1 below the clamp.
+            /// `e^y = s·(1 + q)` as `(s, s·q)`, `s` a power of two and
+            /// `|q| < 0.42`, so that `e^y ± 1` is `(s ± 1) + s·q` with no
+            /// cancellation near 0 and one add after the product (which
+            /// the divisions below wait on); saturating below the clamp.
             #[inline(always)]
-            pub(super) fn expm1(y: $f) -> $f {
+            pub(super) fn exp_parts(y: $f) -> ($f, $f) {
                 let y = y.clamp($lo, $hi);
                 let t = y * core::f64::consts::LOG2_E as $f + SHIFTER;
                 let n = t - SHIFTER;
@@ -79,12 +82,14 @@ macro_rules! float_math {
                 let q = r * $poly(r);
                 let n = (t.to_bits() as $int).wrapping_sub(SHIFTER.to_bits() as $int);
                 let scale = <$f>::from_bits((n + $bias).wrapping_shl($mant) as $bits);
-                scale * q + (scale - 1.0)
+                (scale, scale * q)
             }
 
+            /// `1 / (1 + e^−x)`.
             #[inline(always)]
             pub(super) fn sigmoid(x: $f) -> $f {
-                1.0 / (2.0 + expm1(-x))
+                let (s, sq) = exp_parts(-x);
+                1.0 / ((s + 1.0) + sq)
             }
 
             /// `tanh |x| = −m / (2 + m)` with `m = e^(−2|x|) − 1`, then
@@ -92,8 +97,8 @@ macro_rules! float_math {
             #[inline(always)]
             pub(super) fn tanh(x: $f) -> $f {
                 let abs = <$f>::from_bits(x.to_bits() & !SIGN);
-                let m = expm1(-2.0 * abs);
-                let t = -m / (2.0 + m);
+                let (s, sq) = exp_parts(-2.0 * abs);
+                let t = ((1.0 - s) - sq) / ((s + 1.0) + sq);
                 <$f>::from_bits(t.to_bits() | (x.to_bits() & SIGN))
             }
         }

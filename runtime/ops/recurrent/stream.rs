@@ -1,8 +1,11 @@
 //! The streaming step: one sample, one time step, the recurrent layer's
-//! state carried by the caller. A layer of a few units is mostly fixed
-//! costs, so the small ones (every gate's rows within 64) run their two
-//! products on loops inlined beside the gate arithmetic, all compiled for
-//! the CPU's SIMD at once; larger ones use the matrix-vector kernel.
+//! state carried by the caller. A layer of a few units is mostly latency
+//! (in a GRU step, two activations one after the other) and fixed costs,
+//! so the small ones (every gate's rows within 96) run their two products
+//! on loops inlined beside the gate arithmetic, all compiled for the CPU's
+//! SIMD at once; larger ones use the matrix-vector kernel. (Eight units at
+//! a time, each block's products and gates together, measured slower, as
+//! did two sums a row in the products.)
 
 use super::cells::{self, with_activations};
 use super::{split_bias, state_len, Cell};
@@ -61,8 +64,10 @@ struct Parts<'a, T> {
     x_t: &'a [T],
 }
 
-/// The most rows (gates·units) that [`small`] takes.
-const SMALL: usize = 64;
+/// The most rows (gates·units) that [`small`] takes: six blocks of sums,
+/// twelve AVX2 registers of `f32` (a GRU of 32 units; 128 rows measured
+/// slower than the matrix-vector kernel).
+const SMALL: usize = 96;
 
 /// [`step`] for at most [`SMALL`] rows: the products on [`affine`], inlined
 /// with the gate arithmetic into one function built for the CPU's SIMD.
@@ -133,13 +138,13 @@ fn affine<T: Scalar>(dst: &mut [T], a: &[T], rows: usize, v: &[T], bias: Option<
         1 => blocks::<T, 1>(dst, a, rows, v, bias),
         2 => blocks::<T, 2>(dst, a, rows, v, bias),
         3 => blocks::<T, 3>(dst, a, rows, v, bias),
-        _ => blocks::<T, 4>(dst, a, rows, v, bias),
+        4 => blocks::<T, 4>(dst, a, rows, v, bias),
+        5 => blocks::<T, 5>(dst, a, rows, v, bias),
+        _ => blocks::<T, 6>(dst, a, rows, v, bias),
     }
 }
 
 /// [`affine`] with `N` blocks (`rows` in `(N−1)·16, N·16]`, at least 16).
-/// (Two sums a row over alternate columns, to halve the chains of adds,
-/// measured slower: the sums no longer fit in the registers.)
 #[inline(always)]
 fn blocks<T: Scalar, const N: usize>(dst: &mut [T], a: &[T], rows: usize, v: &[T], bias: Option<&[T]>) {
     let first: [usize; N] = core::array::from_fn(|b| (b * BLOCK).min(rows - BLOCK));

@@ -182,6 +182,12 @@ fn forward_matches_reference() {
         let (got, _) = case.forward::<f64>();
         let err = max_diff(&got, &want);
         assert!(err < 1e-12, "{:?} {:?} n={} bias={}: {err}", case.cell, case.s, case.n, case.bias.is_some());
+        // Inference: the same products on a smaller `work`.
+        let mut work = vec![f64::NAN; infer_work_len(case.cell, &case.s) * case.n];
+        let mut inferred = vec![f64::NAN; case.out_len()];
+        let bias = case.bias.as_deref();
+        infer(case.cell, &case.s, &case.kernel, &case.rk, bias, &case.x, &mut work, &mut inferred);
+        assert!(max_diff(&inferred, &got) < 1e-14, "infer {:?} {:?} n={}", case.cell, case.s, case.n);
         let (got32, _) = case.forward::<f32>();
         let err32 = max_diff(&to_f64(&got32), &want);
         assert!(err32 < 1e-5, "f32 {:?} {:?} n={}: {err32}", case.cell, case.s, case.n);
@@ -264,7 +270,7 @@ fn step_matches_forward() {
     }
     let mut seed = 1000;
     for cell in cells() {
-        for units in [1, 4, 7, 16, 64, 65, 86, 257] {
+        for units in [1, 4, 7, 16, 24, 30, 64, 65, 86, 257] {
             for (features, with_bias) in [(1, true), (3, false)] {
                 seed += 1;
                 let s = Shape { steps: 6, features, units, return_sequences: true, reverse: false };
@@ -306,6 +312,8 @@ fn work_and_state_lengths() {
     assert_eq!(work_len(Cell::Gru { activation: t, recurrent_activation: sg }, &s), 120 + 44 + 132 + 4 + 40);
     assert_eq!(work_len(Cell::Gru { activation: A::Gelu, recurrent_activation: sg }, &s), 340 + 120);
     assert_eq!(work_len(Cell::Lstm { activation: t, recurrent_activation: sg }, &s), 160 + 44 + 176 + 4 + 44 + 4);
+    assert_eq!(infer_work_len(Cell::Lstm { activation: t, recurrent_activation: sg }, &s), 160 + 8 + 16 + 8);
+    assert_eq!(infer_work_len(Cell::Gru { activation: A::Gelu, recurrent_activation: sg }, &s), 120 + 8 + 12);
     assert_eq!(state_len(Cell::Lstm { activation: t, recurrent_activation: sg }, 4), 8);
     assert_eq!(state_len(Cell::SimpleRnn { activation: t }, 4), 4);
 }
