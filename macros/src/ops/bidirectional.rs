@@ -99,6 +99,48 @@ impl Bidirectional {
     }
 }
 
+impl Bidirectional {
+    /// Both directions then the merge; `infer` for the one-sample pass,
+    /// which shares one inference buffer between the directions.
+    fn forward_with(&self, e: &Emit, infer: bool) -> TokenStream {
+        let (p, x, o) = (&e.p, e.x(0), &e.out);
+        let input = e.in_shapes[0];
+        let mut code = TokenStream::new();
+        for (direction, reverse) in [("forward", false), ("backward", true)] {
+            let w = if infer { e.scratch("infer_work") } else { e.scratch(&format!("{direction}_work")) };
+            let h = e.scratch(&format!("{direction}_out"));
+            let fields = self.fields(&e.field, direction);
+            code.extend(self.inner.forward_call(
+                p,
+                input,
+                reverse,
+                fields,
+                x,
+                &quote!(&mut *#w),
+                &quote!(&mut *#h),
+                infer,
+            ));
+        }
+
+        let (f, b) = (e.scratch("forward_out"), e.scratch("backward_out"));
+        let units = lit(self.inner.units);
+        code.extend(match self.merge {
+            MergeMode::Concat => {
+                let both = lit(2 * self.inner.units);
+                quote! {
+                    #p::ops::merge::concat_part(&*#f, #units, &mut *#o, #both, 0);
+                    #p::ops::merge::concat_part(&*#b, #units, &mut *#o, #both, #units);
+                }
+            }
+            mode => {
+                let v = merge_variant(mode);
+                quote!(#p::ops::merge::forward(#p::ops::merge::Merge::#v, &[&*#f, &*#b], &mut *#o);)
+            }
+        });
+        code
+    }
+}
+
 impl Op for Bidirectional {
     fn class(&self) -> &'static str {
         "Bidirectional"
@@ -168,39 +210,20 @@ impl Op for Bidirectional {
                 ("backward_out", half),
                 ("forward_grad", half),
                 ("backward_grad", half),
+                ("infer_work", self.inner.infer_work(inputs[0])),
             ],
-            inference: vec!["forward_work", "backward_work", "forward_out", "backward_out"],
+            inference: vec!["infer_work", "forward_out", "backward_out"],
             ..Buffers::default()
         }
     }
 
     fn forward(&self, e: &Emit) -> TokenStream {
-        let (p, x, o) = (&e.p, e.x(0), &e.out);
-        let input = e.in_shapes[0];
-        let mut code = TokenStream::new();
-        for (direction, reverse) in [("forward", false), ("backward", true)] {
-            let (w, h) = (e.scratch(&format!("{direction}_work")), e.scratch(&format!("{direction}_out")));
-            let fields = self.fields(&e.field, direction);
-            code.extend(self.inner.forward_call(p, input, reverse, fields, x, &quote!(&mut *#w), &quote!(&mut *#h)));
-        }
-        let (f, b) = (e.scratch("forward_out"), e.scratch("backward_out"));
-        let units = lit(self.inner.units);
-        code.extend(match self.merge {
-            MergeMode::Concat => {
-                let both = lit(2 * self.inner.units);
-                quote! {
-                    #p::ops::merge::concat_part(&*#f, #units, &mut *#o, #both, 0);
-                    #p::ops::merge::concat_part(&*#b, #units, &mut *#o, #both, #units);
-                }
-            }
-            mode => {
-                let v = merge_variant(mode);
-                quote!(#p::ops::merge::forward(#p::ops::merge::Merge::#v, &[&*#f, &*#b], &mut *#o);)
-            }
-        });
-        code
+        self.forward_with(e, false)
     }
 
+    fn forward1(&self, e: &Emit) -> TokenStream {
+        self.forward_with(e, true)
+    }
     fn backward(&self, e: &Emit) -> TokenStream {
         let (p, x, g, gr) = (&e.p, e.x(0), &e.grad, &e.grads);
         let input = e.in_shapes[0];

@@ -106,6 +106,12 @@ pub fn build(a: &mut Args, cell: CellKind) -> Option<Recurrent> {
     } else {
         a.activation("recurrent_activation", Some(Activation::Sigmoid))
     };
+    // a recurrent cell's activations act on each value alone
+    for (key, act) in [("activation", activation), ("recurrent_activation", recurrent_activation)] {
+        if let (Some(Activation::Softmax | Activation::LogSoftmax), Some(e)) = (act, a.get(key)) {
+            a.ctx.error_expr(e, format!("`{key}` of a recurrent layer acts on each value: softmax is for a `Dense` or `Activation` after it"));
+        }
+    }
     let use_bias = a.bool("use_bias", true);
     let return_sequences = a.bool("return_sequences", false);
     let unit_forget_bias = a.bool("unit_forget_bias", true);
@@ -273,6 +279,15 @@ impl Recurrent {
         n
     }
 
+    /// Scalars per sample of the inference-only work buffer (checked
+    /// against `recurrent::infer_work_len`): the input projections of every
+    /// step, two states and one step's gates, LSTM's two cell states.
+    pub fn infer_work(&self, input: &Shape) -> usize {
+        let (steps, u) = (input.0[0], self.units);
+        let g = self.cell.gates() * u;
+        g * steps + 2 * u + g + if self.cell == CellKind::Lstm { 2 * u } else { 0 }
+    }
+
     /// Scalars of state a streaming step carries: `h` (and LSTM's `c`).
     pub fn state_len(&self) -> usize {
         if self.cell == CellKind::Lstm {
@@ -302,12 +317,17 @@ impl Recurrent {
         })
     }
 
-    /// `work`, sized by the macro, with the assertion that the runtime
-    /// agrees.
-    pub fn work_checked(&self, p: &TokenStream, input: &Shape, reverse: bool) -> TokenStream {
-        let (cell, shape, n) = (self.cell_tokens(p), self.shape_tokens(p, input, reverse), lit(self.work(input)));
+    /// `work` (or the inference-only buffer), sized by the macro, with the
+    /// assertion that the runtime agrees.
+    pub fn work_checked(&self, p: &TokenStream, input: &Shape, reverse: bool, infer: bool) -> TokenStream {
+        let (cell, shape) = (self.cell_tokens(p), self.shape_tokens(p, input, reverse));
+        let (len, n) = if infer {
+            (quote!(infer_work_len), lit(self.infer_work(input)))
+        } else {
+            (quote!(work_len), lit(self.work(input)))
+        };
         quote!({
-            const __SN_WORK_FITS: () = assert!(#p::ops::recurrent::work_len(#cell, #shape) == #n, "staticnet: the macro and the runtime disagree on a recurrent layer's buffer");
+            const __SN_WORK_FITS: () = assert!(#p::ops::recurrent::#len(#cell, #shape) == #n, "staticnet: the macro and the runtime disagree on a recurrent layer's buffer");
             #shape
         })
     }
@@ -324,11 +344,13 @@ impl Recurrent {
         x: &TokenStream,
         work: &TokenStream,
         out: &TokenStream,
+        infer: bool,
     ) -> TokenStream {
-        let (cell, shape) = (self.cell_tokens(p), self.work_checked(p, input, reverse));
+        let (cell, shape) = (self.cell_tokens(p), self.work_checked(p, input, reverse, infer));
         let [k, r, b] = fields;
         let bias = if self.use_bias { quote!(Some(#b.as_slice())) } else { quote!(None) };
-        quote!(#p::ops::recurrent::forward::<T>(#cell, #shape, #k.as_slice(), #r.as_slice(), #bias, #x, #work, #out);)
+        let f = if infer { quote!(infer) } else { quote!(forward) };
+        quote!(#p::ops::recurrent::#f::<T>(#cell, #shape, #k.as_slice(), #r.as_slice(), #bias, #x, #work, #out);)
     }
 
     /// `backward(…)` of one direction: the parameters and their gradients.
@@ -391,13 +413,23 @@ impl Op for Recurrent {
     }
 
     fn buffers(&self, inputs: &[&Shape], _: &Shape) -> Buffers {
-        Buffers { scratch: vec![("work", self.work(inputs[0]))], inference: vec!["work"], ..Buffers::default() }
+        Buffers {
+            scratch: vec![("work", self.work(inputs[0])), ("infer_work", self.infer_work(inputs[0]))],
+            inference: vec!["infer_work"],
+            ..Buffers::default()
+        }
     }
 
     fn forward(&self, e: &Emit) -> TokenStream {
         let (f, x, o, w) = (&e.field, e.x(0), &e.out, e.scratch("work"));
         let fields = [quote!(#f.kernel), quote!(#f.recurrent_kernel), quote!(#f.bias)];
-        self.forward_call(&e.p, e.in_shapes[0], false, fields, x, &quote!(&mut *#w), &quote!(&mut *#o))
+        self.forward_call(&e.p, e.in_shapes[0], false, fields, x, &quote!(&mut *#w), &quote!(&mut *#o), false)
+    }
+
+    fn forward1(&self, e: &Emit) -> TokenStream {
+        let (f, x, o, w) = (&e.field, e.x(0), &e.out, e.scratch("infer_work"));
+        let fields = [quote!(#f.kernel), quote!(#f.recurrent_kernel), quote!(#f.bias)];
+        self.forward_call(&e.p, e.in_shapes[0], false, fields, x, &quote!(&mut *#w), &quote!(&mut *#o), true)
     }
 
     fn step(&self, e: &Emit, state: &TokenStream) -> TokenStream {
@@ -535,7 +567,8 @@ mod tests {
                 let d = GRU(4, reset_after = false)(s);
                 let e = Bidirectional(Dense(3))(s);
                 let f = LSTM(8)(GRU(4)(s));
-                Model([ids, x, s], [a, b, c, d, e, f]);
+                let g = GRU(4, activation = softmax)(s);
+                Model([ids, x, s], [a, b, c, d, e, f, g]);
             }
         });
         let has = |m: &str| errs.iter().any(|e| e.starts_with(m));
@@ -543,6 +576,7 @@ mod tests {
         assert!(has("`Embedding` takes token ids, but `s` holds values"), "{errs:#?}");
         assert!(has("`Dense` takes values, but `ids` holds token ids"), "{errs:#?}");
         assert!(has("only `reset_after = true`"), "{errs:#?}");
+        assert!(has("`activation` of a recurrent layer acts on each value"), "{errs:#?}");
         assert!(has("`Bidirectional` wraps `LSTM`, `GRU`, `SimpleRNN`, found `Dense`"), "{errs:#?}");
         assert!(
             has("`LSTM` works on sequences (steps, features): `gru_1` has 4 features, a vector: it has no steps"),
