@@ -440,3 +440,51 @@ fn embedding_into_a_recurrent_layer() {
     let targets = vec![one_hot(&mut rng, 3, n)];
     check_gradients(&model, n, &[ids, values], &targets, None);
 }
+
+staticnet::network! {
+    /// One `Dense` object called on three tensors (its gradient is the sum
+    /// over the calls), a shared `LayerNormalization`, and a sub-model
+    /// called twice.
+    pub struct Shared {
+        let a = Input(4);
+        let b = Input(4);
+        let c = Input(4);
+        let shared = Dense(3, activation = tanh, name = "shared");
+        let norm = LayerNormalization();
+        let x = norm(shared(a));
+        let y = norm(shared(b));
+        let z = shared(c);
+        let inner = Input(3);
+        let projected = Dense(2, activation = elu, name = "proj")(inner);
+        let encoder = Model(inner, projected, name = "encoder");
+        let ex = encoder(x);
+        let ey = encoder(y);
+        let out = Dense(2, activation = softmax, name = "out")(concatenate([ex, ey, z]));
+        let model = Model([a, b, c], out);
+        model.compile(optimizer = "adam", loss = "categorical_crossentropy");
+    }
+}
+
+#[test]
+fn a_layer_shared_three_times_and_a_sub_model_called_twice() {
+    let mut rng = SplitMix64::new(25);
+    let model = Shared::<f64>::new(26);
+    // one set of weights per layer, under the layers' own names
+    let names: Vec<&str> = Shared::<f64>::TENSORS.iter().map(|t| t.name).collect();
+    assert_eq!(
+        names,
+        [
+            "shared.kernel",
+            "shared.bias",
+            "layer_normalization.gamma",
+            "layer_normalization.beta",
+            "proj.kernel",
+            "proj.bias",
+            "out.kernel",
+            "out.bias"
+        ]
+    );
+    let (inputs, targets) = data_for::<Shared<f64>>(&mut rng, 3);
+    check_gradients(&model, 3, &inputs, &targets, None);
+    check_gradients(&model, 3, &inputs, &targets, Some(&[2.0, 0.5, 1.0]));
+}

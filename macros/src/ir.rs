@@ -94,8 +94,13 @@ pub struct Node {
     pub inputs: Vec<NodeId>,
     /// Shape per sample.
     pub shape: Shape,
-    /// Keras's layer name.
+    /// A name of its own: Keras's layer name, or for a shared layer's
+    /// later calls `{layer}__call{k}` (it names the node's buffers, and a
+    /// head's output field).
     pub name: String,
+    /// The layer whose parameters it uses: its own name, or the shared
+    /// layer's (`self.{layer}`, weights `{layer}.kernel`).
+    pub layer: String,
     /// The `let` binding that holds it.
     pub var: String,
     /// The layer's token (`Dense`, `add`, `Input`), for errors.
@@ -191,7 +196,21 @@ impl Graph {
 
     /// Node `k`'s parameter tensors.
     pub fn params(&self, k: NodeId) -> Vec<Param> {
+        if !self.holds_params(k) {
+            return Vec::new();
+        }
         self.nodes[k].op.params(&self.in_shapes(k), &self.nodes[k].shape)
+    }
+
+    /// Whether node `k` is its layer's first call, which holds the layer's
+    /// parameters (the field, the initial values, the tensor table).
+    pub fn holds_params(&self, k: NodeId) -> bool {
+        self.nodes.iter().position(|n| n.layer == self.nodes[k].layer) == Some(k)
+    }
+
+    /// Every call of node `k`'s layer, in order (one unless it is shared).
+    pub fn calls(&self, k: NodeId) -> Vec<NodeId> {
+        (0..self.nodes.len()).filter(|&j| self.nodes[j].layer == self.nodes[k].layer).collect()
     }
 
     /// Every parameter tensor, in definition order (the runtime's `TENSORS`).
@@ -199,7 +218,7 @@ impl Graph {
         let mut out = Vec::new();
         for (k, node) in self.nodes.iter().enumerate() {
             for param in self.params(k) {
-                out.push(TensorSpec { layer: k, name: format!("{}.{}", node.name, param.key), param });
+                out.push(TensorSpec { layer: k, name: format!("{}.{}", node.layer, param.key), param });
             }
         }
         out

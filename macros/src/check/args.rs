@@ -323,6 +323,11 @@ impl<'e> Args<'_, 'e> {
                             .error(i.span(), format!("expected an activation such as `relu`, found the tensor `{n}`"));
                         return None;
                     }
+                    Some(Binding::Layer(_) | Binding::SubModel(_)) => {
+                        self.ctx
+                            .error(i.span(), format!("expected an activation such as `relu`, found the layer `{n}`"));
+                        return None;
+                    }
                     None => {}
                 }
             }

@@ -33,7 +33,7 @@ struct Pending {
 
 /// A tensor a layer is called on: its node, its token, and its name as
 /// written (or the nested layer's name).
-type Input = (usize, Span, String);
+pub(super) type Input = (usize, Span, String);
 
 impl Checker<'_> {
     /// The node an expression makes or names.
@@ -52,6 +52,16 @@ impl Checker<'_> {
                     let mut pending = self.class_form(&name, span, layer_args)?;
                     pending.name_first = true;
                     return self.apply(pending, args, var);
+                }
+                // a layer object or a sub-model, called
+                if let Expr::Ident(i) = &**func {
+                    match self.scope.get(&i.unraw().to_string()).copied() {
+                        Some(Binding::Layer(idx)) => return self.call_object(idx, i.span(), args, var),
+                        Some(Binding::SubModel(idx)) => return self.call_sub_model(idx, i.span(), args, var),
+                        // a layer object or sub-model whose making failed, reported
+                        Some(Binding::Broken) => return None,
+                        _ => {}
+                    }
                 }
                 let (name, span) = callee_name(self.ctx, func)?;
                 match Kind::lookup(&name) {
@@ -73,7 +83,7 @@ impl Checker<'_> {
                     Some(_) => {
                         self.ctx.error(
                             span,
-                            format!("`{name}(…)` makes a layer: call it on its input where it is made, as in `{name}(…)(x)` (shared layers are not supported)"),
+                            format!("`{name}(…)` makes a layer: call it on its input, as in `{name}(…)(x)`, or bind it with `let` and call it later"),
                         );
                         None
                     }
@@ -109,6 +119,14 @@ impl Checker<'_> {
     }
 
     fn unknown_layer(&mut self, name: &str, span: Span) {
+        if let Some(&(_, def_span, _)) = self.lets.iter().find(|(n, _, k)| n == name && *k >= self.stmt) {
+            self.ctx.error_with_notes(
+                span,
+                format!("`{name}` is called before it is made: a layer object or sub-model is made above its calls, and a model cannot contain a call of itself"),
+                [(def_span, format!("`{name}` is made here"))],
+            );
+            return;
+        }
         if matches!(self.scope.get(name), Some(Binding::Tensor(_))) {
             self.ctx.error(span, format!("`{name}` is a tensor, not a layer: a layer is made and called on a tensor, as in `Dense(32)({name})`"));
             return;
@@ -150,6 +168,18 @@ impl Checker<'_> {
         }
     }
 
+    /// Reads a layer's arguments: the operation and the name it was given.
+    pub(super) fn make_pending(
+        &mut self,
+        kind: &'static Kind,
+        what: &str,
+        span: Span,
+        args: &[Arg],
+    ) -> (Option<Box<dyn Op>>, Option<(String, Span)>) {
+        let p = self.make(kind, what, span, args);
+        (p.op, p.name)
+    }
+
     /// Reads a layer's arguments through its kind.
     fn make(&mut self, kind: &'static Kind, what: &str, span: Span, args: &[Arg]) -> Pending {
         let mut keywords = kind.keywords.to_vec();
@@ -172,10 +202,10 @@ impl Checker<'_> {
         let op = p.op?;
         let call = Call { what, span, inputs: &[] };
         let (shape, origin) = op.infer(self.ctx, &call)?;
-        self.push(Node { op, inputs: vec![], shape, name, var: var.to_string(), span }, origin)
+        self.push(Node { op, inputs: vec![], shape, layer: name.clone(), name, var: var.to_string(), span }, origin)
     }
 
-    fn push(&mut self, node: Node, origin: crate::ops::Origin) -> Option<usize> {
+    pub(super) fn push(&mut self, node: Node, origin: crate::ops::Origin) -> Option<usize> {
         let varies = node.op.varying_steps().or_else(|| node.inputs.iter().find_map(|&i| self.varies[i]));
         self.varies.push(varies);
         self.nodes.push(node);
@@ -206,6 +236,21 @@ impl Checker<'_> {
         self.attempted_name = Some(name.clone());
         let inputs = inputs?;
         let op = p.op?;
+        self.attach(op, &what, p.span, (name.clone(), name), &inputs, var)
+    }
+
+    /// Adds the node of `op` called on `inputs`: checks what the inputs
+    /// hold, infers the shape. `names` is the node's name and its layer's
+    /// (different for a shared layer's later calls).
+    pub(super) fn attach(
+        &mut self,
+        op: Box<dyn Op>,
+        what: &str,
+        span: Span,
+        names: (String, String),
+        inputs: &[Input],
+        var: &str,
+    ) -> Option<usize> {
         let operands: Vec<Operand> = inputs
             .iter()
             .map(|(id, _, n)| Operand {
@@ -218,11 +263,11 @@ impl Checker<'_> {
         for o in &operands {
             match (o.ids, op.takes_ids().is_some()) {
                 (true, false) => {
-                    self.ctx.error(p.span, format!("`{what}` takes values, but `{}` holds token ids (an `int32` input): turn them into vectors with `Embedding` first", o.name));
+                    self.ctx.error(span, format!("`{what}` takes values, but `{}` holds token ids (an `int32` input): turn them into vectors with `Embedding` first", o.name));
                     return None;
                 }
                 (false, true) => {
-                    self.ctx.error(p.span, format!("`{what}` takes token ids, but `{}` holds values: declare its input with `dtype = \"int32\"`", o.name));
+                    self.ctx.error(span, format!("`{what}` takes token ids, but `{}` holds values: declare its input with `dtype = \"int32\"`", o.name));
                     return None;
                 }
                 _ => {}
@@ -233,23 +278,24 @@ impl Checker<'_> {
         if let Some(none) = inputs.iter().find_map(|i| self.varies[i.0]) {
             if let Some(fixed) = inputs.iter().find(|i| self.varies[i.0].is_none()) {
                 let message = format!("`{what}` mixes steps without a length with `{}`, which does not run over them: a model with `None` steps has one input", fixed.2);
-                self.ctx.error_with_notes(p.span, message, Some((none, "the steps have no length here".to_string())));
+                self.ctx.error_with_notes(span, message, Some((none, "the steps have no length here".to_string())));
                 return None;
             }
             let shapes: Vec<&crate::ir::Shape> = operands.iter().map(|o| &o.shape).collect();
             if op.stream(&shapes) == crate::ops::Stream::Whole {
                 let message = format!("`{what}` needs the whole sequence, so it cannot follow steps without a length: give the `Input` a number of steps, or use layers that run step by step (recurrent layers, causal `Conv1D`, per-step layers)");
-                self.ctx.error_with_notes(p.span, message, Some((none, "the steps have no length here".to_string())));
+                self.ctx.error_with_notes(span, message, Some((none, "the steps have no length here".to_string())));
                 return None;
             }
         }
-        let (shape, origin) = op.infer(self.ctx, &Call { what: &what, span: p.span, inputs: &operands })?;
+        let (shape, origin) = op.infer(self.ctx, &Call { what, span, inputs: &operands })?;
         let inputs = inputs.iter().map(|i| i.0).collect();
-        self.push(Node { op, inputs, shape, name, var: var.to_string(), span: p.span }, origin)
+        let (name, layer) = names;
+        self.push(Node { op, inputs, shape, name, layer, var: var.to_string(), span }, origin)
     }
 
     /// The list a merge is called on.
-    fn list_operands(&mut self, what: &str, span: Span, args: &[Arg], var: &str) -> Option<Vec<Input>> {
+    pub(super) fn list_operands(&mut self, what: &str, span: Span, args: &[Arg], var: &str) -> Option<Vec<Input>> {
         match args {
             [Arg { name: None, value: Expr::List(items, _) }] => {
                 let mut v = Vec::new();
@@ -286,7 +332,7 @@ impl Checker<'_> {
     }
 
     /// The one tensor a layer is called on.
-    fn one_operand(&mut self, what: &str, span: Span, args: &[Arg], var: &str) -> Option<Vec<Input>> {
+    pub(super) fn one_operand(&mut self, what: &str, span: Span, args: &[Arg], var: &str) -> Option<Vec<Input>> {
         match args {
             [Arg { name: None, value: Expr::Ident(i) }] => {
                 let n = i.unraw().to_string();
@@ -397,7 +443,7 @@ mod tests {
             }
         });
         let has = |m: &str| errs.iter().any(|e| e.starts_with(m));
-        assert!(has("`Dense(…)` makes a layer: call it on its input where it is made"), "{errs:?}");
+        assert!(has("`a` is a layer, not a tensor: call it on a tensor"), "{errs:?}");
         assert!(has("`relu` is an activation, not a layer"), "{errs:?}");
         assert!(has("a layer is called once, on its input"), "{errs:?}");
         assert!(has("`add` takes no positional arguments"), "{errs:?}");

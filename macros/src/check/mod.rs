@@ -18,6 +18,7 @@ pub mod compile;
 pub mod ctxt;
 pub mod graph;
 pub mod layers;
+pub mod objects;
 pub mod scope;
 pub mod weights;
 
@@ -68,6 +69,9 @@ pub struct Checker<'a> {
     pub nodes: Vec<Node>,
     /// For each node: the token that fixed its shape, and how.
     pub origins: Vec<Origin>,
+    /// Layer objects and sub-models, which `Binding`s index.
+    pub objects: Vec<objects::LayerObject>,
+    pub sub_models: Vec<objects::SubModel>,
     /// For each node: the `None` of the steps it runs over, when they have
     /// no length.
     pub varies: Vec<Option<Span>>,
@@ -100,6 +104,8 @@ struct Statements<'e> {
     /// `Model(…)` with a syntax error, read leniently.
     model_broken: Option<Expr>,
     compile: Option<(&'e Expr, Span)>,
+    /// The name `let model = Model(…);` binds, for `model.compile(…)`.
+    model_var: Option<String>,
     weights: Option<(&'e Expr, Span)>,
 }
 
@@ -121,6 +127,8 @@ pub fn check_with(def: &NetworkDef, ctx: &mut Ctx) -> Checked {
         nodes: Vec::new(),
         origins: Vec::new(),
         varies: Vec::new(),
+        objects: Vec::new(),
+        sub_models: Vec::new(),
         scope: HashMap::new(),
         lets,
         stmt: 0,
@@ -132,20 +140,31 @@ pub fn check_with(def: &NetworkDef, ctx: &mut Ctx) -> Checked {
         attempted_name: None,
     };
     let mut found = Statements::default();
+    // The last `Model(…)` is the network; one bound to a name before it is
+    // a sub-model.
+    let is_model = |e: &Expr| scope::quiet_callee(e).is_some_and(|c| c == "Model" || c == "Functional");
+    let last_model = def.stmts.iter().rposition(|s| match s {
+        Stmt::Let { value, .. } | Stmt::Expr(value) => is_model(value),
+        Stmt::Broken { head, .. } => head.as_ref().is_some_and(|h| h == "Model" || h == "Functional"),
+    });
     for (k, stmt) in def.stmts.iter().enumerate() {
         ck.stmt = k;
         match stmt {
-            Stmt::Let { name, value } => {
-                if let Some(callee) = scope::quiet_callee(value).filter(|c| *c == "Model" || *c == "Functional") {
-                    ck.ctx.error(
-                        callee.span(),
-                        format!("`{callee}(…)` is a statement of its own: write `{callee}(inputs, outputs);` without `let {name} =`"),
-                    );
-                    ck.once(&mut found.model, value, callee.span(), "Model");
-                    continue;
+            Stmt::Let { name, value } if is_model(value) => {
+                let callee = scope::quiet_callee(value).map_or(name.span(), |c| c.span());
+                let var = name.unraw().to_string();
+                if Some(k) == last_model {
+                    ck.once(&mut found.model, value, callee, "Model");
+                    found.model_var = Some(var);
+                } else {
+                    let binding = match ck.sub_model(&var, value, callee) {
+                        Some(idx) => Binding::SubModel(idx),
+                        None => Binding::Broken,
+                    };
+                    ck.scope.insert(var, binding);
                 }
-                ck.let_stmt(name, value);
             }
+            Stmt::Let { name, value } => ck.let_stmt(name, value),
             Stmt::Broken { let_name, head, tokens } => {
                 ck.incomplete = true;
                 if let Some(n) = let_name {
@@ -164,6 +183,7 @@ pub fn check_with(def: &NetworkDef, ctx: &mut Ctx) -> Checked {
 
 /// The graph-wide checks once every statement is read.
 fn finish(mut ck: Checker, def: &NetworkDef, found: Statements) -> Checked {
+    ck.uncalled_objects();
     let compile_expr = found.compile.map(|c| c.0);
     let Some((model_expr, model_span)) = found.model else {
         let iface = match &found.model_broken {
@@ -226,7 +246,12 @@ impl<'a> Checker<'a> {
         if let Some(Expr::Path(segs)) = func {
             if segs.len() == 2 && !["keras", "layers", "models"].contains(&segs[0].to_string().as_str()) {
                 let (recv, method) = (&segs[0], &segs[1]);
-                if method == "compile" {
+                let the_model = found.model_var.as_deref() == Some(recv.unraw().to_string().as_str());
+                if the_model && method == "compile" {
+                    self.once(&mut found.compile, expr, method.span(), "compile");
+                } else if the_model && method == "summary" {
+                    // Keras prints it; the generated `summary()` does
+                } else if method == "compile" {
                     self.ctx.error(
                         recv.span(),
                         format!("`compile` is a statement of its own: write `compile(…);` without `{recv}.`"),

@@ -16,6 +16,10 @@ use syn::Ident;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Binding {
     Tensor(usize),
+    /// A layer object (`let dense = Dense(32);`), index into `objects`.
+    Layer(usize),
+    /// A sub-model (`let encoder = Model(…);`), index into `sub_models`.
+    SubModel(usize),
     /// A `let` whose value had an error, already reported: uses of the name
     /// report nothing more.
     Broken,
@@ -79,6 +83,14 @@ impl Checker<'_> {
             _ => bad_name = false,
         }
         self.attempted_name = None;
+        if let Some(object) = self.layer_object(value, &var, name.span()) {
+            let binding = match object {
+                Some(idx) if !bad_name => Binding::Layer(idx),
+                _ => Binding::Broken,
+            };
+            self.scope.insert(var, binding);
+            return;
+        }
         let id = self.let_value(value, &var);
         if let Some(id) = id {
             if matches!(value, Expr::Call { .. }) && self.nodes[id].is_input() {
@@ -154,6 +166,11 @@ impl Checker<'_> {
         match self.scope.get(name) {
             Some(Binding::Tensor(id)) => Some(*id),
             Some(Binding::Broken) => None,
+            Some(Binding::Layer(_) | Binding::SubModel(_)) => {
+                let message = self.not_a_tensor(name).unwrap_or_default();
+                self.ctx.error(span, message);
+                None
+            }
             None => {
                 let later = self.lets.iter().find(|(n, _, k)| n == name && *k >= self.stmt).map(|(_, s, k)| (*s, *k));
                 match later {

@@ -47,7 +47,7 @@ pub fn finish(ctx: &mut Ctx, mut graph: Graph, stmt: Option<(&Expr, Span)>) -> G
         let Ok(view) = file.tensor(&spec.name) else {
             ctx.error(
                 lit.span(),
-                format!("`{rel}` has no tensor `{}`, which layer `{}` needs", spec.name, graph.nodes[spec.layer].name),
+                format!("`{rel}` has no tensor `{}`, which layer `{}` needs", spec.name, graph.nodes[spec.layer].layer),
             );
             ok = false;
             continue;

@@ -34,21 +34,27 @@ pub fn fields(g: &Graph, layout: &Layout) -> Fields {
     let tensors = g.tensors();
     let mut out = Fields::default();
     for (k, node) in g.nodes.iter().enumerate() {
+        let e = locals.emit(k, false);
+        // every call of a shared batch normalization updates the statistics
+        out.moving.extend(node.op.moving_update(&e));
+        if !g.holds_params(k) {
+            continue;
+        }
         let Some(ty) = node.op.param_type(&g.in_shapes(k), &node.shape) else { continue };
-        let f = ident(&node.name);
+        let f = ident(&node.layer);
         let (path, generics) = (&ty.path, &ty.generics);
-        let doc = format!("Layer `{}` {}", node.name, ty.doc);
+        let shared =
+            if g.calls(k).len() > 1 { format!(", shared by {} calls", g.calls(k).len()) } else { String::new() };
+        let doc = format!("Layer `{}` {}{shared}", node.layer, ty.doc);
         out.decls.push(quote!(#[doc = #doc] pub #f: #path #generics,));
         out.zeros.push(quote!(#f: <#path #generics>::zeros(),));
-        let e = locals.emit(k, false);
         out.init.push(node.op.init(&e));
-        out.moving.extend(node.op.moving_update(&e));
     }
     for (i, t) in tensors.iter().enumerate() {
         let (name, trainable) = (&t.name, t.param.trainable);
         let shape = t.param.shape.iter().map(|&s| lit(s));
         out.infos.push(quote!(#p::TensorInfo { name: #name, shape: &[#(#shape),*], trainable: #trainable }));
-        let (f, v, i) = (ident(&g.nodes[t.layer].name), format_ident!("{}", t.param.field), lit(i));
+        let (f, v, i) = (ident(&g.nodes[t.layer].layer), format_ident!("{}", t.param.field), lit(i));
         out.get.push(quote!(#i => self.#f.#v.as_slice(),));
         out.get_mut.push(quote!(#i => self.#f.#v.as_mut_slice(),));
     }

@@ -57,7 +57,7 @@ impl<'g> Locals<'g> {
         let g = self.g;
         let node = &g.nodes[k];
         let slot = &self.layout.slots[k];
-        let f = ident(&node.name);
+        let f = ident(&node.layer);
         Emit {
             p: super::private(),
             node,
@@ -167,7 +167,26 @@ fn backward(g: &Graph, locals: &Locals) -> TokenStream {
     }
     let backward = (0..g.nodes.len()).rev().filter(|&k| !g.nodes[k].is_input()).map(|k| {
         let e = locals.emit(k, fused_node[k]);
-        e.node.op.backward(&e)
+        let code = e.node.op.backward(&e);
+        // A shared layer's calls each write its parameters' gradient: all
+        // but the last call's (the first to run here) add theirs to the
+        // sum so far.
+        let later_call = g.calls(k).into_iter().any(|j| j > k);
+        let params = g.nodes[k].op.params(&g.in_shapes(k), &g.nodes[k].shape);
+        if later_call && !params.is_empty() {
+            let f = ident(&g.nodes[k].layer);
+            let adds = params.iter().filter(|t| t.trainable).map(|t| {
+                let v = format_ident!("{}", t.field);
+                quote!(#p::ops::add_into(__sn_grads.#f.#v.as_mut_slice(), __sn_sum.#v.as_slice());)
+            });
+            quote!({
+                let __sn_sum = __sn_grads.#f.clone();
+                #code
+                #(#adds)*
+            })
+        } else {
+            code
+        }
     });
     let backward: Vec<TokenStream> = backward.collect();
     let grad_rows = lit(locals.layout.train_rows - locals.layout.forward_rows);
@@ -335,7 +354,7 @@ fn fold_after(
     };
     let bn = sole(k)?;
     let epsilon = g.nodes[bn].op.batch_norm_epsilon()?;
-    let field = ident(&g.nodes[bn].name);
+    let field = ident(&g.nodes[bn].layer);
     let after = sole(bn).and_then(|a| g.nodes[a].op.only_activation().map(|act| (a, act)));
     let (activation, chain) = match after {
         Some((a, act)) => (act, vec![bn, a]),

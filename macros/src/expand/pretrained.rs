@@ -22,8 +22,11 @@ pub fn pretrained(name: &Ident, g: &Graph) -> TokenStream {
         let num = |v: f64| if ty == "f32" { Literal::f32_suffixed(v as f32) } else { Literal::f64_suffixed(v) };
         let mut fields = Vec::new();
         for (k, node) in g.nodes.iter().enumerate() {
-            let Some(param_type) = node.op.param_type(&g.in_shapes(k), &node.shape) else { continue };
-            let f = ident(&node.name);
+            let Some(param_type) = node.op.param_type(&g.in_shapes(k), &node.shape).filter(|_| g.holds_params(k))
+            else {
+                continue;
+            };
+            let f = ident(&node.layer);
             let members = specs.iter().zip(&pre.values).filter(|(s, _)| s.layer == k).map(|(spec, vals)| {
                 let var = format_ident!("{}", spec.param.field);
                 // Keras's row-major tensor is the column-major matrix whose

@@ -141,14 +141,15 @@ pub fn summary(g: &Graph) -> TokenStream {
         && g.heads.len() == 1
         && g.nodes.iter().enumerate().all(|(k, n)| k == 0 || n.inputs == [k - 1])
         && consumers.iter().all(|c| c.len() <= 1);
-    let rows = g.nodes.iter().enumerate().map(|(k, n)| {
-        let (layer, class, w) = (&n.name, n.op.class(), lit(n.shape.size()));
+    // a shared layer is one row, connected to every tensor it is called on
+    let rows = g.nodes.iter().enumerate().filter(|&(k, _)| g.holds_params(k)).map(|(k, n)| {
+        let (layer, class, w) = (&n.layer, n.op.class(), lit(n.shape.size()));
         // the steps of a sequence without a length are `None`, 0 here
         let unknown_steps = g.steps_vary && n.shape.rank() == 2;
         let dims = n.shape.0.iter().enumerate().map(|(i, &d)| lit(if unknown_steps && i == 0 { 0 } else { d }));
         let params: usize = g.params(k).iter().map(|t| t.shape.iter().product::<usize>()).sum();
         let params = lit(params);
-        let conn = n.inputs.iter().map(|&i| g.nodes[i].name.clone());
+        let conn = g.calls(k).into_iter().flat_map(|c| g.nodes[c].inputs.iter().map(|&i| g.nodes[i].name.clone()));
         quote!(#p::SummaryRow { layer: #layer, class: #class, width: #w, shape: &[#(#dims),*], params: #params, connected_to: &[#(#conn),*] })
     });
     let title = &g.title;

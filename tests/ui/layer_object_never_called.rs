@@ -1,9 +1,9 @@
 staticnet::network! {
     pub struct Net {
-        let x = Input(8);
+        let x = Input(4);
+        let hidden = Dense(8, activation = relu);
         let y = Dense(1)(x);
         Model(x, y);
-        model.compile(optimizer = adam, loss = mse);
     }
 }
 

@@ -1,9 +1,0 @@
-staticnet::network! {
-    pub struct Net {
-        let x = Input(8);
-        let y = Dense(1)(x);
-        let model = Model(x, y);
-    }
-}
-
-fn main() {}
