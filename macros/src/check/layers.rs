@@ -35,6 +35,9 @@ struct Pending {
 /// written (or the nested layer's name).
 pub(super) type Input = (usize, Span, String);
 
+/// The `name = "…"` a layer was given, and its token.
+pub(super) type GivenName = Option<(String, Span)>;
+
 impl Checker<'_> {
     /// The node an expression makes or names.
     pub fn tensor_expr(&mut self, expr: &Expr, var: &str) -> Option<usize> {
@@ -175,7 +178,7 @@ impl Checker<'_> {
         what: &str,
         span: Span,
         args: &[Arg],
-    ) -> (Option<Box<dyn Op>>, Option<(String, Span)>) {
+    ) -> (Option<Box<dyn Op>>, GivenName) {
         let p = self.make(kind, what, span, args);
         (p.op, p.name)
     }
