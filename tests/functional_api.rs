@@ -112,3 +112,59 @@ fn a_shared_layer_applies_one_set_of_weights_to_each_input() {
     assert_eq!(Siamese::<f64>::TENSORS.len(), 4);
     assert_eq!(Siamese::<f64>::PARAM_COUNT, 8 * 6 + 6 + 6 + 1);
 }
+
+staticnet::network! {
+    /// A network of its own.
+    pub struct Encoder {
+        let x = Input(8);
+        let h = Dense(6, activation = relu, name = "hidden")(x);
+        let n = BatchNormalization(name = "norm")(h);
+        let code = Dense(4, name = "code")(n);
+        Model(x, code);
+    }
+}
+
+staticnet::network! {
+    /// `Encoder`'s struct called as a layer: its weights are the field
+    /// `encoder`, trained with the rest.
+    pub struct Classifier {
+        let x = Input(8);
+        let code = Encoder(x);
+        let out = Dense(3, activation = softmax, name = "out")(code);
+        Model(x, out);
+        compile(optimizer = adam, loss = categorical_crossentropy);
+    }
+}
+
+#[test]
+fn a_network_called_as_a_layer_is_a_field_trained_with_the_rest() {
+    let mut model = Classifier::<f64>::new(5);
+    let x = SVector::<f64, 8>::from_fn(|i, _| (i as f64 * 0.7).sin());
+    let code = model.encoder.forward(&x);
+    let want = model.out.kernel * code + model.out.bias;
+    let want = want.map(f64::exp) / want.map(f64::exp).sum();
+    assert_relative_eq!(model.forward(&x), want, epsilon = 1e-12);
+    assert_eq!(Classifier::<f64>::PARAM_COUNT, Encoder::<f64>::PARAM_COUNT + 4 * 3 + 3);
+    assert_eq!(Classifier::<f64>::TENSORS[0].name, "encoder.hidden.kernel");
+    let summary = Classifier::<f64>::summary().to_string();
+    assert!(summary.contains("encoder (Encoder)"), "{summary}");
+
+    // training moves the inner network's weights and its moving statistics
+    let batch = staticnet::nalgebra::SMatrix::<f64, 8, 4>::from_fn(|i, j| ((i + 3 * j) as f64 * 0.37).cos());
+    let labels = staticnet::nalgebra::SMatrix::<f64, 3, 4>::from_fn(|i, j| if i == j % 3 { 1.0 } else { 0.0 });
+    let before = model.clone();
+    let mut optimizer = Classifier::<f64>::optimizer();
+    let first = model.train_step::<4>(&mut optimizer, &batch, &labels).total;
+    for _ in 0..30 {
+        model.train_step::<4>(&mut optimizer, &batch, &labels);
+    }
+    assert!(model.train_step::<4>(&mut optimizer, &batch, &labels).total < first);
+    assert_ne!(model.encoder.hidden.kernel, before.encoder.hidden.kernel);
+    assert_ne!(model.encoder.norm.moving_mean, before.encoder.norm.moving_mean);
+    // the batch pass agrees with the one-sample pass
+    let out = model.forward_batch::<4>(&batch);
+    for j in 0..4 {
+        let one = model.forward(&batch.column(j).into_owned());
+        assert_relative_eq!(out.column(j).into_owned(), one, epsilon = 1e-12);
+    }
+}

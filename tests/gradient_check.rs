@@ -488,3 +488,39 @@ fn a_layer_shared_three_times_and_a_sub_model_called_twice() {
     check_gradients(&model, 3, &inputs, &targets, None);
     check_gradients(&model, 3, &inputs, &targets, Some(&[2.0, 0.5, 1.0]));
 }
+
+staticnet::network! {
+    /// A network of its own, called as a layer below.
+    pub struct Encoder {
+        let x = Input(5);
+        let h = Dense(4, activation = tanh, name = "hidden")(x);
+        let n = BatchNormalization(name = "norm")(h);
+        let y = Dense(3, activation = elu, name = "code")(n);
+        Model(x, y);
+    }
+}
+
+staticnet::network! {
+    /// Another network's struct called as a layer on two branches (two
+    /// instances, each trained through its own backward pass).
+    pub struct UsesEncoder {
+        let a = Input(5);
+        let b = Input(2);
+        let code = Encoder(a);
+        let other = Encoder(concatenate([b, Dense(3)(b)]));
+        let out = Dense(2, activation = softmax, name = "out")(concatenate([code, other]));
+        Model([a, b], out);
+        compile(loss = categorical_crossentropy);
+    }
+}
+
+#[test]
+fn a_network_called_as_a_layer() {
+    let mut rng = SplitMix64::new(27);
+    let model = UsesEncoder::<f64>::new(28);
+    let names: Vec<&str> = UsesEncoder::<f64>::TENSORS.iter().map(|t| t.name).collect();
+    assert_eq!(&names[..3], ["encoder.hidden.kernel", "encoder.hidden.bias", "encoder.norm.gamma"]);
+    assert!(names.contains(&"encoder_1.code.bias"), "{names:?}");
+    let (inputs, targets) = data_for::<UsesEncoder<f64>>(&mut rng, 4);
+    check_gradients(&model, 4, &inputs, &targets, None);
+}

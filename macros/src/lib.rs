@@ -35,15 +35,20 @@ fn expand_network(input: proc_macro2::TokenStream) -> proc_macro2::TokenStream {
             let mut out = e.to_compile_error();
             if let Some((vis, name)) = parse::recover_header(input) {
                 out.extend(expand::placeholder(&vis, &name, &check::Interface::default()));
+                out.extend(expand::broken_descriptor(&name));
             }
             return out;
         }
     };
     match check::check(&def) {
         Ok(graph) => expand::expand(&def, &graph),
+        // A network called as a layer: its descriptor macro (defined with
+        // it) calls `network!` again on these tokens, described.
+        Err(check::Failure { wanted: Some(name), .. }) => quote::quote_spanned!(name.span()=> #name! { #input }),
         Err(failure) => {
             let mut out = failure.error.to_compile_error();
             out.extend(expand::placeholder(&def.vis, &def.name, &failure.iface));
+            out.extend(expand::broken_descriptor(&def.name));
             out
         }
     }

@@ -38,6 +38,9 @@ use syn::ext::IdentExt;
 pub struct Failure {
     pub error: syn::Error,
     pub iface: Interface,
+    /// A network called as a layer that has no description yet: expand to
+    /// its descriptor macro, which calls `network!` again with it.
+    pub wanted: Option<Box<syn::Ident>>,
 }
 
 /// Checks a parsed network; on failure returns every error found, the
@@ -46,12 +49,14 @@ pub fn check(def: &NetworkDef) -> Result<Graph, Failure> {
     let mut ctx = Ctx::default();
     ctx.extend(def.syntax_errors.iter().cloned());
     let checked = check_with(def, &mut ctx);
+    let wanted = checked.wanted.map(Box::new);
     match (ctx.into_error(), checked.graph) {
-        (None, Some(g)) => Ok(g),
-        (Some(error), _) => Err(Failure { error, iface: checked.iface }),
-        (None, None) => Err(Failure {
+        (None, Some(g)) if wanted.is_none() => Ok(g),
+        (Some(error), _) => Err(Failure { error, iface: checked.iface, wanted }),
+        (None, _) => Err(Failure {
             error: syn::Error::new(def.name.span(), "the network could not be checked"),
             iface: checked.iface,
+            wanted,
         }),
     }
 }
@@ -61,6 +66,8 @@ pub struct Checked {
     /// The graph, when no error was found.
     pub graph: Option<Graph>,
     pub iface: Interface,
+    /// See [`Failure::wanted`].
+    pub wanted: Option<syn::Ident>,
 }
 
 /// The state of one check: the nodes made so far and the names in scope.
@@ -69,6 +76,10 @@ pub struct Checker<'a> {
     pub nodes: Vec<Node>,
     /// For each node: the token that fixed its shape, and how.
     pub origins: Vec<Origin>,
+    /// The networks this one calls as layers, as described to it.
+    pub externals: Vec<crate::parse::ExternalDesc>,
+    /// The first network called as a layer without a description.
+    pub wanted: Option<syn::Ident>,
     /// Layer objects and sub-models, which `Binding`s index.
     pub objects: Vec<objects::LayerObject>,
     pub sub_models: Vec<objects::SubModel>,
@@ -129,6 +140,8 @@ pub fn check_with(def: &NetworkDef, ctx: &mut Ctx) -> Checked {
         varies: Vec::new(),
         objects: Vec::new(),
         sub_models: Vec::new(),
+        externals: def.externals.clone(),
+        wanted: None,
         scope: HashMap::new(),
         lets,
         stmt: 0,
@@ -198,12 +211,12 @@ fn finish(mut ck: Checker, def: &NetworkDef, found: Statements) -> Checked {
             }
         };
         compile::without_graph(ck.ctx, compile_expr);
-        return Checked { graph: None, iface };
+        return Checked { graph: None, iface, wanted: ck.wanted };
     };
     let guess = ck.interface_guess(model_expr);
     let Some((inputs, outputs, title)) = ck.model(model_expr, model_span) else {
         compile::without_graph(ck.ctx, compile_expr);
-        return Checked { graph: None, iface: guess };
+        return Checked { graph: None, iface: guess, wanted: ck.wanted };
     };
     let struct_name = def.name.to_string();
     let graph = ck.prune(inputs, outputs, title.unwrap_or_else(|| struct_name.clone()));
@@ -213,7 +226,7 @@ fn finish(mut ck: Checker, def: &NetworkDef, found: Statements) -> Checked {
     ck.check_generated_names(&graph, &struct_name);
     let iface = Interface::of(&graph);
     let graph = (!ck.ctx.has_errors()).then_some(graph);
-    Checked { graph, iface }
+    Checked { graph, iface, wanted: ck.wanted }
 }
 
 impl<'a> Checker<'a> {

@@ -54,9 +54,20 @@ pub fn fields(g: &Graph, layout: &Layout) -> Fields {
         let (name, trainable) = (&t.name, t.param.trainable);
         let shape = t.param.shape.iter().map(|&s| lit(s));
         out.infos.push(quote!(#p::TensorInfo { name: #name, shape: &[#(#shape),*], trainable: #trainable }));
-        let (f, v, i) = (ident(&g.nodes[t.layer].layer), format_ident!("{}", t.param.field), lit(i));
-        out.get.push(quote!(#i => self.#f.#v.as_slice(),));
-        out.get_mut.push(quote!(#i => self.#f.#v.as_mut_slice(),));
+        let (f, i) = (ident(&g.nodes[t.layer].layer), lit(i));
+        match t.param.index {
+            // a network called as a layer: its own table
+            Some(j) => {
+                let j = lit(j);
+                out.get.push(quote!(#i => #p::Network::<T>::tensor(&self.#f, #j),));
+                out.get_mut.push(quote!(#i => #p::Network::<T>::tensor_mut(&mut self.#f, #j),));
+            }
+            None => {
+                let v = format_ident!("{}", t.param.field);
+                out.get.push(quote!(#i => self.#f.#v.as_slice(),));
+                out.get_mut.push(quote!(#i => self.#f.#v.as_mut_slice(),));
+            }
+        }
     }
     if out.decls.is_empty() {
         out.decls.push(quote!(#[doc(hidden)] pub __sn_scalar: ::core::marker::PhantomData<T>,));

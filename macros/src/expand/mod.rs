@@ -149,6 +149,9 @@ pub fn expand(def: &NetworkDef, g: &Graph) -> TokenStream {
     });
     let output_struct = (!g.steps_vary).then_some(output_struct);
     let streaming = stream::emit(name, vis, g);
+    let descriptor = descriptor(name, g, &layout);
+    let backprop = pass::backprop_pass(g, &layout);
+    let moving = &fields.moving;
     let (new_boxed, to_safetensors, from_safetensors) =
         (sig.decl_new_boxed(), sig.decl_to_safetensors(), sig.decl_from_safetensors());
     quote! {
@@ -197,6 +200,21 @@ pub fn expand(def: &NetworkDef, g: &Graph) -> TokenStream {
 
             #training
 
+            /// The backward pass for a network that calls this one as a layer.
+            #[doc(hidden)]
+            #[allow(unused_variables, unused_mut, clippy::all)]
+            pub fn __sn_backprop(&self, __sn_n: usize, __sn_inputs: &[&[T]], __sn_ws: &mut [T], __sn_stats: &mut [T],
+                __sn_head_grads: &[&[T]], __sn_grads: &mut Self, __sn_input_grads: &mut [::core::option::Option<&mut [T]>]) {
+                #backprop
+            }
+
+            /// The moving statistics, for a network that calls this one as a layer.
+            #[doc(hidden)]
+            #[allow(unused_variables)]
+            pub fn __sn_update_moving(&mut self, __sn_stats: &[T]) {
+                #(#moving)*
+            }
+
             #[doc(hidden)]
             #[allow(unused_variables, unused_mut, clippy::all)]
             fn __sn_pass(&self, __sn_n: usize, __sn_inputs: &[&[T]], __sn_ws: &mut [T], __sn_mode: #p::Mode, __sn_stats: &mut [T],
@@ -206,6 +224,7 @@ pub fn expand(def: &NetworkDef, g: &Graph) -> TokenStream {
         }
 
         #streaming
+        #descriptor
         #network_impl
         #train_impl
         #pretrained
@@ -242,4 +261,47 @@ pub fn expand(def: &NetworkDef, g: &Graph) -> TokenStream {
             #data_impl
         }
     }
+}
+
+/// `macro_rules! {Name}`: what a network that calls this one as a layer
+/// (`let h = Name(x);`) needs to know of it. That network's `network!`
+/// expands to a call of this macro with its own tokens, which calls
+/// `network!` again with the description in front (`@describe Name {…}`).
+/// `broken` for a network that failed to check.
+pub fn descriptor(name: &Ident, g: &Graph, layout: &crate::ir::Layout) -> TokenStream {
+    let one = g.inputs.len() == 1 && g.heads.len() == 1 && !g.steps_vary && !g.nodes[g.inputs[0]].ids();
+    let input = one.then(|| {
+        let dims = g.nodes[g.inputs[0]].shape.0.iter().map(|&d| lit(d));
+        quote!(input = [#(#dims),*],)
+    });
+    let head = g.heads.first().map(|h| {
+        let dims = g.nodes[h.node].shape.0.iter().map(|&d| lit(d));
+        quote!(head = [#(#dims),*],)
+    });
+    let rows = lit(layout.forward_rows + g.nodes.iter().map(|n| n.shape.size()).sum::<usize>());
+    let stats = lit(layout.stats_len);
+    let tensors = g.tensors().into_iter().map(|t| {
+        let (n, dims, tr) = (t.name, t.param.shape.iter().map(|&d| lit(d)), t.param.trainable);
+        quote!((#n, [#(#dims),*], #tr))
+    });
+    let body = quote!(#input #head rows = #rows, stats = #stats, tensors = [#(#tensors),*]);
+    descriptor_macro(name, body)
+}
+
+/// The descriptor macro around a description's body.
+fn descriptor_macro(name: &Ident, body: TokenStream) -> TokenStream {
+    quote! {
+        #[doc(hidden)]
+        #[allow(unused_macros)]
+        macro_rules! #name {
+            ($($__sn_tokens:tt)*) => {
+                ::staticnet::network! { @describe #name { #body } $($__sn_tokens)* }
+            };
+        }
+    }
+}
+
+/// The descriptor of a network that failed to check.
+pub fn broken_descriptor(name: &Ident) -> TokenStream {
+    descriptor_macro(name, quote!(broken = true))
 }

@@ -15,11 +15,19 @@ use quote::{format_ident, quote};
 pub struct Locals<'g> {
     g: &'g Graph,
     layout: &'g Layout,
+    /// The model's inputs have gradient buffers (`__sn_{var}_dx`): the
+    /// pass of a network called as a layer inside another.
+    input_grads: bool,
 }
 
 impl<'g> Locals<'g> {
     pub fn new(g: &'g Graph, layout: &'g Layout) -> Self {
-        Locals { g, layout }
+        Locals { g, layout, input_grads: false }
+    }
+
+    /// An input's gradient buffer, in [`backprop_pass`].
+    pub fn input_grad(&self, k: NodeId) -> Ident {
+        format_ident!("__sn_{}_dx", self.g.nodes[k].var)
     }
 
     /// An input's slice: `__sn_{var}_in`.
@@ -65,7 +73,15 @@ impl<'g> Locals<'g> {
             field: quote!(self.#f),
             grads: quote!(__sn_grads.#f),
             inputs: node.inputs.iter().map(|&j| self.value(j)).collect(),
-            input_grads: node.inputs.iter().map(|&j| (!g.nodes[j].is_input()).then(|| self.grad(j))).collect(),
+            input_grads: node
+                .inputs
+                .iter()
+                .map(|&j| match (g.nodes[j].is_input(), self.input_grads) {
+                    (false, _) => Some(self.grad(j)),
+                    (true, true) => Some(self.input_grad(j)),
+                    (true, false) => None,
+                })
+                .collect(),
             out: self.out(k),
             grad: self.grad(k),
             scratch: slot.scratch.iter().map(|(role, _, _)| (*role, self.scratch(k, role))).collect(),
@@ -165,30 +181,7 @@ fn backward(g: &Graph, locals: &Locals) -> TokenStream {
         }
         heads.push(quote!(__sn_total += <T as #p::Scalar>::of_f64(#weight) * __sn_head_losses[#hl];));
     }
-    let backward = (0..g.nodes.len()).rev().filter(|&k| !g.nodes[k].is_input()).map(|k| {
-        let e = locals.emit(k, fused_node[k]);
-        let code = e.node.op.backward(&e);
-        // A shared layer's calls each write its parameters' gradient: all
-        // but the last call's (the first to run here) add theirs to the
-        // sum so far.
-        let later_call = g.calls(k).into_iter().any(|j| j > k);
-        let params = g.nodes[k].op.params(&g.in_shapes(k), &g.nodes[k].shape);
-        if later_call && !params.is_empty() {
-            let f = ident(&g.nodes[k].layer);
-            let adds = params.iter().filter(|t| t.trainable).map(|t| {
-                let v = format_ident!("{}", t.field);
-                quote!(#p::ops::add_into(__sn_grads.#f.#v.as_mut_slice(), __sn_sum.#v.as_slice());)
-            });
-            quote!({
-                let __sn_sum = __sn_grads.#f.clone();
-                #code
-                #(#adds)*
-            })
-        } else {
-            code
-        }
-    });
-    let backward: Vec<TokenStream> = backward.collect();
+    let backward = reverse_pass(g, locals, &fused_node);
     let grad_rows = lit(locals.layout.train_rows - locals.layout.forward_rows);
     quote! {
         let Some((__sn_targets, __sn_sample_weight, __sn_grads, __sn_head_losses)) = __sn_train else {
@@ -202,6 +195,93 @@ fn backward(g: &Graph, locals: &Locals) -> TokenStream {
         #(#backward)*
         __sn_total
     }
+}
+
+/// The body of `__sn_backprop`, which a network called as a layer inside
+/// another runs: after a training forward pass on `__sn_ws` (the layout of
+/// `__sn_pass`, then a gradient buffer per input), the gradient of the
+/// heads (`__sn_head_grads`) goes back through every node into the
+/// parameters' gradients (written) and the inputs' (added, where given).
+pub fn backprop_pass(g: &Graph, layout: &Layout) -> TokenStream {
+    let p = super::private();
+    let mut locals = Locals::new(g, layout);
+    locals.input_grads = true;
+    let inputs = g.inputs.iter().enumerate().map(|(i, &k)| {
+        let (x, i) = (locals.input(k), lit(i));
+        quote!(let #x: &[T] = __sn_inputs[#i];)
+    });
+    let splits = locals.forward_splits();
+    let mut grad_splits = Vec::new();
+    for (k, node) in g.nodes.iter().enumerate() {
+        let (gk, r) = if node.is_input() {
+            (locals.input_grad(k), node.shape.size())
+        } else {
+            (locals.grad(k), node.shape.size())
+        };
+        let r = lit(r);
+        grad_splits.push(quote!(let (#gk, __sn_ws) = __sn_ws.split_at_mut(#r * __sn_n);));
+    }
+    let grad_rows: usize = g.nodes.iter().map(|n| n.shape.size()).sum();
+    let grad_rows = lit(grad_rows);
+    let seeds = g.heads.iter().enumerate().map(|(h, head)| {
+        let (gk, h) = (locals.grad(head.node), lit(h));
+        quote!(#p::ops::add_into(&mut *#gk, __sn_head_grads[#h]);)
+    });
+    let backward = reverse_pass(g, &locals, &vec![false; g.nodes.len()]);
+    let outs = g.inputs.iter().enumerate().map(|(i, &k)| {
+        let (dx, i) = (locals.input_grad(k), lit(i));
+        quote! {
+            if let Some(__sn_d) = __sn_input_grads[#i].as_deref_mut() {
+                #p::ops::add_into(__sn_d, &*#dx);
+            }
+        }
+    });
+    quote! {
+        let (__sn_training, __sn_seed) = (true, 0u64);
+        #(#inputs)*
+        #(#splits)*
+        let __sn_ws = __sn_ws;
+        __sn_ws[..#grad_rows * __sn_n].fill(<T as #p::Scalar>::of_f64(0.0));
+        #(#grad_splits)*
+        #(#seeds)*
+        #(#backward)*
+        #(#outs)*
+    }
+}
+
+/// Every node's backward statements, in reverse order.
+fn reverse_pass(g: &Graph, locals: &Locals, fused_node: &[bool]) -> Vec<TokenStream> {
+    let p = super::private();
+    let backward = (0..g.nodes.len()).rev().filter(|&k| !g.nodes[k].is_input()).map(|k| {
+        let e = locals.emit(k, fused_node[k]);
+        let code = e.node.op.backward(&e);
+        // A shared layer's calls each write its parameters' gradient: all
+        // but the last call's (the first to run here) add theirs to the
+        // sum so far.
+        let later_call = g.calls(k).into_iter().any(|j| j > k);
+        let params = g.nodes[k].op.params(&g.in_shapes(k), &g.nodes[k].shape);
+        if later_call && !params.is_empty() {
+            let f = ident(&g.nodes[k].layer);
+            let adds = params.iter().filter(|t| t.trainable).map(|t| match t.index {
+                Some(j) => {
+                    let j = lit(j);
+                    quote!(#p::ops::add_into(#p::Network::<T>::tensor_mut(&mut __sn_grads.#f, #j), #p::Network::<T>::tensor(&__sn_sum, #j));)
+                }
+                None => {
+                    let v = format_ident!("{}", t.field);
+                    quote!(#p::ops::add_into(__sn_grads.#f.#v.as_mut_slice(), __sn_sum.#v.as_slice());)
+                }
+            });
+            quote!({
+                let __sn_sum = __sn_grads.#f.clone();
+                #code
+                #(#adds)*
+            })
+        } else {
+            code
+        }
+    });
+    backward.collect()
 }
 
 /// The body of the one-sample `forward`: a stack buffer per node, kernels

@@ -168,7 +168,13 @@ impl Op for Bidirectional {
             ("backward", ["backward_kernel", "backward_recurrent_kernel", "backward_bias"]),
         ] {
             for ((key, shape), field) in shapes.iter().zip(fields) {
-                out.push(Param { field, key: format!("{direction}.{key}"), shape: shape.clone(), trainable: true });
+                out.push(Param {
+                    field,
+                    key: format!("{direction}.{key}"),
+                    shape: shape.clone(),
+                    trainable: true,
+                    index: None,
+                });
             }
         }
         out

@@ -36,6 +36,7 @@ pub mod conv;
 pub mod dense;
 pub mod dropout;
 pub mod embedding;
+pub mod external;
 pub mod input;
 pub mod merge;
 pub mod normalization;
@@ -192,12 +193,15 @@ pub struct Param {
     pub key: String,
     pub shape: Vec<usize>,
     pub trainable: bool,
+    /// For a network called as a layer: its tensor's index in that
+    /// network's table, reached through `Network::tensor` (`field` unused).
+    pub index: Option<usize>,
 }
 
 impl Param {
     /// A trainable tensor whose Keras name is its field's.
     pub fn new(field: &'static str, shape: Vec<usize>) -> Param {
-        Param { field, key: field.to_string(), shape, trainable: true }
+        Param { field, key: field.to_string(), shape, trainable: true, index: None }
     }
 
     /// Not updated by the optimizer (moving statistics).

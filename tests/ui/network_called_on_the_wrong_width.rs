@@ -1,0 +1,18 @@
+staticnet::network! {
+    pub struct Encoder {
+        let x = Input(8);
+        let code = Dense(4)(x);
+        Model(x, code);
+    }
+}
+
+staticnet::network! {
+    pub struct Classifier {
+        let x = Input(6);
+        let code = Encoder(x);
+        let out = Dense(3, activation = softmax)(code);
+        Model(x, out);
+    }
+}
+
+fn main() {}
