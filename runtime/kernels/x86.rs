@@ -89,7 +89,7 @@ macro_rules! lane_ops {
         $(
             #[inline]
             #[target_feature(enable = $feat)]
-            unsafe fn $name($($arg: $ty),*) $(-> $ret)? {
+            pub(crate) unsafe fn $name($($arg: $ty),*) $(-> $ret)? {
                 $body
             }
         )*
@@ -915,8 +915,8 @@ pub(crate) mod avx2 {
         use super::*;
         use core::arch::x86_64::*;
 
-        type V = __m256;
-        type M = __m256i;
+        pub(crate) type V = __m256;
+        pub(crate) type M = __m256i;
         /// Lane flags: all ones or all zeros per lane.
         type B = __m256;
         pub(crate) const L: usize = 8;
@@ -957,7 +957,7 @@ pub(crate) mod avx2 {
         /// unmasked).
         #[inline]
         #[target_feature(enable = "avx2,fma")]
-        unsafe fn mstore(p: *mut E, m: M, x: V) {
+        pub(crate) unsafe fn mstore(p: *mut E, m: M, x: V) {
             // 4, 2 and 1 lanes at a time (a copy of a run-time length would
             // be a call to `memcpy`).
             let mut live = _mm256_movemask_ps(_mm256_castsi256_ps(m)).count_ones() as usize;
@@ -983,7 +983,7 @@ pub(crate) mod avx2 {
         /// happens; all from `L` on).
         #[inline]
         #[target_feature(enable = "avx2,fma")]
-        unsafe fn mask_of(live: usize) -> M {
+        pub(crate) unsafe fn mask_of(live: usize) -> M {
             _mm256_cmpgt_epi32(_mm256_set1_epi32(live.min(L) as i32), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7))
         }
 
@@ -1015,8 +1015,8 @@ pub(crate) mod avx2 {
         use super::*;
         use core::arch::x86_64::*;
 
-        type V = __m256d;
-        type M = __m256i;
+        pub(crate) type V = __m256d;
+        pub(crate) type M = __m256i;
         pub(crate) const L: usize = 4;
 
         lane_ops! { "avx2,fma";
@@ -1033,7 +1033,7 @@ pub(crate) mod avx2 {
         /// Stores the lanes `m` selects (a prefix), as the `f32` version.
         #[inline]
         #[target_feature(enable = "avx2,fma")]
-        unsafe fn mstore(p: *mut E, m: M, x: V) {
+        pub(crate) unsafe fn mstore(p: *mut E, m: M, x: V) {
             let live = _mm256_movemask_pd(_mm256_castsi256_pd(m)).count_ones() as usize;
             let (mut p, mut part) = (p, _mm256_castpd256_pd128(x));
             if live >= 2 {
@@ -1049,7 +1049,7 @@ pub(crate) mod avx2 {
         /// Lanes `0..live` on.
         #[inline]
         #[target_feature(enable = "avx2,fma")]
-        unsafe fn mask_of(live: usize) -> M {
+        pub(crate) unsafe fn mask_of(live: usize) -> M {
             _mm256_cmpgt_epi64(_mm256_set1_epi64x(live.min(L) as i64), _mm256_setr_epi64x(0, 1, 2, 3))
         }
 
@@ -1069,8 +1069,8 @@ pub(crate) mod avx512 {
         use super::*;
         use core::arch::x86_64::*;
 
-        type V = __m512;
-        type M = __mmask16;
+        pub(crate) type V = __m512;
+        pub(crate) type M = __mmask16;
         /// Lane flags: a mask register.
         type B = __mmask16;
         pub(crate) const L: usize = 16;
@@ -1118,8 +1118,8 @@ pub(crate) mod avx512 {
         use super::*;
         use core::arch::x86_64::*;
 
-        type V = __m512d;
-        type M = __mmask8;
+        pub(crate) type V = __m512d;
+        pub(crate) type M = __mmask8;
         pub(crate) const L: usize = 8;
 
         lane_ops! { "avx512f,avx2,fma";

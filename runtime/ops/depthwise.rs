@@ -141,7 +141,10 @@ fn convolve<T: Scalar>(w: &Window, m: usize, kernel: &[T], bias: Option<&[T]>, x
         || {
             for (sample, dst) in x.chunks_exact(w.in_len()).zip(out.chunks_exact_mut(w.positions() * oc)) {
                 if m == 1 {
-                    by_groups(w, kernel, bias, sample, dst, relu);
+                    let floor = if relu { T::zero() } else { T::of_f64(f64::NEG_INFINITY) };
+                    if !T::depthwise_stride1(w, sample, kernel, bias, dst, floor) {
+                        by_groups(w, kernel, bias, sample, dst, relu);
+                    }
                     continue;
                 }
                 let mut cols = dst.chunks_exact_mut(oc);
@@ -163,55 +166,40 @@ fn convolve<T: Scalar>(w: &Window, m: usize, kernel: &[T], bias: Option<&[T]>, x
 #[inline(always)]
 fn by_groups<T: Scalar>(w: &Window, kernel: &[T], bias: Option<&[T]>, sample: &[T], dst: &mut [T], relu: bool) {
     let c = w.channels;
-    let mut oh0 = 0;
-    while oh0 < w.out_h {
-        let rows = w.rows_of(oh0);
-        let mut oh1 = oh0 + 1;
-        while oh1 < w.out_h && w.rows_of(oh1) == rows {
-            oh1 += 1;
-        }
-        let mut ow0 = 0;
-        while ow0 < w.out_w {
-            let cols = w.cols_of(ow0);
-            let mut ow1 = ow0 + 1;
-            while ow1 < w.out_w && w.cols_of(ow1) == cols {
-                ow1 += 1;
-            }
-            let taps = Taps::of(w, rows, cols);
-            // The rectangle's positions in order: (offset of the first real
-            // tap in the sample, offset in the output).
-            let (x_step, out_step) = (w.stride_w * c, c);
-            let first = |oh: usize| {
-                let x = if taps.rows > 0 && taps.cols > 0 {
-                    (w.in_row(oh, rows.0) * w.in_w + w.in_col(ow0, cols.0)) * c
-                } else {
-                    0
-                };
-                (x, (oh * w.out_w + ow0) * c)
+    w.like_rectangles(|out_rows, out_cols| {
+        let (rows, cols) = (w.rows_of(out_rows.start), w.cols_of(out_cols.start));
+        let taps = Taps::of(w, rows, cols);
+        // The rectangle's positions in order: (offset of the first real
+        // tap in the sample, offset in the output).
+        let (x_step, out_step, ow0) = (w.stride_w * c, c, out_cols.start);
+        let first = |oh: usize| {
+            let x = if taps.rows > 0 && taps.cols > 0 {
+                (w.in_row(oh, rows.0) * w.in_w + w.in_col(ow0, cols.0)) * c
+            } else {
+                0
             };
-            let width = ow1 - ow0;
-            let spots = (oh0..oh1).flat_map(|oh| {
-                let (x, o) = first(oh);
-                (0..width).map(move |k| (x + k * x_step, o + k * out_step))
-            });
-            in_groups(spots, |group| {
-                macro_rules! call {
-                    ($n:literal, $spots:expr) => {
-                        with_block_sizes!(GROUP_BLOCK_BYTES; positions::<T, $n>(w, kernel, bias, sample, &taps, $spots, &mut *dst, relu))
-                    };
-                }
-                match *group {
-                    [a, b, c, d] => call!(4, &[a, b, c, d]),
-                    [a, b, c] => call!(3, &[a, b, c]),
-                    [a, b] => call!(2, &[a, b]),
-                    [a] => call!(1, &[a]),
-                    _ => {}
-                }
-            });
-            ow0 = ow1;
-        }
-        oh0 = oh1;
-    }
+            (x, (oh * w.out_w + ow0) * c)
+        };
+        let width = out_cols.len();
+        let spots = out_rows.flat_map(|oh| {
+            let (x, o) = first(oh);
+            (0..width).map(move |k| (x + k * x_step, o + k * out_step))
+        });
+        in_groups(spots, |group| {
+            macro_rules! call {
+                ($n:literal, $spots:expr) => {
+                    with_block_sizes!(GROUP_BLOCK_BYTES; positions::<T, $n>(w, kernel, bias, sample, &taps, $spots, &mut *dst, relu))
+                };
+            }
+            match *group {
+                [a, b, c, d] => call!(4, &[a, b, c, d]),
+                [a, b, c] => call!(3, &[a, b, c]),
+                [a, b] => call!(2, &[a, b]),
+                [a] => call!(1, &[a]),
+                _ => {}
+            }
+        });
+    });
 }
 
 /// Calls `f` with the items of `spots` [`GROUP`] at a time, then with the
@@ -585,6 +573,55 @@ mod tests {
             backward(&w, m, &kt, &xt, &cast(&dz), &mut gk2, None, None);
             assert_close(&what, &wide(&gk2), &dk, &sk, tol);
         }
+    }
+
+    /// The stride-1 3×3 and 5×5 loops (multiplier 1) against the
+    /// definition: output rows one strip wide to past two strips, channel
+    /// counts on and off both vector widths, inputs smaller than the
+    /// window, every fused store.
+    fn stride1_against_reference<T: Scalar>(tol: f64) {
+        let mut case = 0;
+        for k in [3, 5] {
+            for padding in [super::super::Padding::Valid, super::super::Padding::Same] {
+                for input in [(1, 1), (2, 3), (5, 5), (7, 9), (4, 17), (6, 12), (9, 5)] {
+                    if padding == super::super::Padding::Valid && (input.0 < k || input.1 < k) {
+                        continue;
+                    }
+                    for channels in [1, 8, 16, 17, 40, 64, 70] {
+                        case += 1;
+                        let w = Window::keras(input, channels, (k, k), (1, 1), (1, 1), padding);
+                        let n = 1 + case % 2;
+                        let (kernel, bias, x) =
+                            (data(w.taps() * channels, case), data(channels, case + 1), data(n * w.in_len(), case + 2));
+                        let scale = reference(&w, 1, &abs(&kernel), Some(&abs(&bias)), &abs(&x));
+                        let (kt, bt, xt) = (cast::<T>(&kernel), cast::<T>(&bias), cast::<T>(&x));
+                        let len = n * w.positions() * channels;
+                        for with_bias in [false, true] {
+                            let want_z = reference(&w, 1, &kernel, with_bias.then_some(&bias[..]), &x);
+                            for act in [Activation::Linear, Activation::Relu] {
+                                let mut want = vec![0.0; len];
+                                activations::forward(act, &want_z, &mut want, channels);
+                                let mut out = vec![T::of_f64(7.0); len + 3];
+                                forward(&w, 1, &kt, with_bias.then_some(&bt[..]), act, &xt, None, &mut out);
+                                let what = format!("{w:?} n={n} bias={with_bias} {act:?}");
+                                assert_close(&what, &wide(&out[..len]), &want, &scale, tol);
+                                assert!(out[len..].iter().all(|&v| v == T::of_f64(7.0)), "{what}: wrote past");
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn stride1_f32_matches_reference() {
+        stride1_against_reference::<f32>(1e-5);
+    }
+
+    #[test]
+    fn stride1_f64_matches_reference() {
+        stride1_against_reference::<f64>(1e-12);
     }
 
     #[test]
