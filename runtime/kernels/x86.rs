@@ -49,12 +49,15 @@ pub(crate) fn f32_softmax_in_registers() -> usize {
     }
 }
 
-/// Tells the fused store what to add and whether to apply ReLU.
+/// Tells the fused store what to add and whether to apply ReLU; with
+/// `scale` (only the tiles of `blocked` read it), the sums are first
+/// multiplied by it, per row.
 #[derive(Clone, Copy)]
 struct Epilogue<E> {
     keep: bool,
     bias: *const E,
     relu: bool,
+    scale: *const E,
 }
 
 impl<E> Epilogue<E> {
@@ -66,6 +69,7 @@ impl<E> Epilogue<E> {
                 _ => core::ptr::null(),
             },
             relu,
+            scale: core::ptr::null(),
         }
     }
 
@@ -77,6 +81,7 @@ impl<E> Epilogue<E> {
             keep: self.keep || p0 > 0,
             bias: if p0 == 0 { self.bias } else { core::ptr::null() },
             relu: self.relu && p0 + depth == k,
+            scale: self.scale,
         }
     }
 }
@@ -140,6 +145,49 @@ macro_rules! kernels_body {
                 Layout::TN if n < 4 => dots(m, n, k, a, b, ldb, c, e),
                 Layout::TN => packed_tn(m, n, k, a, b, ldb, c, e),
             }
+        }
+
+        /// `C = scale ⊙ (A·B) + shift` per row, then ReLU when `relu`
+        /// (`NN`): a convolution with its inference batch normalization.
+        /// Always true (done).
+        ///
+        /// # Safety
+        /// As [`gemm`], with `m` and `n` above 1 (the tiles alone take a
+        /// scale), `scale` and `shift` holding `m` values.
+        #[target_feature(enable = $feat)]
+        pub(crate) unsafe fn gemm_scaled(
+            m: usize,
+            n: usize,
+            k: usize,
+            a: &[E],
+            b: &[E],
+            c: &mut [E],
+            scale: &[E],
+            shift: &[E],
+            relu: bool,
+        ) -> bool {
+            let e = Epilogue { keep: false, bias: shift.as_ptr(), relu, scale: scale.as_ptr() };
+            let (a, b, c) = (a.as_ptr(), b.as_ptr(), c.as_mut_ptr());
+            if L * core::mem::size_of::<E>() == 64 && m == 4 * L {
+                let mut j0 = 0;
+                while j0 < n {
+                    let cols = (n - j0).min(NR);
+                    let (bp, cp) = (b.add(j0 * k), c.add(j0 * m));
+                    let mask = mask_of(L);
+                    match cols {
+                        1 => tile::<4, 1, false, false>(k, a, m, bp, k, cp, m, 0, mask, e),
+                        2 => tile::<4, 2, false, false>(k, a, m, bp, k, cp, m, 0, mask, e),
+                        3 => tile::<4, 3, false, false>(k, a, m, bp, k, cp, m, 0, mask, e),
+                        4 => tile::<4, 4, false, false>(k, a, m, bp, k, cp, m, 0, mask, e),
+                        5 => tile::<4, 5, false, false>(k, a, m, bp, k, cp, m, 0, mask, e),
+                        _ => tile::<4, 6, false, false>(k, a, m, bp, k, cp, m, 0, mask, e),
+                    }
+                    j0 += cols;
+                }
+                return true;
+            }
+            blocked::<false>(m, n, k, a, b, k, c, e);
+            true
         }
 
         /// The one-sample entry: [`gemm`] with `n = 1` and `NN`, without its
@@ -207,7 +255,19 @@ macro_rules! kernels_body {
         /// constant sizes.
         #[inline(always)]
         unsafe fn store<const MASKED: bool>(mut x: V, c: *mut E, row: usize, mask: M, e: Epilogue<E>) {
-            if !e.bias.is_null() {
+            if !e.scale.is_null() {
+                // `scale·x + shift` (the bias), or `scale·x + c` for a later
+                // depth chunk: each chunk's part is scaled.
+                let s = if MASKED { mload(e.scale.add(row), mask) } else { load(e.scale.add(row)) };
+                let base = if e.keep {
+                    if MASKED { mload(c, mask) } else { load(c) }
+                } else if MASKED {
+                    mload(e.bias.add(row), mask)
+                } else {
+                    load(e.bias.add(row))
+                };
+                x = fma(x, s, base);
+            } else if !e.bias.is_null() {
                 x = add(x, if MASKED { mload(e.bias.add(row), mask) } else { load(e.bias.add(row)) });
             } else if e.keep {
                 x = add(x, if MASKED { mload(c, mask) } else { load(c) });
@@ -400,7 +460,7 @@ macro_rules! kernels_body {
                 return OneSample::Activated;
             }
             let relu = act == Activation::Relu;
-            matvec_inline(M, K, a, M, x, c, Epilogue { keep: false, bias, relu });
+            matvec_inline(M, K, a, M, x, c, Epilogue { keep: false, bias, relu, scale: core::ptr::null() });
             if relu || act == Activation::Linear {
                 OneSample::Activated
             } else {
@@ -460,7 +520,7 @@ macro_rules! kernels_body {
                 }
             }
             let sums = mv_sums::<MV, S, U, MASKED>(k, a, lda, x, mask, init);
-            let e = Epilogue { keep: false, bias: core::ptr::null(), relu: e.relu };
+            let e = Epilogue { keep: false, bias: core::ptr::null(), relu: e.relu, scale: core::ptr::null() };
             for (v, &sum) in sums.iter().enumerate() {
                 if MASKED && v == MV - 1 {
                     store::<true>(sum, c.add(v * L), row + v * L, mask, e);

@@ -130,6 +130,57 @@ pub fn forward<T: Scalar>(
     }
 }
 
+/// The one-sample inference pass of generated code: [`forward`] without
+/// `z` or, with `scale`, `out = act(scale ⊙ depthwise(x, kernel) + bias)`:
+/// the batch normalization after the layer applied per output channel
+/// (its shift, with the layer's bias in it, given as `bias`: see
+/// [`super::normalization::batch_norm_scale_shift`]) in the store of the
+/// stride-1 loops, else folded into a copy of the kernel (`K` scalars,
+/// `taps·channels·multiplier`) first.
+///
+/// # Panics
+/// If `x` holds more than one sample, a slice is shorter than the geometry
+/// needs, or `scale` comes without `bias`.
+#[allow(clippy::too_many_arguments)]
+pub fn forward1<T: Scalar, const K: usize>(
+    w: &Window,
+    multiplier: usize,
+    kernel: &[T],
+    bias: Option<&[T]>,
+    scale: Option<&[T]>,
+    act: Activation,
+    x: &[T],
+    out: &mut [T],
+) {
+    assert!(w.samples(x.len()) <= 1, "depthwise::forward1: one sample");
+    let Some(scale) = scale else {
+        return forward(w, multiplier, kernel, bias, act, x, None, out);
+    };
+    let shift = bias.expect("depthwise::forward1: a scale comes with its shift, as the bias");
+    let oc = w.channels * multiplier;
+    let len = w.samples(x.len()) * w.positions() * oc;
+    if len == 0 {
+        return;
+    }
+    let out = &mut out[..len];
+    let relu = act == Activation::Relu;
+    let floor = if relu { T::zero() } else { T::of_f64(f64::NEG_INFINITY) };
+    let done = multiplier == 1 && T::depthwise_stride1(w, x, kernel, Some(shift), Some(scale), out, floor);
+    if !done {
+        let mut folded = [T::zero(); K];
+        let folded = &mut folded[..w.taps() * oc];
+        for (f, k) in folded.chunks_exact_mut(oc).zip(kernel.chunks_exact(oc)) {
+            for ((f, &k), &s) in f.iter_mut().zip(k).zip(scale) {
+                *f = k * s;
+            }
+        }
+        return forward(w, multiplier, folded, Some(shift), act, x, None, out);
+    }
+    if !relu {
+        activations::forward_in_place(act, out, oc);
+    }
+}
+
 /// `out = depthwise(x, kernel) + bias`, then ReLU when `relu`.
 fn convolve<T: Scalar>(w: &Window, m: usize, kernel: &[T], bias: Option<&[T]>, x: &[T], out: &mut [T], relu: bool) {
     let oc = w.channels * m;
@@ -142,7 +193,7 @@ fn convolve<T: Scalar>(w: &Window, m: usize, kernel: &[T], bias: Option<&[T]>, x
             for (sample, dst) in x.chunks_exact(w.in_len()).zip(out.chunks_exact_mut(w.positions() * oc)) {
                 if m == 1 {
                     let floor = if relu { T::zero() } else { T::of_f64(f64::NEG_INFINITY) };
-                    if !T::depthwise_stride1(w, sample, kernel, bias, dst, floor) {
+                    if !T::depthwise_stride1(w, sample, kernel, bias, None, dst, floor) {
                         by_groups(w, kernel, bias, sample, dst, relu);
                     }
                     continue;
@@ -612,6 +663,40 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// The one-sample pass with a batch normalization's scale and shift,
+    /// in the stride-1 loops' store or folded into the kernel, against the
+    /// definition over the grid.
+    fn forward1_against_reference<T: Scalar>(tol: f64) {
+        for (case, w) in windows(false).into_iter().enumerate() {
+            let m = 1 + case % 2;
+            let oc = w.channels * m;
+            let (kernel, x) = (data(w.taps() * oc, case), data(w.in_len(), case + 2));
+            let (scale, shift) = (data(oc, case + 3), data(oc, case + 4));
+            let z = reference(&w, m, &kernel, None, &x);
+            let want_z: Vec<f64> = z.iter().enumerate().map(|(i, v)| v * scale[i % oc] + shift[i % oc]).collect();
+            let bound = reference(&w, m, &abs(&kernel), None, &abs(&x));
+            let bound: Vec<f64> = bound.iter().enumerate().map(|(i, v)| v * scale[i % oc].abs() + 1.0).collect();
+            let (kt, xt, st, tt) = (cast::<T>(&kernel), cast::<T>(&x), cast::<T>(&scale), cast::<T>(&shift));
+            for act in [Activation::Linear, Activation::Relu, Activation::Tanh] {
+                let mut want = vec![0.0; z.len()];
+                activations::forward(act, &want_z, &mut want, oc);
+                let mut out = vec![T::of_f64(7.0); z.len()];
+                forward1::<T, 2800>(&w, m, &kt, Some(&tt), Some(&st), act, &xt, &mut out);
+                assert_close(&format!("{w:?} m={m} {act:?}"), &wide(&out), &want, &bound, tol);
+            }
+        }
+    }
+
+    #[test]
+    fn forward1_f32_matches_reference() {
+        forward1_against_reference::<f32>(1e-5);
+    }
+
+    #[test]
+    fn forward1_f64_matches_reference() {
+        forward1_against_reference::<f64>(1e-12);
     }
 
     #[test]

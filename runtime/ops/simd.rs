@@ -31,12 +31,13 @@ pub trait WindowSimd: Sized {
     const LANES: usize;
 
     /// `out = max(floor, conv(x, kernel) + bias)` for every sample of `x`,
+    /// or with `scale`, `max(floor, scale ⊙ conv(x, kernel) + bias)`,
     /// computed directly by output position, when `filters` is a multiple
     /// of [`WindowSimd::LANES`] (else false, as without SIMD).
     ///
     /// # Panics
-    /// If `kernel`, `bias` or `out` is shorter than the window and `filters`
-    /// need for those samples.
+    /// If `kernel`, `bias`, `scale` or `out` is shorter than the window and
+    /// `filters` need for those samples.
     #[allow(clippy::too_many_arguments)]
     fn conv_direct(
         w: &Window,
@@ -44,6 +45,7 @@ pub trait WindowSimd: Sized {
         x: &[Self],
         kernel: &[Self],
         bias: Option<&[Self]>,
+        scale: Option<&[Self]>,
         out: &mut [Self],
         floor: Self,
     ) -> bool;
@@ -76,19 +78,23 @@ pub trait WindowSimd: Sized {
         floor: Self,
     ) -> bool;
 
-    /// `out = max(floor, depthwise(x, kernel) + bias)` for one sample with
-    /// multiplier 1, when the window is 3×3 or 5×5 with stride 1 and no
-    /// dilation (else false, having done nothing, as without SIMD): the
+    /// `out = max(floor, depthwise(x, kernel) + bias)` (with `scale`,
+    /// `max(floor, scale ⊙ depthwise(x, kernel) + bias)`) for one sample
+    /// with multiplier 1, when the window is 3×3 or 5×5 with stride 1 and
+    /// no dilation (else false, having done nothing, as without SIMD): the
     /// sums of a strip of an output row in registers, each input value
     /// loaded once for the taps it feeds.
     ///
     /// # Panics
-    /// If `x`, `kernel`, `bias` or `out` is shorter than the window needs.
+    /// If `x`, `kernel`, `bias`, `scale` or `out` is shorter than the window
+    /// needs.
+    #[allow(clippy::too_many_arguments)]
     fn depthwise_stride1(
         w: &Window,
         x: &[Self],
         kernel: &[Self],
         bias: Option<&[Self]>,
+        scale: Option<&[Self]>,
         out: &mut [Self],
         floor: Self,
     ) -> bool;
@@ -134,6 +140,7 @@ macro_rules! window_simd_for {
                 x: &[$t],
                 kernel: &[$t],
                 bias: Option<&[$t]>,
+                scale: Option<&[$t]>,
                 out: &mut [$t],
                 floor: $t,
             ) -> bool {
@@ -144,10 +151,12 @@ macro_rules! window_simd_for {
                 assert!(
                     kernel.len() >= w.taps() * w.channels * filters
                         && bias.is_none_or(|b| b.len() >= filters)
+                        && scale.is_none_or(|s| s.len() >= filters)
                         && out.len() >= samples * w.positions() * filters,
                     "conv: slices shorter than the window"
                 );
                 let init = bias.map_or(core::ptr::null(), <[$t]>::as_ptr);
+                let scale = scale.map_or(core::ptr::null(), <[$t]>::as_ptr);
                 // SAFETY: the CPU has the level's features, and the slices
                 // were checked above (the window's taps lie in the sample);
                 // the AVX-512 loops get whole vectors of their width too.
@@ -156,7 +165,17 @@ macro_rules! window_simd_for {
                     at_level!(
                         $t,
                         filters.is_multiple_of(2 * Self::LANES),
-                        conv_direct(w, filters, x.as_ptr(), samples, kernel.as_ptr(), init, out.as_mut_ptr(), floor)
+                        conv_direct(
+                            w,
+                            filters,
+                            x.as_ptr(),
+                            samples,
+                            kernel.as_ptr(),
+                            init,
+                            scale,
+                            out.as_mut_ptr(),
+                            floor
+                        )
                     )
                 };
                 true
@@ -205,6 +224,7 @@ macro_rules! window_simd_for {
                 x: &[$t],
                 kernel: &[$t],
                 bias: Option<&[$t]>,
+                scale: Option<&[$t]>,
                 out: &mut [$t],
                 floor: $t,
             ) -> bool {
@@ -222,10 +242,12 @@ macro_rules! window_simd_for {
                     x.len() >= w.in_len()
                         && kernel.len() >= w.taps() * c
                         && bias.is_none_or(|b| b.len() >= c)
+                        && scale.is_none_or(|s| s.len() >= c)
                         && out.len() >= w.positions() * c,
                     "depthwise: slices shorter than the window"
                 );
                 let init = bias.map_or(core::ptr::null(), <[$t]>::as_ptr);
+                let scale = scale.map_or(core::ptr::null(), <[$t]>::as_ptr);
                 let (x, k, o) = (x.as_ptr(), kernel.as_ptr(), out.as_mut_ptr());
                 // SAFETY: the CPU has the level's features; the slices were
                 // checked above, the loops read only the input's rows and
@@ -234,9 +256,9 @@ macro_rules! window_simd_for {
                 #[cfg(target_arch = "x86_64")]
                 unsafe {
                     if size == 3 {
-                        at_level!($t, true, depthwise_stride1::<3, 3>(w, x, k, init, o, floor))
+                        at_level!($t, true, depthwise_stride1::<3, 3>(w, x, k, init, scale, o, floor))
                     } else {
-                        at_level!($t, true, depthwise_stride1::<5, 5>(w, x, k, init, o, floor))
+                        at_level!($t, true, depthwise_stride1::<5, 5>(w, x, k, init, scale, o, floor))
                     }
                 };
                 true

@@ -215,11 +215,14 @@ macro_rules! window_body {
         /// fewer vectors of filters leave registers over (AVX-512's 32), up
         /// to four positions whose windows have the same real taps go
         /// together ([`GROUP_SUMS`]), each kernel row loaded once for all.
+        /// With `scale` (not null), `out = max(floor, scale ⊙ conv(x, k) +
+        /// init)`: a batch normalization applied in the store.
         ///
         /// # Safety
         /// The CPU must have the module's features; `filters` must be a
         /// multiple of the lanes; `x` must hold the samples, `out` their
-        /// outputs, `k` the kernel and `init`, if not null, `filters` values.
+        /// outputs, `k` the kernel and `init` and `scale`, if not null,
+        /// `filters` values each.
         #[target_feature(enable = $feat)]
         pub(crate) unsafe fn conv_direct(
             w: &Window,
@@ -228,6 +231,7 @@ macro_rules! window_body {
             samples: usize,
             k: *const E,
             init: *const E,
+            scale: *const E,
             out: *mut E,
             floor: E,
         ) {
@@ -235,15 +239,15 @@ macro_rules! window_body {
                 let (xs, os) = (x.add(s * w.in_len()), out.add(s * w.positions() * filters));
                 let mut f0 = 0;
                 while f0 + 8 * L <= filters {
-                    conv_pass::<8>(w, filters, xs, k, init, os, floor, f0);
+                    conv_pass::<8>(w, filters, xs, k, init, scale, os, floor, f0);
                     f0 += 8 * L;
                 }
                 for nv in [4, 2, 1] {
                     if f0 + nv * L <= filters {
                         match nv {
-                            4 => conv_pass::<4>(w, filters, xs, k, init, os, floor, f0),
-                            2 => conv_pass::<2>(w, filters, xs, k, init, os, floor, f0),
-                            _ => conv_pass::<1>(w, filters, xs, k, init, os, floor, f0),
+                            4 => conv_pass::<4>(w, filters, xs, k, init, scale, os, floor, f0),
+                            2 => conv_pass::<2>(w, filters, xs, k, init, scale, os, floor, f0),
+                            _ => conv_pass::<1>(w, filters, xs, k, init, scale, os, floor, f0),
                         }
                         f0 += nv * L;
                     }
@@ -261,18 +265,25 @@ macro_rules! window_body {
             x: *const E,
             k: *const E,
             init: *const E,
+            scale: *const E,
             out: *mut E,
             floor: E,
             f0: usize,
         ) {
             let c = w.channels;
-            let mut start = [zero(); NV];
-            if !init.is_null() {
-                for (v, s) in start.iter_mut().enumerate() {
-                    *s = load(init.add(f0 + v * L));
+            let vectors = |p: *const E| {
+                let mut v = [zero(); NV];
+                if !p.is_null() {
+                    for (i, s) in v.iter_mut().enumerate() {
+                        *s = load(p.add(f0 + i * L));
+                    }
                 }
-            }
-            let pass = Pass { w, filters, x, k, start, floor: splat(floor), out: out.add(f0), f0 };
+                v
+            };
+            // Scaled: the sums start at 0 and the shift comes in the store.
+            let (start, scaled) =
+                if scale.is_null() { (vectors(init), None) } else { ([zero(); NV], Some((vectors(scale), vectors(init)))) };
+            let pass = Pass { w, filters, x, k, start, scaled, floor: splat(floor), out: out.add(f0), f0 };
             let group = (GROUP_SUMS / NV).clamp(1, 4);
             w.like_rectangles(|rows, cols| {
                 let taps = (w.rows_of(rows.start), w.cols_of(cols.start));
@@ -308,6 +319,8 @@ macro_rules! window_body {
             x: *const E,
             k: *const E,
             start: [V; NV],
+            /// The scale and shift applied in the store, if any.
+            scaled: Option<([V; NV], [V; NV])>,
             floor: V,
             /// The output at filter `f0`.
             out: *mut E,
@@ -353,6 +366,10 @@ macro_rules! window_body {
             }
             for (sums, &(_, o)) in acc.iter().zip(spots) {
                 for (v, &s) in sums.iter().enumerate() {
+                    let s = match pass.scaled {
+                        Some((scale, shift)) => fma(s, scale[v], shift[v]),
+                        None => s,
+                    };
                     // `max` returns its second operand when either is NaN.
                     storeu(pass.out.add(o + v * L), max(pass.floor, s));
                 }
@@ -368,19 +385,22 @@ macro_rules! window_body {
         /// once for the up to `KW` sums it feeds (the position groups of
         /// [`taps_sum`] load it once per tap: a load per multiply-add); the
         /// block's weights are loaded once for all rows. Each sum adds its
-        /// taps in the kernel's order, as [`taps_sum`] does.
+        /// taps in the kernel's order, as [`taps_sum`] does. With `scale`
+        /// (not null), `out = max(floor, scale ⊙ depthwise(x, k) + init)`:
+        /// a batch normalization applied in the store.
         ///
         /// # Safety
         /// The CPU must have the module's features; `x` must hold the
         /// sample, `out` its outputs, `k` the `KH·KW·channels` weights and
-        /// `init`, if not null, `channels` values; the window must be `KH ×
-        /// KW` with stride 1 and dilation 1.
+        /// `init` and `scale`, if not null, `channels` values each; the
+        /// window must be `KH × KW` with stride 1 and dilation 1.
         #[target_feature(enable = $feat)]
         pub(crate) unsafe fn depthwise_stride1<const KH: usize, const KW: usize>(
             w: &Window,
             x: *const E,
             k: *const E,
             init: *const E,
+            scale: *const E,
             out: *mut E,
             floor: E,
         ) {
@@ -389,9 +409,9 @@ macro_rules! window_body {
             while c0 < c {
                 let live = (c - c0).min(L);
                 if live == L {
-                    stride1_block::<KH, KW, false>(w, x, k, init, out, floor, c0, mask_of(L));
+                    stride1_block::<KH, KW, false>(w, x, k, init, scale, out, floor, c0, mask_of(L));
                 } else {
-                    stride1_block::<KH, KW, true>(w, x, k, init, out, floor, c0, mask_of(live));
+                    stride1_block::<KH, KW, true>(w, x, k, init, scale, out, floor, c0, mask_of(live));
                 }
                 c0 += L;
             }
@@ -425,6 +445,7 @@ macro_rules! window_body {
             x: *const E,
             k: *const E,
             init: *const E,
+            scale: *const E,
             out: *mut E,
             floor: E,
             c0: usize,
@@ -437,32 +458,43 @@ macro_rules! window_body {
                     *v = get::<MASKED>(k.add((i * KW + j) * c + c0), m);
                 }
             }
-            let start = if init.is_null() { zero() } else { get::<MASKED>(init.add(c0), m) };
-            let floor = splat(floor);
+            let init = if init.is_null() { zero() } else { get::<MASKED>(init.add(c0), m) };
+            // Scaled, the sums start at 0 and `init` comes in the store.
+            let (start, scaled) =
+                if scale.is_null() { (init, None) } else { (zero(), Some((get::<MASKED>(scale.add(c0), m), init))) };
+            let stores = Stores { floor: splat(floor), scaled, out, m };
             let strips = w.out_w.div_ceil(STRIP);
             let mut ow0 = 0;
             for s in 0..strips {
                 let width = w.out_w / strips + usize::from(s < w.out_w % strips);
-                $strip_widths!(width, strip::<KH, KW, _, MASKED>(w, x, &wk, start, floor, out, c0, m, ow0));
+                $strip_widths!(width, strip::<KH, KW, _, MASKED>(w, x, &wk, start, &stores, c0, ow0));
                 ow0 += width;
             }
         }
 
+        /// How [`stride1_block`] stores a channel block's sums.
+        struct Stores {
+            floor: V,
+            /// The scale and shift applied first, if any.
+            scaled: Option<(V, V)>,
+            out: *mut E,
+            /// The lanes stored.
+            m: M,
+        }
+
         /// Output columns `ow0..ow0 + W` of every row, channels `c0..` (the
-        /// lanes `m` selects), `wk` the block's weights.
+        /// lanes `st.m` selects), `wk` the block's weights.
         #[inline(always)]
         unsafe fn strip<const KH: usize, const KW: usize, const W: usize, const MASKED: bool>(
             w: &Window,
             x: *const E,
             wk: &[[V; KW]; KH],
             start: V,
-            floor: V,
-            out: *mut E,
+            st: &Stores,
             c0: usize,
-            m: M,
             ow0: usize,
         ) {
-            let c = w.channels;
+            let (c, m) = (w.channels, st.m);
             for oh in 0..w.out_h {
                 let mut acc = [start; W];
                 for (i, wr) in wk.iter().enumerate() {
@@ -488,10 +520,14 @@ macro_rules! window_body {
                         }
                     }
                 }
-                let o = out.add((oh * w.out_w + ow0) * c + c0);
+                let o = st.out.add((oh * w.out_w + ow0) * c + c0);
                 for (t, &a) in acc.iter().enumerate() {
+                    let a = match st.scaled {
+                        Some((scale, shift)) => fma(a, scale, shift),
+                        None => a,
+                    };
                     // `max` returns its second operand when either is NaN.
-                    put::<MASKED>(o.add(t * c), m, max(floor, a));
+                    put::<MASKED>(o.add(t * c), m, max(st.floor, a));
                 }
             }
         }
