@@ -50,7 +50,7 @@ pub(crate) fn f32_softmax_in_registers() -> usize {
 }
 
 /// Tells the fused store what to add and whether to apply ReLU; with
-/// `scale` (only the tiles of `blocked` read it), the sums are first
+/// `scale` (read only where the tiles are instantiated `SCALED`), the sums are first
 /// multiplied by it, per row.
 #[derive(Clone, Copy)]
 struct Epilogue<E> {
@@ -135,12 +135,12 @@ macro_rules! kernels_body {
                 Layout::NN if n == 1 => matvec(m, k, a, m, b, c, e),
                 // `c[j] = a · B[:, j]`.
                 Layout::NN if m == 1 => dots(1, n, k, a, b, ldb, c, e),
-                Layout::NN => blocked::<false>(m, n, k, a, b, ldb, c, e),
+                Layout::NN => blocked::<false, false>(m, n, k, a, b, ldb, c, e),
                 // `cᵀ = Bt · aᵀ`, when no per-row bias breaks the symmetry.
                 Layout::NT if m == 1 && e.bias.is_null() => matvec(n, k, b, ldb, a, c, e),
-                Layout::NT => blocked::<true>(m, n, k, a, b, ldb, c, e),
+                Layout::NT => blocked::<true, false>(m, n, k, a, b, ldb, c, e),
                 // With `k = 1`, `Aᵀ·B` and `A·Bᵀ` are the same outer product.
-                Layout::TN if k == 1 => blocked::<true>(m, n, 1, a, b, ldb, c, e),
+                Layout::TN if k == 1 => blocked::<true, false>(m, n, 1, a, b, ldb, c, e),
                 // Packing pays for itself only when reused across columns.
                 Layout::TN if n < 4 => dots(m, n, k, a, b, ldb, c, e),
                 Layout::TN => packed_tn(m, n, k, a, b, ldb, c, e),
@@ -175,18 +175,18 @@ macro_rules! kernels_body {
                     let (bp, cp) = (b.add(j0 * k), c.add(j0 * m));
                     let mask = mask_of(L);
                     match cols {
-                        1 => tile::<4, 1, false, false>(k, a, m, bp, k, cp, m, 0, mask, e),
-                        2 => tile::<4, 2, false, false>(k, a, m, bp, k, cp, m, 0, mask, e),
-                        3 => tile::<4, 3, false, false>(k, a, m, bp, k, cp, m, 0, mask, e),
-                        4 => tile::<4, 4, false, false>(k, a, m, bp, k, cp, m, 0, mask, e),
-                        5 => tile::<4, 5, false, false>(k, a, m, bp, k, cp, m, 0, mask, e),
-                        _ => tile::<4, 6, false, false>(k, a, m, bp, k, cp, m, 0, mask, e),
+                        1 => tile::<4, 1, false, false, true>(k, a, m, bp, k, cp, m, 0, mask, e),
+                        2 => tile::<4, 2, false, false, true>(k, a, m, bp, k, cp, m, 0, mask, e),
+                        3 => tile::<4, 3, false, false, true>(k, a, m, bp, k, cp, m, 0, mask, e),
+                        4 => tile::<4, 4, false, false, true>(k, a, m, bp, k, cp, m, 0, mask, e),
+                        5 => tile::<4, 5, false, false, true>(k, a, m, bp, k, cp, m, 0, mask, e),
+                        _ => tile::<4, 6, false, false, true>(k, a, m, bp, k, cp, m, 0, mask, e),
                     }
                     j0 += cols;
                 }
                 return true;
             }
-            blocked::<false>(m, n, k, a, b, k, c, e);
+            blocked::<false, true>(m, n, k, a, b, k, c, e);
             true
         }
 
@@ -254,8 +254,8 @@ macro_rules! kernels_body {
         /// inlined, they are compiled with the module's features and see their callers'
         /// constant sizes.
         #[inline(always)]
-        unsafe fn store<const MASKED: bool>(mut x: V, c: *mut E, row: usize, mask: M, e: Epilogue<E>) {
-            if !e.scale.is_null() {
+        unsafe fn store<const MASKED: bool, const SCALED: bool>(mut x: V, c: *mut E, row: usize, mask: M, e: Epilogue<E>) {
+            if SCALED {
                 // `scale·x + shift` (the bias), or `scale·x + c` for a later
                 // depth chunk: each chunk's part is scaled.
                 let s = if MASKED { mload(e.scale.add(row), mask) } else { load(e.scale.add(row)) };
@@ -301,7 +301,7 @@ macro_rules! kernels_body {
         /// would make every caller's frame probe its pages.
         #[inline(never)]
         #[target_feature(enable = $feat)]
-        unsafe fn blocked<const B_ROWS: bool>(
+        unsafe fn blocked<const B_ROWS: bool, const SCALED: bool>(
             m: usize,
             n: usize,
             k: usize,
@@ -318,7 +318,7 @@ macro_rules! kernels_body {
             while i0 < m {
                 let rows = (m - i0).min(MR);
                 if !pack {
-                    row_block::<B_ROWS>(k, a.add(i0), m, b, ldb, n, c.add(i0), m, i0, rows, e);
+                    row_block::<B_ROWS, SCALED>(k, a.add(i0), m, b, ldb, n, c.add(i0), m, i0, rows, e);
                     i0 += rows;
                     continue;
                 }
@@ -340,7 +340,7 @@ macro_rules! kernels_body {
                         }
                     }
                     let bp = b.add(if B_ROWS { p0 * ldb } else { p0 });
-                    row_block::<B_ROWS>(depth, panel, MR, bp, ldb, n, c.add(i0), m, i0, rows, e.for_chunk(p0, depth, k));
+                    row_block::<B_ROWS, SCALED>(depth, panel, MR, bp, ldb, n, c.add(i0), m, i0, rows, e.for_chunk(p0, depth, k));
                     p0 += depth;
                 }
                 i0 += rows;
@@ -351,7 +351,7 @@ macro_rules! kernels_body {
         /// columns at a time; `a` and `c` point at that row.
         #[inline]
         #[target_feature(enable = $feat)]
-        unsafe fn row_block<const B_ROWS: bool>(
+        unsafe fn row_block<const B_ROWS: bool, const SCALED: bool>(
             k: usize,
             a: *const E,
             lda: usize,
@@ -372,12 +372,12 @@ macro_rules! kernels_body {
                 macro_rules! with_cols {
                     ($mv:literal, $masked:literal) => {
                         match cols {
-                            1 => tile::<$mv, 1, $masked, B_ROWS>(k, a, lda, bp, ldb, cp, ldc, row, mask, e),
-                            2 => tile::<$mv, 2, $masked, B_ROWS>(k, a, lda, bp, ldb, cp, ldc, row, mask, e),
-                            3 => tile::<$mv, 3, $masked, B_ROWS>(k, a, lda, bp, ldb, cp, ldc, row, mask, e),
-                            4 => tile::<$mv, 4, $masked, B_ROWS>(k, a, lda, bp, ldb, cp, ldc, row, mask, e),
-                            5 => tile::<$mv, 5, $masked, B_ROWS>(k, a, lda, bp, ldb, cp, ldc, row, mask, e),
-                            _ => tile::<$mv, 6, $masked, B_ROWS>(k, a, lda, bp, ldb, cp, ldc, row, mask, e),
+                            1 => tile::<$mv, 1, $masked, B_ROWS, SCALED>(k, a, lda, bp, ldb, cp, ldc, row, mask, e),
+                            2 => tile::<$mv, 2, $masked, B_ROWS, SCALED>(k, a, lda, bp, ldb, cp, ldc, row, mask, e),
+                            3 => tile::<$mv, 3, $masked, B_ROWS, SCALED>(k, a, lda, bp, ldb, cp, ldc, row, mask, e),
+                            4 => tile::<$mv, 4, $masked, B_ROWS, SCALED>(k, a, lda, bp, ldb, cp, ldc, row, mask, e),
+                            5 => tile::<$mv, 5, $masked, B_ROWS, SCALED>(k, a, lda, bp, ldb, cp, ldc, row, mask, e),
+                            _ => tile::<$mv, 6, $masked, B_ROWS, SCALED>(k, a, lda, bp, ldb, cp, ldc, row, mask, e),
                         }
                     };
                 }
@@ -394,7 +394,7 @@ macro_rules! kernels_body {
         /// One `MV`-vector × `NC`-column block of `C`, over all of `k`.
         #[inline]
         #[target_feature(enable = $feat)]
-        unsafe fn tile<const MV: usize, const NC: usize, const MASKED: bool, const B_ROWS: bool>(
+        unsafe fn tile<const MV: usize, const NC: usize, const MASKED: bool, const B_ROWS: bool, const SCALED: bool>(
             k: usize,
             a: *const E,
             lda: usize,
@@ -439,9 +439,9 @@ macro_rules! kernels_body {
                 for (v, &x) in accj.iter().enumerate() {
                     let cp = c.add(j * ldc + v * L);
                     if MASKED && v == MV - 1 {
-                        store::<true>(x, cp, row + v * L, mask, e);
+                        store::<true, SCALED>(x, cp, row + v * L, mask, e);
                     } else {
-                        store::<false>(x, cp, row + v * L, mask, e);
+                        store::<false, SCALED>(x, cp, row + v * L, mask, e);
                     }
                 }
             }
@@ -523,9 +523,9 @@ macro_rules! kernels_body {
             let e = Epilogue { keep: false, bias: core::ptr::null(), relu: e.relu, scale: core::ptr::null() };
             for (v, &sum) in sums.iter().enumerate() {
                 if MASKED && v == MV - 1 {
-                    store::<true>(sum, c.add(v * L), row + v * L, mask, e);
+                    store::<true, false>(sum, c.add(v * L), row + v * L, mask, e);
                 } else {
-                    store::<false>(sum, c.add(v * L), row + v * L, mask, e);
+                    store::<false, false>(sum, c.add(v * L), row + v * L, mask, e);
                 }
             }
         }
@@ -622,7 +622,7 @@ macro_rules! kernels_body {
                             panel.add(p * MR + r).write(v);
                         }
                     }
-                    row_block::<false>(depth, panel, MR, b.add(p0), ldb, n, c.add(i0), m, i0, rows, e.for_chunk(p0, depth, k));
+                    row_block::<false, false>(depth, panel, MR, b.add(p0), ldb, n, c.add(i0), m, i0, rows, e.for_chunk(p0, depth, k));
                     p0 += depth;
                 }
                 i0 += rows;

@@ -58,27 +58,29 @@ const fn padded(w: &Window) -> (usize, usize) {
 }
 
 /// The largest kernel, in bytes, that the forward pass convolves directly
-/// (by output position, the sums of eight vectors of filters in registers,
-/// each input value broadcast against its kernel row) rather than through
-/// im2col and a matrix product: it reads the whole kernel for every output
-/// position, which keeps the multiply-adds busy while the kernel stays in
-/// the L1 cache. Measured at batch 1 (64): the keyword-spotting model's
-/// first layer (10×4, one channel, 64 filters, a 10 KB kernel) 7.0 µs
-/// against 9.4 µs (450 against 600 µs); a 3×3 layer of 7 channels to 64
-/// filters over 25×5 (16 KB) 9.9 against 11.5 µs (640 against 730 µs).
+/// (by output position, the sums of up to eight vectors of filters in
+/// registers for up to eight positions with the same real taps, each input
+/// value broadcast against its kernel row) rather than through im2col and a
+/// matrix product: it reads the whole kernel for every group of positions,
+/// which keeps the multiply-adds busy while the kernel stays in the L1
+/// cache. Measured at batch 1 on Zen 4, AVX-512 (AVX2): the keyword-spotting
+/// model's first layer (10×4, one channel, 64 filters, a 10 KB kernel) 5.3
+/// (6.9) µs against 9.5 (9.8) µs; a 3×3 layer of 7 channels to 64 filters
+/// over 25×5 (16 KB) 8.0 (9.9) against 12.1 (11.7) µs.
 const DIRECT_KERNEL_BYTES: usize = 16 * 1024;
 
 /// Whether [`forward`] convolves directly (see [`DIRECT_KERNEL_BYTES`]):
 /// with the SIMD loops, a window that is not the plain 1×1 product, a
-/// kernel that fits and whole vectors of filters, at least eight of them
-/// (64 `f32`, 32 `f64`): with fewer sums in flight the loop waits on their
-/// latency (32 `f32` filters measured 0.69× the speed of im2col and the
-/// product). Then `cols` is left for [`backward`] to fill.
+/// kernel that fits and whole AVX2 vectors of filters. Fewer filters take
+/// more positions at once, so at least eight sums are in flight (32 `f32`
+/// filters measured 2.1× the speed of im2col and the product with AVX-512,
+/// 2.0× with AVX2; with one position at a time, 0.69×). Then `cols` is
+/// left for [`backward`] to fill.
 fn direct<T: Scalar>(w: &Window, filters: usize) -> bool {
     let lanes = <T as WindowSimd>::LANES;
     super::simd::simd()
         && !reads_input(w)
-        && filters >= 8 * lanes
+        && filters >= lanes
         && filters.is_multiple_of(lanes)
         && w.taps() * w.channels * filters * size_of::<T>() <= DIRECT_KERNEL_BYTES
 }
@@ -542,10 +544,10 @@ mod tests {
     /// whole grid of geometries.
     fn against_reference<T: Scalar>(tol: f64) {
         for (case, w) in windows(true).into_iter().enumerate() {
-            // 64, 88, 96 and 144 filters take the direct loop (every pass
-            // width of AVX2 and AVX-512, 88 on AVX2 either way) where the
-            // kernel is small.
-            let filters = [3usize, 17, 1, 64, 88, 96, 8, 144][case % 8];
+            // Whole vectors of filters take the direct loop where the kernel
+            // is small: every pass width and group size of AVX2 and AVX-512
+            // (88 and 8 on AVX2 either way).
+            let filters = [3usize, 17, 1, 64, 88, 96, 8, 144, 16, 32][case % 10];
             let n = [1usize, 3][case % 2];
             let depth = w.taps() * w.channels;
             let kernel = data(depth * filters, case);

@@ -81,7 +81,8 @@ pub trait WindowSimd: Sized {
     /// `out = max(floor, depthwise(x, kernel) + bias)` (with `scale`,
     /// `max(floor, scale ⊙ depthwise(x, kernel) + bias)`) for one sample
     /// with multiplier 1, when the window is 3×3 or 5×5 with stride 1 and
-    /// no dilation (else false, having done nothing, as without SIMD): the
+    /// no dilation and the CPU has AVX-512 (else false, having done
+    /// nothing, as without SIMD): the
     /// sums of a strip of an output row in registers, each input value
     /// loaded once for the taps it feeds.
     ///
@@ -234,7 +235,12 @@ macro_rules! window_simd_for {
                     (5, 5) => 5,
                     _ => 0,
                 };
-                if !simd() || !plain || size == 0 {
+                // AVX-512 only (see the loop's module).
+                #[cfg(target_arch = "x86_64")]
+                let wide = crate::cpu::level() == crate::cpu::Level::Avx512;
+                #[cfg(not(target_arch = "x86_64"))]
+                let wide = false;
+                if !wide || !plain || size == 0 {
                     return false;
                 }
                 let c = w.channels;
@@ -249,16 +255,16 @@ macro_rules! window_simd_for {
                 let init = bias.map_or(core::ptr::null(), <[$t]>::as_ptr);
                 let scale = scale.map_or(core::ptr::null(), <[$t]>::as_ptr);
                 let (x, k, o) = (x.as_ptr(), kernel.as_ptr(), out.as_mut_ptr());
-                // SAFETY: the CPU has the level's features; the slices were
-                // checked above, the loops read only the input's rows and
-                // columns and write the positions' channels, and the window
-                // is `size × size` with stride 1 and no dilation.
+                // SAFETY: the CPU has AVX-512F; the slices were checked
+                // above, the loops read only the input's rows and columns
+                // and write the positions' channels, and the window is
+                // `size × size` with stride 1 and no dilation.
                 #[cfg(target_arch = "x86_64")]
                 unsafe {
                     if size == 3 {
-                        at_level!($t, true, depthwise_stride1::<3, 3>(w, x, k, init, scale, o, floor))
+                        x86::avx512::$t::depthwise_stride1::<3, 3>(w, x, k, init, scale, o, floor)
                     } else {
-                        at_level!($t, true, depthwise_stride1::<5, 5>(w, x, k, init, scale, o, floor))
+                        x86::avx512::$t::depthwise_stride1::<5, 5>(w, x, k, init, scale, o, floor)
                     }
                 };
                 true
