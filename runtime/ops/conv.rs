@@ -211,10 +211,10 @@ pub fn forward_by_product<T: Scalar>(
     }
 }
 
-/// `dst = conv(x, kernel) + bias` (with `scale`, `scale ⊙ conv(x, kernel)
-/// + bias`), then ReLU when `relu`: directly when `direct` (what [`direct`]
-/// says), else through im2col (into `cols`, unless the product reads the
-/// input itself) and a matrix product.
+/// `dst = conv(x, kernel) + bias` (with `scale`, `scale ⊙ conv(x,
+/// kernel) + bias`), then ReLU when `relu`: directly when `direct` (what
+/// [`direct`] says), else through im2col (into `cols`, unless the product
+/// reads the input itself) and a matrix product.
 #[allow(clippy::too_many_arguments)]
 fn affine<T: Scalar>(
     w: &Window,
