@@ -113,7 +113,7 @@ pub mod __private {
     }
     /// The matrix products (for the benches).
     pub mod gemm {
-        pub use crate::kernels::gemm::{gemm_nn, gemm_nt, gemm_tn, Start};
+        pub use crate::kernels::gemm::{gemm_nn, gemm_nn_scaled, gemm_nt, gemm_tn, Start};
     }
 
     /// Expands its items only when the runtime has `alloc`, so generated

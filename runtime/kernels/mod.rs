@@ -7,7 +7,7 @@ pub(crate) mod gemm;
 #[cfg(feature = "parallel")]
 mod pool;
 #[cfg(target_arch = "x86_64")]
-mod x86;
+pub(crate) mod x86;
 
 pub use crate::cpu::simd;
 // The optimizers' loops use it through this path.

@@ -49,12 +49,15 @@ pub(crate) fn f32_softmax_in_registers() -> usize {
     }
 }
 
-/// Tells the fused store what to add and whether to apply ReLU.
+/// Tells the fused store what to add and whether to apply ReLU; with
+/// `scale` (read only where the tiles are instantiated `SCALED`), the sums are first
+/// multiplied by it, per row.
 #[derive(Clone, Copy)]
 struct Epilogue<E> {
     keep: bool,
     bias: *const E,
     relu: bool,
+    scale: *const E,
 }
 
 impl<E> Epilogue<E> {
@@ -66,6 +69,7 @@ impl<E> Epilogue<E> {
                 _ => core::ptr::null(),
             },
             relu,
+            scale: core::ptr::null(),
         }
     }
 
@@ -77,6 +81,7 @@ impl<E> Epilogue<E> {
             keep: self.keep || p0 > 0,
             bias: if p0 == 0 { self.bias } else { core::ptr::null() },
             relu: self.relu && p0 + depth == k,
+            scale: self.scale,
         }
     }
 }
@@ -89,7 +94,7 @@ macro_rules! lane_ops {
         $(
             #[inline]
             #[target_feature(enable = $feat)]
-            unsafe fn $name($($arg: $ty),*) $(-> $ret)? {
+            pub(crate) unsafe fn $name($($arg: $ty),*) $(-> $ret)? {
                 $body
             }
         )*
@@ -130,18 +135,61 @@ macro_rules! kernels_body {
                 Layout::NN if n == 1 => matvec(m, k, a, m, b, c, e),
                 // `c[j] = a · B[:, j]`.
                 Layout::NN if m == 1 => dots(1, n, k, a, b, ldb, c, e),
-                Layout::NN => blocked::<false>(m, n, k, a, b, ldb, c, e),
+                Layout::NN => blocked::<false, false>(m, n, k, a, b, ldb, c, e),
                 // `cᵀ = Bt · aᵀ`, when no per-row bias breaks the symmetry.
                 Layout::NT if m == 1 && e.bias.is_null() => matvec(n, k, b, ldb, a, c, e),
-                Layout::NT => blocked::<true>(m, n, k, a, b, ldb, c, e),
+                Layout::NT => blocked::<true, false>(m, n, k, a, b, ldb, c, e),
                 // With `k = 1`, `Aᵀ·B` and `A·Bᵀ` are the same outer product
                 // (when `B`'s values are adjacent: read as `Bᵀ`'s row, they
                 // must be one apart).
-                Layout::TN if k == 1 && ldb == 1 => blocked::<true>(m, n, 1, a, b, ldb, c, e),
+                Layout::TN if k == 1 && ldb == 1 => blocked::<true, false>(m, n, 1, a, b, ldb, c, e),
                 // Packing pays for itself only when reused across columns.
                 Layout::TN if n < 4 => dots(m, n, k, a, b, ldb, c, e),
                 Layout::TN => packed_tn(m, n, k, a, b, ldb, c, e),
             }
+        }
+
+        /// `C = scale ⊙ (A·B) + shift` per row, then ReLU when `relu`
+        /// (`NN`): a convolution with its inference batch normalization.
+        /// Always true (done).
+        ///
+        /// # Safety
+        /// As [`gemm`], with `m` and `n` above 1 (the tiles alone take a
+        /// scale), `scale` and `shift` holding `m` values.
+        #[target_feature(enable = $feat)]
+        pub(crate) unsafe fn gemm_scaled(
+            m: usize,
+            n: usize,
+            k: usize,
+            a: &[E],
+            b: &[E],
+            c: &mut [E],
+            scale: &[E],
+            shift: &[E],
+            relu: bool,
+        ) -> bool {
+            let e = Epilogue { keep: false, bias: shift.as_ptr(), relu, scale: scale.as_ptr() };
+            let (a, b, c) = (a.as_ptr(), b.as_ptr(), c.as_mut_ptr());
+            if L * core::mem::size_of::<E>() == 64 && m == 4 * L {
+                let mut j0 = 0;
+                while j0 < n {
+                    let cols = (n - j0).min(NR);
+                    let (bp, cp) = (b.add(j0 * k), c.add(j0 * m));
+                    let mask = mask_of(L);
+                    match cols {
+                        1 => tile::<4, 1, false, false, true>(k, a, m, bp, k, cp, m, 0, mask, e),
+                        2 => tile::<4, 2, false, false, true>(k, a, m, bp, k, cp, m, 0, mask, e),
+                        3 => tile::<4, 3, false, false, true>(k, a, m, bp, k, cp, m, 0, mask, e),
+                        4 => tile::<4, 4, false, false, true>(k, a, m, bp, k, cp, m, 0, mask, e),
+                        5 => tile::<4, 5, false, false, true>(k, a, m, bp, k, cp, m, 0, mask, e),
+                        _ => tile::<4, 6, false, false, true>(k, a, m, bp, k, cp, m, 0, mask, e),
+                    }
+                    j0 += cols;
+                }
+                return true;
+            }
+            blocked::<false, true>(m, n, k, a, b, k, c, e);
+            true
         }
 
         /// The one-sample entry: [`gemm`] with `n = 1` and `NN`, without its
@@ -208,8 +256,20 @@ macro_rules! kernels_body {
         /// inlined, they are compiled with the module's features and see their callers'
         /// constant sizes.
         #[inline(always)]
-        unsafe fn store<const MASKED: bool>(mut x: V, c: *mut E, row: usize, mask: M, e: Epilogue<E>) {
-            if !e.bias.is_null() {
+        unsafe fn store<const MASKED: bool, const SCALED: bool>(mut x: V, c: *mut E, row: usize, mask: M, e: Epilogue<E>) {
+            if SCALED {
+                // `scale·x + shift` (the bias), or `scale·x + c` for a later
+                // depth chunk: each chunk's part is scaled.
+                let s = if MASKED { mload(e.scale.add(row), mask) } else { load(e.scale.add(row)) };
+                let base = if e.keep {
+                    if MASKED { mload(c, mask) } else { load(c) }
+                } else if MASKED {
+                    mload(e.bias.add(row), mask)
+                } else {
+                    load(e.bias.add(row))
+                };
+                x = fma(x, s, base);
+            } else if !e.bias.is_null() {
                 x = add(x, if MASKED { mload(e.bias.add(row), mask) } else { load(e.bias.add(row)) });
             } else if e.keep {
                 x = add(x, if MASKED { mload(c, mask) } else { load(c) });
@@ -243,7 +303,7 @@ macro_rules! kernels_body {
         /// would make every caller's frame probe its pages.
         #[inline(never)]
         #[target_feature(enable = $feat)]
-        unsafe fn blocked<const B_ROWS: bool>(
+        unsafe fn blocked<const B_ROWS: bool, const SCALED: bool>(
             m: usize,
             n: usize,
             k: usize,
@@ -260,7 +320,7 @@ macro_rules! kernels_body {
             while i0 < m {
                 let rows = (m - i0).min(MR);
                 if !pack {
-                    row_block::<B_ROWS>(k, a.add(i0), m, b, ldb, n, c.add(i0), m, i0, rows, e);
+                    row_block::<B_ROWS, SCALED>(k, a.add(i0), m, b, ldb, n, c.add(i0), m, i0, rows, e);
                     i0 += rows;
                     continue;
                 }
@@ -282,7 +342,7 @@ macro_rules! kernels_body {
                         }
                     }
                     let bp = b.add(if B_ROWS { p0 * ldb } else { p0 });
-                    row_block::<B_ROWS>(depth, panel, MR, bp, ldb, n, c.add(i0), m, i0, rows, e.for_chunk(p0, depth, k));
+                    row_block::<B_ROWS, SCALED>(depth, panel, MR, bp, ldb, n, c.add(i0), m, i0, rows, e.for_chunk(p0, depth, k));
                     p0 += depth;
                 }
                 i0 += rows;
@@ -293,7 +353,7 @@ macro_rules! kernels_body {
         /// columns at a time; `a` and `c` point at that row.
         #[inline]
         #[target_feature(enable = $feat)]
-        unsafe fn row_block<const B_ROWS: bool>(
+        unsafe fn row_block<const B_ROWS: bool, const SCALED: bool>(
             k: usize,
             a: *const E,
             lda: usize,
@@ -314,12 +374,12 @@ macro_rules! kernels_body {
                 macro_rules! with_cols {
                     ($mv:literal, $masked:literal) => {
                         match cols {
-                            1 => tile::<$mv, 1, $masked, B_ROWS>(k, a, lda, bp, ldb, cp, ldc, row, mask, e),
-                            2 => tile::<$mv, 2, $masked, B_ROWS>(k, a, lda, bp, ldb, cp, ldc, row, mask, e),
-                            3 => tile::<$mv, 3, $masked, B_ROWS>(k, a, lda, bp, ldb, cp, ldc, row, mask, e),
-                            4 => tile::<$mv, 4, $masked, B_ROWS>(k, a, lda, bp, ldb, cp, ldc, row, mask, e),
-                            5 => tile::<$mv, 5, $masked, B_ROWS>(k, a, lda, bp, ldb, cp, ldc, row, mask, e),
-                            _ => tile::<$mv, 6, $masked, B_ROWS>(k, a, lda, bp, ldb, cp, ldc, row, mask, e),
+                            1 => tile::<$mv, 1, $masked, B_ROWS, SCALED>(k, a, lda, bp, ldb, cp, ldc, row, mask, e),
+                            2 => tile::<$mv, 2, $masked, B_ROWS, SCALED>(k, a, lda, bp, ldb, cp, ldc, row, mask, e),
+                            3 => tile::<$mv, 3, $masked, B_ROWS, SCALED>(k, a, lda, bp, ldb, cp, ldc, row, mask, e),
+                            4 => tile::<$mv, 4, $masked, B_ROWS, SCALED>(k, a, lda, bp, ldb, cp, ldc, row, mask, e),
+                            5 => tile::<$mv, 5, $masked, B_ROWS, SCALED>(k, a, lda, bp, ldb, cp, ldc, row, mask, e),
+                            _ => tile::<$mv, 6, $masked, B_ROWS, SCALED>(k, a, lda, bp, ldb, cp, ldc, row, mask, e),
                         }
                     };
                 }
@@ -336,7 +396,7 @@ macro_rules! kernels_body {
         /// One `MV`-vector × `NC`-column block of `C`, over all of `k`.
         #[inline]
         #[target_feature(enable = $feat)]
-        unsafe fn tile<const MV: usize, const NC: usize, const MASKED: bool, const B_ROWS: bool>(
+        unsafe fn tile<const MV: usize, const NC: usize, const MASKED: bool, const B_ROWS: bool, const SCALED: bool>(
             k: usize,
             a: *const E,
             lda: usize,
@@ -381,9 +441,9 @@ macro_rules! kernels_body {
                 for (v, &x) in accj.iter().enumerate() {
                     let cp = c.add(j * ldc + v * L);
                     if MASKED && v == MV - 1 {
-                        store::<true>(x, cp, row + v * L, mask, e);
+                        store::<true, SCALED>(x, cp, row + v * L, mask, e);
                     } else {
-                        store::<false>(x, cp, row + v * L, mask, e);
+                        store::<false, SCALED>(x, cp, row + v * L, mask, e);
                     }
                 }
             }
@@ -402,7 +462,7 @@ macro_rules! kernels_body {
                 return OneSample::Activated;
             }
             let relu = act == Activation::Relu;
-            matvec_inline(M, K, a, M, x, c, Epilogue { keep: false, bias, relu });
+            matvec_inline(M, K, a, M, x, c, Epilogue { keep: false, bias, relu, scale: core::ptr::null() });
             if relu || act == Activation::Linear {
                 OneSample::Activated
             } else {
@@ -462,12 +522,12 @@ macro_rules! kernels_body {
                 }
             }
             let sums = mv_sums::<MV, S, U, MASKED>(k, a, lda, x, mask, init);
-            let e = Epilogue { keep: false, bias: core::ptr::null(), relu: e.relu };
+            let e = Epilogue { keep: false, bias: core::ptr::null(), relu: e.relu, scale: core::ptr::null() };
             for (v, &sum) in sums.iter().enumerate() {
                 if MASKED && v == MV - 1 {
-                    store::<true>(sum, c.add(v * L), row + v * L, mask, e);
+                    store::<true, false>(sum, c.add(v * L), row + v * L, mask, e);
                 } else {
-                    store::<false>(sum, c.add(v * L), row + v * L, mask, e);
+                    store::<false, false>(sum, c.add(v * L), row + v * L, mask, e);
                 }
             }
         }
@@ -564,7 +624,7 @@ macro_rules! kernels_body {
                             panel.add(p * MR + r).write(v);
                         }
                     }
-                    row_block::<false>(depth, panel, MR, b.add(p0), ldb, n, c.add(i0), m, i0, rows, e.for_chunk(p0, depth, k));
+                    row_block::<false, false>(depth, panel, MR, b.add(p0), ldb, n, c.add(i0), m, i0, rows, e.for_chunk(p0, depth, k));
                     p0 += depth;
                 }
                 i0 += rows;
@@ -917,8 +977,8 @@ pub(crate) mod avx2 {
         use super::*;
         use core::arch::x86_64::*;
 
-        type V = __m256;
-        type M = __m256i;
+        pub(crate) type V = __m256;
+        pub(crate) type M = __m256i;
         /// Lane flags: all ones or all zeros per lane.
         type B = __m256;
         pub(crate) const L: usize = 8;
@@ -959,7 +1019,7 @@ pub(crate) mod avx2 {
         /// unmasked).
         #[inline]
         #[target_feature(enable = "avx2,fma")]
-        unsafe fn mstore(p: *mut E, m: M, x: V) {
+        pub(crate) unsafe fn mstore(p: *mut E, m: M, x: V) {
             // 4, 2 and 1 lanes at a time (a copy of a run-time length would
             // be a call to `memcpy`).
             let mut live = _mm256_movemask_ps(_mm256_castsi256_ps(m)).count_ones() as usize;
@@ -985,7 +1045,7 @@ pub(crate) mod avx2 {
         /// happens; all from `L` on).
         #[inline]
         #[target_feature(enable = "avx2,fma")]
-        unsafe fn mask_of(live: usize) -> M {
+        pub(crate) unsafe fn mask_of(live: usize) -> M {
             _mm256_cmpgt_epi32(_mm256_set1_epi32(live.min(L) as i32), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7))
         }
 
@@ -1017,8 +1077,8 @@ pub(crate) mod avx2 {
         use super::*;
         use core::arch::x86_64::*;
 
-        type V = __m256d;
-        type M = __m256i;
+        pub(crate) type V = __m256d;
+        pub(crate) type M = __m256i;
         pub(crate) const L: usize = 4;
 
         lane_ops! { "avx2,fma";
@@ -1035,7 +1095,7 @@ pub(crate) mod avx2 {
         /// Stores the lanes `m` selects (a prefix), as the `f32` version.
         #[inline]
         #[target_feature(enable = "avx2,fma")]
-        unsafe fn mstore(p: *mut E, m: M, x: V) {
+        pub(crate) unsafe fn mstore(p: *mut E, m: M, x: V) {
             let live = _mm256_movemask_pd(_mm256_castsi256_pd(m)).count_ones() as usize;
             let (mut p, mut part) = (p, _mm256_castpd256_pd128(x));
             if live >= 2 {
@@ -1051,7 +1111,7 @@ pub(crate) mod avx2 {
         /// Lanes `0..live` on.
         #[inline]
         #[target_feature(enable = "avx2,fma")]
-        unsafe fn mask_of(live: usize) -> M {
+        pub(crate) unsafe fn mask_of(live: usize) -> M {
             _mm256_cmpgt_epi64(_mm256_set1_epi64x(live.min(L) as i64), _mm256_setr_epi64x(0, 1, 2, 3))
         }
 
@@ -1071,8 +1131,8 @@ pub(crate) mod avx512 {
         use super::*;
         use core::arch::x86_64::*;
 
-        type V = __m512;
-        type M = __mmask16;
+        pub(crate) type V = __m512;
+        pub(crate) type M = __mmask16;
         /// Lane flags: a mask register.
         type B = __mmask16;
         pub(crate) const L: usize = 16;
@@ -1120,8 +1180,8 @@ pub(crate) mod avx512 {
         use super::*;
         use core::arch::x86_64::*;
 
-        type V = __m512d;
-        type M = __mmask8;
+        pub(crate) type V = __m512d;
+        pub(crate) type M = __mmask8;
         pub(crate) const L: usize = 8;
 
         lane_ops! { "avx512f,avx2,fma";

@@ -130,6 +130,57 @@ pub fn forward<T: Scalar>(
     }
 }
 
+/// The one-sample inference pass of generated code: [`forward`] without
+/// `z` or, with `scale`, `out = act(scale ⊙ depthwise(x, kernel) + bias)`:
+/// the batch normalization after the layer applied per output channel
+/// (its shift, with the layer's bias in it, given as `bias`: see
+/// [`super::normalization::batch_norm_scale_shift`]) in the store of the
+/// stride-1 loops, else folded into a copy of the kernel (`K` scalars,
+/// `taps·channels·multiplier`) first.
+///
+/// # Panics
+/// If `x` holds more than one sample, a slice is shorter than the geometry
+/// needs, or `scale` comes without `bias`.
+#[allow(clippy::too_many_arguments)]
+pub fn forward1<T: Scalar, const K: usize>(
+    w: &Window,
+    multiplier: usize,
+    kernel: &[T],
+    bias: Option<&[T]>,
+    scale: Option<&[T]>,
+    act: Activation,
+    x: &[T],
+    out: &mut [T],
+) {
+    assert!(w.samples(x.len()) <= 1, "depthwise::forward1: one sample");
+    let Some(scale) = scale else {
+        return forward(w, multiplier, kernel, bias, act, x, None, out);
+    };
+    let shift = bias.expect("depthwise::forward1: a scale comes with its shift, as the bias");
+    let oc = w.channels * multiplier;
+    let len = w.samples(x.len()) * w.positions() * oc;
+    if len == 0 {
+        return;
+    }
+    let out = &mut out[..len];
+    let relu = act == Activation::Relu;
+    let floor = if relu { T::zero() } else { T::of_f64(f64::NEG_INFINITY) };
+    let done = multiplier == 1 && T::depthwise_stride1(w, x, kernel, Some(shift), Some(scale), out, floor);
+    if !done {
+        let mut folded = [T::zero(); K];
+        let folded = &mut folded[..w.taps() * oc];
+        for (f, k) in folded.chunks_exact_mut(oc).zip(kernel.chunks_exact(oc)) {
+            for ((f, &k), &s) in f.iter_mut().zip(k).zip(scale) {
+                *f = k * s;
+            }
+        }
+        return forward(w, multiplier, folded, Some(shift), act, x, None, out);
+    }
+    if !relu {
+        activations::forward_in_place(act, out, oc);
+    }
+}
+
 /// `out = depthwise(x, kernel) + bias`, then ReLU when `relu`.
 fn convolve<T: Scalar>(w: &Window, m: usize, kernel: &[T], bias: Option<&[T]>, x: &[T], out: &mut [T], relu: bool) {
     let oc = w.channels * m;
@@ -141,7 +192,10 @@ fn convolve<T: Scalar>(w: &Window, m: usize, kernel: &[T], bias: Option<&[T]>, x
         || {
             for (sample, dst) in x.chunks_exact(w.in_len()).zip(out.chunks_exact_mut(w.positions() * oc)) {
                 if m == 1 {
-                    by_groups(w, kernel, bias, sample, dst, relu);
+                    let floor = if relu { T::zero() } else { T::of_f64(f64::NEG_INFINITY) };
+                    if !T::depthwise_stride1(w, sample, kernel, bias, None, dst, floor) {
+                        by_groups(w, kernel, bias, sample, dst, relu);
+                    }
                     continue;
                 }
                 let mut cols = dst.chunks_exact_mut(oc);
@@ -163,55 +217,40 @@ fn convolve<T: Scalar>(w: &Window, m: usize, kernel: &[T], bias: Option<&[T]>, x
 #[inline(always)]
 fn by_groups<T: Scalar>(w: &Window, kernel: &[T], bias: Option<&[T]>, sample: &[T], dst: &mut [T], relu: bool) {
     let c = w.channels;
-    let mut oh0 = 0;
-    while oh0 < w.out_h {
-        let rows = w.rows_of(oh0);
-        let mut oh1 = oh0 + 1;
-        while oh1 < w.out_h && w.rows_of(oh1) == rows {
-            oh1 += 1;
-        }
-        let mut ow0 = 0;
-        while ow0 < w.out_w {
-            let cols = w.cols_of(ow0);
-            let mut ow1 = ow0 + 1;
-            while ow1 < w.out_w && w.cols_of(ow1) == cols {
-                ow1 += 1;
-            }
-            let taps = Taps::of(w, rows, cols);
-            // The rectangle's positions in order: (offset of the first real
-            // tap in the sample, offset in the output).
-            let (x_step, out_step) = (w.stride_w * c, c);
-            let first = |oh: usize| {
-                let x = if taps.rows > 0 && taps.cols > 0 {
-                    (w.in_row(oh, rows.0) * w.in_w + w.in_col(ow0, cols.0)) * c
-                } else {
-                    0
-                };
-                (x, (oh * w.out_w + ow0) * c)
+    w.like_rectangles(|out_rows, out_cols| {
+        let (rows, cols) = (w.rows_of(out_rows.start), w.cols_of(out_cols.start));
+        let taps = Taps::of(w, rows, cols);
+        // The rectangle's positions in order: (offset of the first real
+        // tap in the sample, offset in the output).
+        let (x_step, out_step, ow0) = (w.stride_w * c, c, out_cols.start);
+        let first = |oh: usize| {
+            let x = if taps.rows > 0 && taps.cols > 0 {
+                (w.in_row(oh, rows.0) * w.in_w + w.in_col(ow0, cols.0)) * c
+            } else {
+                0
             };
-            let width = ow1 - ow0;
-            let spots = (oh0..oh1).flat_map(|oh| {
-                let (x, o) = first(oh);
-                (0..width).map(move |k| (x + k * x_step, o + k * out_step))
-            });
-            in_groups(spots, |group| {
-                macro_rules! call {
-                    ($n:literal, $spots:expr) => {
-                        with_block_sizes!(GROUP_BLOCK_BYTES; positions::<T, $n>(w, kernel, bias, sample, &taps, $spots, &mut *dst, relu))
-                    };
-                }
-                match *group {
-                    [a, b, c, d] => call!(4, &[a, b, c, d]),
-                    [a, b, c] => call!(3, &[a, b, c]),
-                    [a, b] => call!(2, &[a, b]),
-                    [a] => call!(1, &[a]),
-                    _ => {}
-                }
-            });
-            ow0 = ow1;
-        }
-        oh0 = oh1;
-    }
+            (x, (oh * w.out_w + ow0) * c)
+        };
+        let width = out_cols.len();
+        let spots = out_rows.flat_map(|oh| {
+            let (x, o) = first(oh);
+            (0..width).map(move |k| (x + k * x_step, o + k * out_step))
+        });
+        in_groups(spots, |group| {
+            macro_rules! call {
+                ($n:literal, $spots:expr) => {
+                    with_block_sizes!(GROUP_BLOCK_BYTES; positions::<T, $n>(w, kernel, bias, sample, &taps, $spots, &mut *dst, relu))
+                };
+            }
+            match *group {
+                [a, b, c, d] => call!(4, &[a, b, c, d]),
+                [a, b, c] => call!(3, &[a, b, c]),
+                [a, b] => call!(2, &[a, b]),
+                [a] => call!(1, &[a]),
+                _ => {}
+            }
+        });
+    });
 }
 
 /// Calls `f` with the items of `spots` [`GROUP`] at a time, then with the
@@ -585,6 +624,89 @@ mod tests {
             backward(&w, m, &kt, &xt, &cast(&dz), &mut gk2, None, None);
             assert_close(&what, &wide(&gk2), &dk, &sk, tol);
         }
+    }
+
+    /// The stride-1 3×3 and 5×5 loops (multiplier 1) against the
+    /// definition: output rows one strip wide to past two strips, channel
+    /// counts on and off both vector widths, inputs smaller than the
+    /// window, every fused store.
+    fn stride1_against_reference<T: Scalar>(tol: f64) {
+        let mut case = 0;
+        for k in [3, 5] {
+            for padding in [super::super::Padding::Valid, super::super::Padding::Same] {
+                for input in [(1, 1), (2, 3), (5, 5), (7, 9), (4, 17), (6, 12), (9, 5)] {
+                    if padding == super::super::Padding::Valid && (input.0 < k || input.1 < k) {
+                        continue;
+                    }
+                    for channels in [1, 8, 16, 17, 40, 64, 70] {
+                        case += 1;
+                        let w = Window::keras(input, channels, (k, k), (1, 1), (1, 1), padding);
+                        let n = 1 + case % 2;
+                        let (kernel, bias, x) =
+                            (data(w.taps() * channels, case), data(channels, case + 1), data(n * w.in_len(), case + 2));
+                        let scale = reference(&w, 1, &abs(&kernel), Some(&abs(&bias)), &abs(&x));
+                        let (kt, bt, xt) = (cast::<T>(&kernel), cast::<T>(&bias), cast::<T>(&x));
+                        let len = n * w.positions() * channels;
+                        for with_bias in [false, true] {
+                            let want_z = reference(&w, 1, &kernel, with_bias.then_some(&bias[..]), &x);
+                            for act in [Activation::Linear, Activation::Relu] {
+                                let mut want = vec![0.0; len];
+                                activations::forward(act, &want_z, &mut want, channels);
+                                let mut out = vec![T::of_f64(7.0); len + 3];
+                                forward(&w, 1, &kt, with_bias.then_some(&bt[..]), act, &xt, None, &mut out);
+                                let what = format!("{w:?} n={n} bias={with_bias} {act:?}");
+                                assert_close(&what, &wide(&out[..len]), &want, &scale, tol);
+                                assert!(out[len..].iter().all(|&v| v == T::of_f64(7.0)), "{what}: wrote past");
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The one-sample pass with a batch normalization's scale and shift,
+    /// in the stride-1 loops' store or folded into the kernel, against the
+    /// definition over the grid.
+    fn forward1_against_reference<T: Scalar>(tol: f64) {
+        for (case, w) in windows(false).into_iter().enumerate() {
+            let m = 1 + case % 2;
+            let oc = w.channels * m;
+            let (kernel, x) = (data(w.taps() * oc, case), data(w.in_len(), case + 2));
+            let (scale, shift) = (data(oc, case + 3), data(oc, case + 4));
+            let z = reference(&w, m, &kernel, None, &x);
+            let want_z: Vec<f64> = z.iter().enumerate().map(|(i, v)| v * scale[i % oc] + shift[i % oc]).collect();
+            let bound = reference(&w, m, &abs(&kernel), None, &abs(&x));
+            let bound: Vec<f64> = bound.iter().enumerate().map(|(i, v)| v * scale[i % oc].abs() + 1.0).collect();
+            let (kt, xt, st, tt) = (cast::<T>(&kernel), cast::<T>(&x), cast::<T>(&scale), cast::<T>(&shift));
+            for act in [Activation::Linear, Activation::Relu, Activation::Tanh] {
+                let mut want = vec![0.0; z.len()];
+                activations::forward(act, &want_z, &mut want, oc);
+                let mut out = vec![T::of_f64(7.0); z.len()];
+                forward1::<T, 2800>(&w, m, &kt, Some(&tt), Some(&st), act, &xt, &mut out);
+                assert_close(&format!("{w:?} m={m} {act:?}"), &wide(&out), &want, &bound, tol);
+            }
+        }
+    }
+
+    #[test]
+    fn forward1_f32_matches_reference() {
+        forward1_against_reference::<f32>(1e-5);
+    }
+
+    #[test]
+    fn forward1_f64_matches_reference() {
+        forward1_against_reference::<f64>(1e-12);
+    }
+
+    #[test]
+    fn stride1_f32_matches_reference() {
+        stride1_against_reference::<f32>(1e-5);
+    }
+
+    #[test]
+    fn stride1_f64_matches_reference() {
+        stride1_against_reference::<f64>(1e-12);
     }
 
     #[test]

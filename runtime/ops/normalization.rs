@@ -169,13 +169,8 @@ pub fn fold_batch_norm<T: Scalar, const N: usize>(
     kernel_out: &mut [T],
     bias_out: &mut [T],
 ) {
-    let eps = c::<T>(epsilon);
-    let mut scale = [T::zero(); N];
-    for (i, s) in scale.iter_mut().enumerate() {
-        *s = layer.gamma[i] / (layer.moving_variance[i] + eps).sqrt();
-        let b = bias.map_or(T::zero(), |b| b[i]);
-        bias_out[i] = (b - layer.moving_mean[i]) * *s + layer.beta[i];
-    }
+    let (scale, shift) = batch_norm_scale_shift(layer, epsilon, bias);
+    bias_out[..N].copy_from_slice(&shift);
     crate::cpu::wide(
         #[inline(always)]
         || {
@@ -186,6 +181,26 @@ pub fn fold_batch_norm<T: Scalar, const N: usize>(
             }
         },
     );
+}
+
+/// Inference batch normalization after a layer with `bias` as a scale and
+/// a shift per channel: `s = γ/sqrt(σ² + ε)` and `t = (bias − mean)·s + β`,
+/// so that the normalized output is `s·z + t` for the layer's `z` before its
+/// bias. A convolution applies them in its store ([`super::conv::forward1`])
+/// instead of folding `s` into a copy of its kernel on every call.
+pub fn batch_norm_scale_shift<T: Scalar, const N: usize>(
+    layer: &BatchNormalization<T, N>,
+    epsilon: f64,
+    bias: Option<&[T]>,
+) -> ([T; N], [T; N]) {
+    let eps = c::<T>(epsilon);
+    let (mut scale, mut shift) = ([T::zero(); N], [T::zero(); N]);
+    for i in 0..N {
+        scale[i] = layer.gamma[i] / (layer.moving_variance[i] + eps).sqrt();
+        let b = bias.map_or(T::zero(), |b| b[i]);
+        shift[i] = (b - layer.moving_mean[i]) * scale[i] + layer.beta[i];
+    }
+    (scale, shift)
 }
 
 /// Backward of training-mode [`batch_norm_forward`].

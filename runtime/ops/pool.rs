@@ -179,18 +179,42 @@ pub fn global_avg_forward<T: Scalar>(positions: usize, channels: usize, x: &[T],
         || {
             let outs = out[..x.len() / per * channels].chunks_exact_mut(channels);
             for (sample, col) in x.chunks_exact(per).zip(outs) {
-                col.fill(T::zero());
-                for row in sample.chunks_exact(channels) {
-                    for (o, &v) in col.iter_mut().zip(row) {
-                        *o += v;
-                    }
+                let mut c0 = 0;
+                while c0 + AVG_BLOCK <= channels {
+                    avg_block::<T, AVG_BLOCK>(sample, channels, c0, inv, col);
+                    c0 += AVG_BLOCK;
                 }
-                for o in col.iter_mut() {
-                    *o *= inv;
+                while c0 < channels {
+                    avg_block::<T, 1>(sample, channels, c0, inv, col);
+                    c0 += 1;
                 }
             }
         },
     );
+}
+
+/// Channels per block of [`global_avg_forward`]'s sums: 32 (four AVX2
+/// vectors of `f32`), a constant so the sums stay in registers over all
+/// positions. Summed in memory, each position's add waited for the
+/// previous one's store (0.57 µs for 125 positions of 64 channels, against
+/// 0.20 µs in registers).
+const AVG_BLOCK: usize = 32;
+
+/// Channels `c0..c0 + W` of [`global_avg_forward`] for one sample, summed
+/// over the positions in order (the same sums as a position-by-position
+/// loop).
+#[inline(always)]
+fn avg_block<T: Scalar, const W: usize>(sample: &[T], channels: usize, c0: usize, inv: T, col: &mut [T]) {
+    let mut sums = [T::zero(); W];
+    for row in sample.chunks_exact(channels) {
+        let row: &[T; W] = row[c0..c0 + W].try_into().expect("W channels");
+        for (s, &v) in sums.iter_mut().zip(row) {
+            *s += v;
+        }
+    }
+    for (o, &s) in col[c0..c0 + W].iter_mut().zip(&sums) {
+        *o = s * inv;
+    }
 }
 
 /// Adds `dout / positions` into every position of each sample.
@@ -385,7 +409,7 @@ mod tests {
     #[test]
     fn global_pooling() {
         for (case, (positions, channels, n)) in
-            [(1, 1, 1), (5, 3, 2), (125, 64, 1), (7, 17, 3), (12, 8, 2)].into_iter().enumerate()
+            [(1, 1, 1), (5, 3, 2), (125, 64, 1), (7, 17, 3), (12, 8, 2), (9, 41, 2)].into_iter().enumerate()
         {
             let mut x = data(positions * channels * n, case);
             let r = data(channels * n, case + 1);

@@ -3,6 +3,8 @@
 //! samples back to back. A 1-D sequence `(steps, channels)` is the case
 //! `in_h = out_h = k_h = 1`, `in_w = steps`.
 
+use core::ops::Range;
+
 /// The geometry of a sliding window (convolution or pooling) over NHWC
 /// samples; 1-D has `in_h = out_h = k_h = 1`.
 ///
@@ -138,6 +140,27 @@ impl Window {
     #[inline]
     pub(crate) fn cols_of(&self, ow: usize) -> (usize, usize) {
         inside(ow * self.stride_w, self.dilation_w, self.pad_left, self.k_w, self.in_w)
+    }
+
+    /// The output positions split into rectangles whose windows have the
+    /// same taps inside the input (runs of rows with the same tap rows, by
+    /// runs of columns with the same tap columns): `f(rows, cols)` for each,
+    /// in order.
+    #[inline(always)]
+    pub(crate) fn like_rectangles(&self, mut f: impl FnMut(Range<usize>, Range<usize>)) {
+        let mut oh0 = 0;
+        while oh0 < self.out_h {
+            let rows = self.rows_of(oh0);
+            let oh1 = (oh0 + 1..self.out_h).find(|&oh| self.rows_of(oh) != rows).unwrap_or(self.out_h);
+            let mut ow0 = 0;
+            while ow0 < self.out_w {
+                let cols = self.cols_of(ow0);
+                let ow1 = (ow0 + 1..self.out_w).find(|&ow| self.cols_of(ow) != cols).unwrap_or(self.out_w);
+                f(oh0..oh1, ow0..ow1);
+                ow0 = ow1;
+            }
+            oh0 = oh1;
+        }
     }
 
     /// The input row of output row `oh`'s tap `i` (which must be inside).

@@ -191,6 +191,13 @@ impl Conv {
         }
     }
 
+    /// The length of the one-sample pass's `cols` array, which
+    /// `conv::forward1` makes itself when it needs one.
+    fn cols1(&self, e: &Emit) -> TokenStream {
+        let n = lit(self.cols(e.in_shapes[0], e.shape()));
+        quote!(#n)
+    }
+
     /// `&mut *cols`, or an empty buffer when the convolution needs none.
     fn cols_arg(&self, e: &Emit) -> TokenStream {
         match e.scratch.iter().find(|(r, _)| *r == "cols") {
@@ -217,6 +224,10 @@ impl Conv {
         let (bias, pre) = (self.bias(e), self.pre(e, training));
         let m = lit(self.multiplier);
         match self.form {
+            Form::Full if !training => {
+                let (w, filters, cols) = (self.window_checked(input, e.shape()), lit(self.filters), self.cols1(e));
+                quote!(#p::ops::conv::forward1::<T, #cols>(#w, #filters, #f.kernel.as_slice(), #bias, None, #act, #x, &mut *#o);)
+            }
             Form::Full => {
                 let (w, filters, cols) = (self.window_checked(input, e.shape()), lit(self.filters), self.cols_arg(e));
                 quote!(#p::ops::conv::forward::<T>(#w, #filters, #f.kernel.as_slice(), #bias, #act, #x, #cols, #pre, &mut *#o);)
@@ -359,10 +370,10 @@ impl Op for Conv {
         let mut inference = Vec::new();
         match self.form {
             Form::Full => {
+                // The one-sample pass leaves it to `conv::forward1`.
                 let cols = self.cols(inputs[0], output);
                 if cols > 0 {
                     scratch.push(("cols", cols));
-                    inference.push("cols");
                 }
             }
             Form::Depthwise => {}
@@ -399,35 +410,33 @@ impl Op for Conv {
         let m = lit(self.multiplier);
         Some(match self.form {
             Form::Full => {
-                let (code, k, b) =
-                    fold.folded(e, quote!(#f.kernel.as_slice()), bias, taps * c * self.filters, self.filters);
-                let (w, filters, cols) = (self.slide.window(input, e.shape()), lit(self.filters), self.cols_arg(e));
+                // Applied in the store: folding the kernel into a copy on
+                // every call cost more than the smaller layers themselves.
+                let (code, s, t) = fold.scale_shift(e, bias, self.filters);
+                let (w, filters, cols) = (self.window_checked(input, e.shape()), lit(self.filters), self.cols1(e));
                 quote! {
                     #code
-                    #p::ops::conv::forward::<T>(#w, #filters, &*#k, Some(&*#b), #act, #x, #cols, None, &mut *#o);
+                    #p::ops::conv::forward1::<T, #cols>(#w, #filters, #f.kernel.as_slice(), Some(&#t), Some(&#s), #act, #x, &mut *#o);
                 }
             }
             Form::Depthwise => {
-                let (code, k, b) =
-                    fold.folded(e, quote!(#f.kernel.as_slice()), bias, taps * c * self.multiplier, c * self.multiplier);
-                let w = self.slide.window(input, e.shape());
+                let (code, s, t) = fold.scale_shift(e, bias, c * self.multiplier);
+                let (w, k) = (self.slide.window(input, e.shape()), lit(taps * c * self.multiplier));
                 quote! {
                     #code
-                    #p::ops::depthwise::forward::<T>(#w, #m, &*#k, Some(&*#b), #act, #x, None, &mut *#o);
+                    #p::ops::depthwise::forward1::<T, #k>(#w, #m, #f.kernel.as_slice(), Some(&#t), Some(&#s), #act, #x, &mut *#o);
                 }
             }
             Form::Separable => {
                 let middle = self.middle(input, e.shape());
                 let (w, w1) = (self.slide.window(input, &middle), self.pointwise().window(&middle, e.shape()));
                 let (dw, filters) = (e.scratch("depthwise"), lit(self.filters));
-                let cm = c * self.multiplier;
-                let (code, k, b) =
-                    fold.folded(e, quote!(#f.pointwise_kernel.as_slice()), bias, cm * self.filters, self.filters);
+                let (code, s, t) = fold.scale_shift(e, bias, self.filters);
                 let linear = act_tokens(p, Activation::Linear);
                 quote! {
                     #code
                     #p::ops::depthwise::forward::<T>(#w, #m, #f.depthwise_kernel.as_slice(), None, #linear, #x, None, &mut *#dw);
-                    #p::ops::conv::forward::<T>(#w1, #filters, &*#k, Some(&*#b), #act, &*#dw, &mut [], None, &mut *#o);
+                    #p::ops::conv::forward1::<T, 0>(#w1, #filters, #f.pointwise_kernel.as_slice(), Some(&#t), Some(&#s), #act, &*#dw, &mut *#o);
                 }
             }
         })

@@ -419,6 +419,22 @@ impl Fold {
     }
 }
 
+impl Fold {
+    /// Two stack arrays, the batch normalization's scale and shift per
+    /// channel (`channels`), the layer's `bias` folded into the shift: the
+    /// statement, and the two arrays' names.
+    pub fn scale_shift(&self, e: &Emit, bias: TokenStream, channels: usize) -> (TokenStream, Ident, Ident) {
+        let (p, bn) = (&e.p, &self.field);
+        let s = quote::format_ident!("__sn_{}_bn_scale", e.node.name);
+        let t = quote::format_ident!("__sn_{}_bn_shift", e.node.name);
+        let (n, eps) = (lit(channels), f64_lit(self.epsilon));
+        let code = quote! {
+            let (#s, #t) = #p::ops::normalization::batch_norm_scale_shift::<T, #n>(&#bn, #eps, #bias);
+        };
+        (code, s, t)
+    }
+}
+
 /// Names and tokens the code of one node is written with.
 pub struct Emit<'a> {
     /// `::staticnet::__private`.
