@@ -64,11 +64,32 @@ pub fn step<T: Scalar, const K: usize, const D: usize, const C: usize, const F: 
             }
         }
     }
-    crate::activations::forward_in_place(act, out, F);
+    activate(act, out);
     if !history.is_empty() {
         history.copy_within(C.., 0);
         let n = history.len();
         history[n - C..].copy_from_slice(x_t);
+    }
+}
+
+/// `act` on every value of `out`: sigmoid and tanh as the recurrent layers
+/// compute them (a loop that vectorizes, within a few ulp of libm's, whose
+/// `tanhf` is a call per value and took two thirds of a small causal
+/// stack's step), the others as [`crate::activations::forward_in_place`].
+#[inline(always)]
+fn activate<T: Scalar>(act: Activation, out: &mut [T]) {
+    use super::recurrent::math;
+    match act {
+        Activation::Linear => {}
+        Activation::Tanh => crate::cpu::wide(
+            #[inline(always)]
+            || out.iter_mut().for_each(|v| *v = math::tanh(*v)),
+        ),
+        Activation::Sigmoid => crate::cpu::wide(
+            #[inline(always)]
+            || out.iter_mut().for_each(|v| *v = math::sigmoid(*v)),
+        ),
+        _ => crate::activations::forward_in_place(act, out, out.len()),
     }
 }
 
