@@ -2,7 +2,8 @@
 """Write a Keras model as staticnet's `network!` block, and its weights.
 
     python3 tools/keras_to_network.py model.keras [--name StructName]
-        [--weights out.safetensors [--dtype f32|f64]] [--no-compile] [--no-check]
+        [--weights out.safetensors [--dtype f32|f64] [--bake path/in/crate.safetensors]]
+        [--no-compile] [--no-check]
 
 Prints the `network! { … }` block for a Keras functional model (a .keras
 file; a legacy .h5 file loads the same way; a Sequential model is written
@@ -38,7 +39,10 @@ Bidirectional's copies as `forward`/`backward`, a wrapped layer under its
 own name, a sub-model's layers under theirs with no prefix, a shared layer's
 once), f32 unless `--dtype f64`, loadable with `Model::from_safetensors` or
 `weights("…");`. The metadata holds the block (`network`), the input and
-head names (JSON).
+head names (JSON). `--bake PATH` adds `weights("PATH");` to the block, so
+that the weights are baked in at compile time (`Model::<f32>::PRETRAINED`):
+PATH is where the file will be, relative to the crate's root (the directory
+of its Cargo.toml), usually the `--weights` path as seen from there.
 
 Needs keras 3 and jax (the model loads on the JAX backend whatever
 KERAS_BACKEND says: a .keras file is backend-neutral).
@@ -430,6 +434,7 @@ class Writer:
         self.done = set()  # ids of emitted nodes
         self.calls = {}  # id(layer) → how many calls the whole model makes
         self.home = {}  # id(layer) → the graph that calls it
+        self.shapes = {}  # id(shared layer or sub-model) → its first call's input shapes, and that call
         self.count(model)
 
     def count(self, model):
@@ -550,6 +555,8 @@ class Writer:
         out = node.outputs[0]
         kind = type(layer).__name__
         shared = self.calls.get(id(layer), 1) > 1
+        if shared:
+            self.same_shapes(layer, node)
         if isinstance(layer, keras.Model):
             check_trainable(layer)
             if id(layer) not in self.objects:
@@ -571,6 +578,22 @@ class Writer:
             else:
                 self.emit(f"let {var} = {kind}({', '.join(arguments(layer))})({arg});")
         self.var[id(out)] = var
+
+    def same_shapes(self, layer, node):
+        """A shared layer or sub-model is called on one shape: staticnet
+        sizes its code (and a recurrent layer's steps) for it, where Keras
+        may call it on sequences of other lengths or images of other sizes."""
+        shapes = [tuple(t.shape[1:]) for t in node.input_tensors]
+        first = self.shapes.setdefault(id(layer), (shapes, node))
+        if first[0] != shapes:
+            def text(shapes):
+                return ", ".join("(" + ", ".join(str(d) for d in s) + ")" for s in shapes)
+
+            what = "sub-model" if isinstance(layer, keras.Model) else describe(layer)
+            name = f"`{layer.name}`" if isinstance(layer, keras.Model) else ""
+            raise Unsupported(f"{what}{' ' + name if name else ''} is called on {text(first[0])} and on "
+                              f"{text(shapes)}: a layer or sub-model shared in staticnet is built for one shape "
+                              "(give its inputs one shape, padding sequences to one length)")
 
     def call_var(self, layer, arg):
         """The variable of one call of a shared layer or a sub-model:
@@ -752,8 +775,9 @@ def model_dtype(model):
     return "float32"
 
 
-def convert(model, name=None, with_compile=True):
-    """The `network!` block for a Keras model; raises Unsupported."""
+def convert(model, name=None, with_compile=True, bake=None):
+    """The `network!` block for a Keras model, with `weights("{bake}");`
+    unless bake is None; raises Unsupported."""
     if not isinstance(model, keras.Model):
         raise Unsupported(f"{model!r} is not a Keras model")
     for layer in model.layers:
@@ -769,6 +793,8 @@ def convert(model, name=None, with_compile=True):
         raise Unsupported(f"two heads share a name ({heads}): staticnet names a head after its output layer")
     one = lambda vs: vs[0] if len(vs) == 1 else "[" + ", ".join(vs) + "]"  # noqa: E731
     w.emit(f"Model({one(inputs)}, {one(outputs)});")
+    if bake is not None:
+        w.emit(f"weights({fmt(bake)});")
     if with_compile:
         text = compile_text(compiled_config(model), heads)
         if text:
@@ -816,15 +842,19 @@ def main(argv=None):
     parser.add_argument("--name", help="the struct's name (default: the model's name in CamelCase)")
     parser.add_argument("--weights", metavar="OUT.safetensors", help="also write the weights, staticnet's keys")
     parser.add_argument("--dtype", choices=["f32", "f64"], default="f32", help="the weights' type (default f32)")
+    parser.add_argument("--bake", metavar="PATH", help="add `weights(\"PATH\");` to the block (PATH: the --weights "
+                        "file as the crate sees it, relative to its Cargo.toml)")
     parser.add_argument("--no-compile", action="store_true", help="leave `compile(…)` out")
     parser.add_argument("--no-check", action="store_true", help="skip running the text back through Keras")
     args = parser.parse_args(argv)
     if args.name and not re.fullmatch(r"[A-Za-z_]\w*", args.name):
         parser.error(f"--name {args.name!r} is not a Rust identifier")
+    if args.bake is not None and not args.weights:
+        parser.error("--bake needs --weights (the file to bake in)")
 
     model = load(args.model)
     try:
-        text = convert(model, args.name, not args.no_compile)
+        text = convert(model, args.name, not args.no_compile, args.bake)
         if not args.no_check:
             try:
                 check(text, model, not args.no_compile)

@@ -21,6 +21,7 @@ The functional API's other half runs as Keras runs it: a layer object
 `shared(b)`, one layer with two calls), a sub-model (`let encoder =
 Model(enc_in, enc_out, name = "encoder");` then `encoder(a)`; the last
 `Model(…)` is the model), `let model = Model(…);` with `model.compile(…);`,
+`weights("…");` (read and ignored: weights are no part of the graph),
 and `compile` arguments as identifiers, strings, lists or maps keyed by
 head name (`loss = {"out": "mse"}`, or `{ out: mse }`), losses as classes
 (`CategoricalCrossentropy(from_logits = true)`). Sub-models are compared
@@ -92,6 +93,7 @@ def run(text):
         g[n] = getattr(keras.losses, n)
     g["Model"] = Model
     g["compile"] = lambda **kw: ("compile", kw)
+    g["weights"] = lambda path: ("weights", path)  # a file baked in: no part of the graph
 
     class Names(dict):
         def __missing__(self, name):
