@@ -9,7 +9,10 @@
 //! through `forward_slices`, each sample's through `forward`, the
 //! training-mode loss (total and per head) and gradient of every weight,
 //! and the losses of three steps of the model's own optimizer (`compile`'s,
-//! as converted) and every tensor after them.
+//! as converted) and every tensor after them. Each block also bakes in the
+//! converter's f32 weights file (`weights("…")`, from `--weights … --bake
+//! …`), whose `PRETRAINED` model must hold the fixture's weights rounded
+//! to f32 and predict Keras's outputs to 1e-4.
 
 mod common;
 
@@ -110,6 +113,16 @@ fn ids<const N: usize>(f: &Fixture, name: &str, s: usize) -> SVector<u32, N> {
     SVector::from_iterator(f.get(&format!("input/{name}"))[s * N..(s + 1) * N].iter().map(|&v| v as u32))
 }
 
+/// The weights a block bakes in with `weights("…")` (the converter's f32
+/// file) are the fixture's, rounded to f32.
+fn assert_baked<M: Network<f32>>(f: &Fixture, model: &M) {
+    for (i, info) in M::TENSORS.iter().enumerate() {
+        let key = format!("weights/{}", info.name);
+        let want: Vec<f32> = f.get(&key).iter().map(|&v| v as f32).collect();
+        assert_eq!(model.tensor(i), want.as_slice(), "{key}");
+    }
+}
+
 /// Head `head`'s expected output for sample `s`.
 fn expected<'f>(f: &'f Fixture, head: &str, s: usize, width: usize) -> &'f [f64] {
     &f.get(&format!("expect/output/{head}"))[s * width..(s + 1) * width]
@@ -125,6 +138,7 @@ mod seed_mlp {
             let dense_1 = Dense(32, activation = relu, name = "dense_1")(dense);
             let dense_2 = Dense(10, activation = softmax, name = "dense_2")(dense_1);
             Model(input_tensor, dense_2);
+            weights("tests/fixtures/convert_seed_mlp.weights.safetensors");
             compile(optimizer = rmsprop, loss = categorical_crossentropy);
         }
     }
@@ -146,6 +160,18 @@ mod seed_mlp {
     fn f32_matches_keras() {
         run::<f32>();
     }
+
+    /// The weights the block bakes in: the converter's f32 file.
+    #[test]
+    fn baked_weights_match_keras() {
+        let f = Fixture::load("convert_seed_mlp");
+        let model = SeedMlp::<f32>::PRETRAINED;
+        assert_baked(&f, &model);
+        for s in 0..8 {
+            let out = model.forward(&values::<f32, 64>(&f, "input_tensor", s));
+            assert_close("forward dense_2", out.as_slice(), expected(&f, "dense_2", s, 10));
+        }
+    }
 }
 
 mod seed_qa {
@@ -160,6 +186,7 @@ mod seed_qa {
             let concatenate_out = concatenate([dense, dense_1], name = "concatenate");
             let answer = Dense(10, activation = softmax, name = "answer")(concatenate_out);
             Model([text, question], answer);
+            weights("tests/fixtures/convert_seed_qa.weights.safetensors");
             compile(
                 optimizer = rmsprop,
                 loss = categorical_crossentropy,
@@ -186,6 +213,18 @@ mod seed_qa {
     fn f32_matches_keras() {
         run::<f32>();
     }
+
+    /// The weights the block bakes in: the converter's f32 file.
+    #[test]
+    fn baked_weights_match_keras() {
+        let f = Fixture::load("convert_seed_qa");
+        let model = QuestionAnswer::<f32>::PRETRAINED;
+        assert_baked(&f, &model);
+        for s in 0..8 {
+            let out = model.forward(&values::<f32, 40>(&f, "text", s), &values::<f32, 24>(&f, "question", s));
+            assert_close("forward answer", out.as_slice(), expected(&f, "answer", s, 10));
+        }
+    }
 }
 
 mod seed_posts {
@@ -200,6 +239,7 @@ mod seed_posts {
             let income = Dense(10, activation = softmax, name = "income")(dense_1);
             let gender = Dense(1, activation = sigmoid, name = "gender")(dense_1);
             Model(posts, [age, income, gender]);
+            weights("tests/fixtures/convert_seed_posts.weights.safetensors");
             compile(
                 optimizer = rmsprop,
                 loss = [mse, categorical_crossentropy, binary_crossentropy],
@@ -227,6 +267,20 @@ mod seed_posts {
     fn f32_matches_keras() {
         run::<f32>();
     }
+
+    /// The weights the block bakes in: the converter's f32 file.
+    #[test]
+    fn baked_weights_match_keras() {
+        let f = Fixture::load("convert_seed_posts");
+        let model = Posts::<f32>::PRETRAINED;
+        assert_baked(&f, &model);
+        for s in 0..8 {
+            let out = model.forward(&values::<f32, 48>(&f, "posts", s));
+            assert_close("forward age", out.age.as_slice(), expected(&f, "age", s, 1));
+            assert_close("forward income", out.income.as_slice(), expected(&f, "income", s, 10));
+            assert_close("forward gender", out.gender.as_slice(), expected(&f, "gender", s, 1));
+        }
+    }
 }
 
 mod image_cnn {
@@ -252,6 +306,7 @@ mod image_cnn {
             let pooled = concatenate([gap, gmp], name = "pooled");
             let score = Dense(1, name = "score")(pooled);
             Model(image, [cls, score]);
+            weights("tests/fixtures/convert_image_cnn.weights.safetensors");
             compile(
                 optimizer = Adam(learning_rate = 0.005, beta_2 = 0.99),
                 loss = {"cls": sparse_categorical_crossentropy, "score": huber},
@@ -279,6 +334,19 @@ mod image_cnn {
     fn f32_matches_keras() {
         run::<f32>();
     }
+
+    /// The weights the block bakes in: the converter's f32 file.
+    #[test]
+    fn baked_weights_match_keras() {
+        let f = Fixture::load("convert_image_cnn");
+        let model = ImageCnn::<f32>::PRETRAINED;
+        assert_baked(&f, &model);
+        for s in 0..8 {
+            let out = model.forward(&values::<f32, 288>(&f, "image", s));
+            assert_close("forward cls", out.cls.as_slice(), expected(&f, "cls", s, 4));
+            assert_close("forward score", out.score.as_slice(), expected(&f, "score", s, 1));
+        }
+    }
 }
 
 mod sensor_conv1d {
@@ -303,6 +371,7 @@ mod sensor_conv1d {
             let both = concatenate([a, b, sim], name = "both");
             let kind = Dense(3, name = "kind")(both);
             Model(imu, [kind, sim]);
+            weights("tests/fixtures/convert_sensor_conv1d.weights.safetensors");
             compile(
                 optimizer = SGD(learning_rate = 0.05, momentum = 0.9, nesterov = true),
                 loss = [CategoricalCrossentropy(from_logits = true), mae],
@@ -330,6 +399,19 @@ mod sensor_conv1d {
     fn f32_matches_keras() {
         run::<f32>();
     }
+
+    /// The weights the block bakes in: the converter's f32 file.
+    #[test]
+    fn baked_weights_match_keras() {
+        let f = Fixture::load("convert_sensor_conv1d");
+        let model = SensorConv1d::<f32>::PRETRAINED;
+        assert_baked(&f, &model);
+        for s in 0..8 {
+            let out = model.forward(&values::<f32, 60>(&f, "imu", s));
+            assert_close("forward kind", out.kind.as_slice(), expected(&f, "kind", s, 3));
+            assert_close("forward sim", out.sim.as_slice(), expected(&f, "sim", s, 1));
+        }
+    }
 }
 
 mod text_rnn {
@@ -349,6 +431,7 @@ mod text_rnn {
             let hidden = Dense(8, activation = tanh, name = "hidden")(joined);
             let out = Dense(3, activation = softmax, name = "out")(hidden);
             Model([tokens, signal], out);
+            weights("tests/fixtures/convert_text_rnn.weights.safetensors");
             compile(
                 optimizer = RMSprop(learning_rate = 0.002, rho = 0.8, clipnorm = 1.0),
                 loss = categorical_crossentropy,
@@ -373,6 +456,18 @@ mod text_rnn {
     #[test]
     fn f32_matches_keras() {
         run::<f32>();
+    }
+
+    /// The weights the block bakes in: the converter's f32 file.
+    #[test]
+    fn baked_weights_match_keras() {
+        let f = Fixture::load("convert_text_rnn");
+        let model = TextRnn::<f32>::PRETRAINED;
+        assert_baked(&f, &model);
+        for s in 0..8 {
+            let out = model.forward(&ids::<10>(&f, "tokens", s), &values::<f32, 20>(&f, "signal", s));
+            assert_close("forward out", out.as_slice(), expected(&f, "out", s, 3));
+        }
     }
 }
 
@@ -401,6 +496,7 @@ mod siamese {
             let same = Dense(1, activation = sigmoid, name = "same")(tower_joined);
             let dist = Dense(1, name = "dist")(diff);
             Model([left, right], [same, dist]);
+            weights("tests/fixtures/convert_siamese.weights.safetensors");
             compile(
                 optimizer = adam,
                 loss = {"same": binary_crossentropy, "dist": mse},
@@ -428,6 +524,19 @@ mod siamese {
     fn f32_matches_keras() {
         run::<f32>();
     }
+
+    /// The weights the block bakes in: the converter's f32 file.
+    #[test]
+    fn baked_weights_match_keras() {
+        let f = Fixture::load("convert_siamese");
+        let model = Siamese::<f32>::PRETRAINED;
+        assert_baked(&f, &model);
+        for s in 0..8 {
+            let out = model.forward(&values::<f32, 8>(&f, "left", s), &values::<f32, 8>(&f, "right", s));
+            assert_close("forward same", out.same.as_slice(), expected(&f, "same", s, 1));
+            assert_close("forward dist", out.dist.as_slice(), expected(&f, "dist", s, 1));
+        }
+    }
 }
 
 mod shared_lstm_qa {
@@ -447,6 +556,7 @@ mod shared_lstm_qa {
             let merged = concatenate([encode_embed_text, encode_embed_question, both], name = "merged");
             let answer = Dense(16, activation = softmax, name = "answer")(merged);
             Model([text, question], answer);
+            weights("tests/fixtures/convert_shared_lstm_qa.weights.safetensors");
             compile(
                 optimizer = rmsprop,
                 loss = categorical_crossentropy,
@@ -472,5 +582,17 @@ mod shared_lstm_qa {
     #[test]
     fn f32_matches_keras() {
         run::<f32>();
+    }
+
+    /// The weights the block bakes in: the converter's f32 file.
+    #[test]
+    fn baked_weights_match_keras() {
+        let f = Fixture::load("convert_shared_lstm_qa");
+        let model = SharedLstmQa::<f32>::PRETRAINED;
+        assert_baked(&f, &model);
+        for s in 0..8 {
+            let out = model.forward(&ids::<10>(&f, "text", s), &ids::<10>(&f, "question", s));
+            assert_close("forward answer", out.as_slice(), expected(&f, "answer", s, 16));
+        }
     }
 }
