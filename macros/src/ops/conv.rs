@@ -275,8 +275,7 @@ impl Op for Conv {
         let bias = if self.use_bias { quote!(Some(#f.bias.as_slice())) } else { quote!(None) };
         let act = act_tokens(p, self.activation);
         quote! {
-            #p::ops::causal::step::<T>(#k, #d, #c, #filters, #f.kernel.as_slice(), #bias, #state, #x, &mut *#o);
-            #p::activations::forward_in_place(#act, &mut *#o, #filters);
+            #p::ops::causal::step::<T, #k, #d, #c, #filters>(#act, #f.kernel.as_slice(), #bias, #state, #x, &mut *#o);
         }
     }
 
