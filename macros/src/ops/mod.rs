@@ -356,6 +356,12 @@ pub trait Op: OpClone + fmt::Debug {
         self.forward1(e)
     }
 
+    /// How the int8 model (`quantize(int8, …)`) runs it; `None` for a
+    /// layer it does not support yet.
+    fn quantized(&self) -> Option<QuantKind> {
+        None
+    }
+
     /// Adds the gradients of its inputs (and writes those of its
     /// parameters) from its output's gradient.
     fn backward(&self, e: &Emit) -> TokenStream;
@@ -365,6 +371,17 @@ pub trait Op: OpClone + fmt::Debug {
     fn moving_update(&self, _e: &Emit) -> Option<TokenStream> {
         None
     }
+}
+
+/// A layer as the int8 model sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum QuantKind {
+    /// The model's input.
+    Input,
+    /// `Dense` with its units, activation and whether it has a bias.
+    Dense { units: usize, activation: Activation, use_bias: bool },
+    /// A layer that does nothing at inference (`Dropout`).
+    Identity,
 }
 
 /// `Clone` for boxed operations.

@@ -1,0 +1,151 @@
+//! int8 inference, `quantize(int8, …)`:
+//!
+//! - given TFLite's scales (`scales = "…"`, read from the `.tflite` that
+//!   `tools/int8_fixtures.py` converts), the quantized weights and the int8
+//!   outputs equal those of TFLite's converter and interpreter (reference
+//!   kernels) exactly, on every test image of the digits;
+//! - with its own calibration (`calibration = "…"`), the digits classifier
+//!   in int8 loses at most half a point of test accuracy against f32.
+
+#[path = "../examples/common/mod.rs"]
+mod data;
+
+use safetensors::{Dtype, SafeTensors};
+use staticnet::nalgebra::SVector;
+use std::collections::HashMap;
+
+staticnet::network! {
+    /// The seed classifier with the digits weights and TFLite's scales.
+    pub struct SeedMlp {
+        let image = Input(64);
+        let x = Dense(32, activation = relu)(image);
+        let x = Dense(32, activation = relu)(x);
+        let class = Dense(10, activation = softmax, name = "class")(x);
+        Model(image, class);
+        weights("examples/digits.safetensors");
+        quantize(int8, scales = "tests/fixtures/int8_seed_mlp.scales.safetensors");
+    }
+}
+
+staticnet::network! {
+    /// The same classifier, calibrated by staticnet on 300 training images.
+    pub struct Digits {
+        let image = Input(64);
+        let x = Dense(32, activation = relu)(image);
+        let x = Dense(32, activation = relu)(x);
+        let class = Dense(10, activation = softmax, name = "class")(x);
+        Model(image, class);
+        weights("examples/digits.safetensors");
+        quantize(int8, calibration = "tests/fixtures/int8_digits_calibration.safetensors");
+    }
+}
+
+static MODEL: SeedMlpInt8 = SeedMlpInt8::PRETRAINED;
+
+/// Every tensor of a fixture as integers (int8 and int32 tensors).
+fn ints(name: &str) -> HashMap<String, (Vec<usize>, Vec<i64>)> {
+    let path = format!("{}/tests/fixtures/{name}.safetensors", env!("CARGO_MANIFEST_DIR"));
+    let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let st = SafeTensors::deserialize(&bytes).expect("fixture");
+    st.tensors()
+        .into_iter()
+        .filter_map(|(name, v)| {
+            let vals: Vec<i64> = match v.dtype() {
+                Dtype::I8 => v.data().iter().map(|&b| i64::from(b as i8)).collect(),
+                Dtype::I32 => {
+                    v.data().chunks_exact(4).map(|c| i64::from(i32::from_le_bytes(c.try_into().unwrap()))).collect()
+                }
+                _ => return None,
+            };
+            Some((name, (v.shape().to_vec(), vals)))
+        })
+        .collect()
+}
+
+fn flat_kernel<const I: usize, const O: usize>(k: &[[i8; I]; O]) -> Vec<i64> {
+    k.iter().flatten().map(|&v| i64::from(v)).collect()
+}
+
+#[test]
+fn quantized_weights_equal_tflites() {
+    let f = ints("int8_seed_mlp");
+    let m = &MODEL;
+    let layers: [(&str, Vec<i64>, Vec<i64>); 3] = [
+        ("dense", flat_kernel(&m.dense.kernel), m.dense.bias.iter().map(|&b| i64::from(b)).collect()),
+        ("dense_1", flat_kernel(&m.dense_1.kernel), m.dense_1.bias.iter().map(|&b| i64::from(b)).collect()),
+        ("class", flat_kernel(&m.class.kernel), m.class.bias.iter().map(|&b| i64::from(b)).collect()),
+    ];
+    for (name, kernel, bias) in layers {
+        assert_eq!(kernel, f[&format!("tflite/{name}.kernel")].1, "{name}.kernel");
+        assert_eq!(bias, f[&format!("tflite/{name}.bias")].1, "{name}.bias");
+    }
+}
+
+#[test]
+fn int8_outputs_equal_tflites_exactly() {
+    let f = ints("int8_seed_mlp");
+    let (shape, input) = &f["input"];
+    let (_, output) = &f["output"];
+    assert_eq!(shape[1], 64);
+    let n = shape[0];
+    assert!(n > 300, "{n} test images");
+    let mut differing = Vec::new();
+    for s in 0..n {
+        let x = SVector::<i8, 64>::from_iterator(input[s * 64..(s + 1) * 64].iter().map(|&v| v as i8));
+        let got: Vec<i64> = MODEL.forward_quantized(&x).iter().map(|&v| i64::from(v)).collect();
+        let want = &output[s * 10..(s + 1) * 10];
+        if got != want {
+            differing.push((s, got, want.to_vec()));
+        }
+    }
+    assert!(
+        differing.is_empty(),
+        "{} of {n} samples differ from TFLite, first: {:?}",
+        differing.len(),
+        differing.first()
+    );
+    println!("{n} of {n} test images: int8 outputs equal TFLite's (BUILTIN_REF) exactly");
+}
+
+#[test]
+fn own_calibration_loses_at_most_half_a_point() {
+    let digits = data::load_digits().expect("digits");
+    let (_, test) = digits.split(7);
+    let float = Digits::<f32>::PRETRAINED;
+    let int8 = DigitsInt8::PRETRAINED;
+    let (mut right_f32, mut right_int8) = (0usize, 0usize);
+    for &i in &test {
+        let x = SVector::<f32, 64>::from_iterator(digits.pixels[i].iter().map(|&p| p / 16.0));
+        let label = usize::from(digits.labels[i]);
+        right_f32 += usize::from(float.forward(&x).argmax().0 == label);
+        right_int8 += usize::from(int8.forward(&x).argmax().0 == label);
+    }
+    let n = test.len() as f64;
+    let (acc_f32, acc_int8) = (right_f32 as f64 / n, right_int8 as f64 / n);
+    println!(
+        "test accuracy on {} images: f32 {:.2}%, int8 {:.2}% (input scale {}, zero point {})",
+        test.len(),
+        acc_f32 * 100.0,
+        acc_int8 * 100.0,
+        DigitsInt8::INPUT_QUANT.scale,
+        DigitsInt8::INPUT_QUANT.zero_point
+    );
+    assert!(acc_f32 - acc_int8 <= 0.005, "int8 loses {:.2} points", (acc_f32 - acc_int8) * 100.0);
+}
+
+#[test]
+fn forward_quantizes_and_dequantizes_at_the_edges() {
+    let x = SVector::<f32, 64>::from_fn(|i, _| (i % 17) as f32 / 16.0);
+    let q = SeedMlpInt8::INPUT_QUANT;
+    let xq = SVector::<i8, 64>::from_fn(|i, _| q.quantize(x[i]));
+    let yq = MODEL.forward_quantized(&xq);
+    let y = MODEL.forward(&x);
+    assert_eq!(SeedMlpInt8::OUTPUT_QUANT, staticnet::int8::QuantParams { scale: 1.0 / 256.0, zero_point: -128 });
+    for k in 0..10 {
+        assert_eq!(y[k], SeedMlpInt8::OUTPUT_QUANT.dequantize(yq[k]));
+    }
+    // probabilities: close to the float model's
+    let p = SeedMlp::<f32>::PRETRAINED.forward(&x);
+    assert!((y.sum() - 1.0).abs() < 0.05, "{y}");
+    assert_eq!(y.argmax().0, p.argmax().0);
+}

@@ -1,0 +1,220 @@
+#!/usr/bin/env python3
+"""Fixtures for staticnet's int8 inference: TFLite's own numbers.
+
+Builds the digits classifier (the seed's 64 → 32 → 32 → 10 MLP) in Keras
+with the weights of examples/digits.safetensors, converts it with
+tf.lite.TFLiteConverter to a full-integer model (int8 weights per channel,
+int8 activations, int32 biases, int8 input and output; representative
+dataset = the calibration inputs written here), runs TFLite's *reference*
+kernels (BUILTIN_REF) on the test images and writes:
+
+- tests/fixtures/int8_digits_calibration.safetensors: the calibration
+  inputs, one tensor per model input named as the input, `[samples, 64]`
+  f32 (the file `quantize(int8, calibration = "…")` reads);
+- tests/fixtures/int8_seed_mlp.scales.safetensors: TFLite's scales and zero
+  points in the layout `quantize(int8, scales = "…")` reads:
+  `{tensor}.scale` (f32 `[1]`) and `{tensor}.zero_point` (i32 `[1]`) for
+  the input (named as the input) and each layer's output (named as the
+  layer; for a Dense with softmax, its logits: the softmax's own output is
+  fixed at 1/256 and -128), and `{layer}.kernel_scale` (f32 `[units]`);
+- tests/fixtures/int8_seed_mlp.safetensors: `input` (int8 `[n, 64]`, the
+  test images quantized by TFLite's input parameters), `output` (int8
+  `[n, 10]`, the interpreter's outputs), `label` (i32 `[n]`), and TFLite's
+  quantized weights `tflite/{layer}.kernel` (int8 `[units, in]`) and
+  `tflite/{layer}.bias` (i32 `[units]`).
+
+The split of the digits into training and test images is the examples'
+(`Digits::split(7)`, SplitMix64 and Fisher–Yates as in runtime/rng.rs), so
+the calibration images are training images.
+
+Run from the repository root: python3 tools/int8_fixtures.py
+"""
+
+import gzip
+import json
+import os
+import sys
+
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+import keras  # noqa: E402
+from safetensors.numpy import load_file, save_file  # noqa: E402
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+FIXTURES = os.path.join(ROOT, "tests", "fixtures")
+MASK = (1 << 64) - 1
+CALIBRATION_SAMPLES = 300
+
+
+class SplitMix64:
+    """runtime/rng.rs's generator."""
+
+    def __init__(self, seed):
+        self.state = seed & MASK
+
+    def next(self):
+        self.state = (self.state + 0x9E3779B97F4A7C15) & MASK
+        z = self.state
+        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & MASK
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & MASK
+        return z ^ (z >> 31)
+
+    def below(self, bound):
+        zone = MASK - MASK % bound
+        while True:
+            x = self.next()
+            if x < zone:
+                return x % bound
+
+
+def shuffle(items, rng):
+    for i in range(len(items) - 1, 0, -1):
+        j = rng.below(i + 1)
+        items[i], items[j] = items[j], items[i]
+
+
+def load_digits():
+    with gzip.open(os.path.join(ROOT, "data", "digits.csv.gz"), "rt") as f:
+        rows = [line.strip().split(",") for line in f if line.strip()]
+    rows = [r for r in rows if len(r) == 65 and r[0].replace(".", "").isdigit()]
+    pixels = np.array([[float(v) for v in r[:64]] for r in rows], dtype=np.float32)
+    labels = np.array([int(r[64]) for r in rows], dtype=np.int32)
+    return pixels, labels
+
+
+def split(labels, seed):
+    """examples/common's `Digits::split`."""
+    rng = SplitMix64(seed)
+    train, test = [], []
+    for c in range(10):
+        members = [i for i in range(len(labels)) if labels[i] == c]
+        shuffle(members, rng)
+        held = (len(members) + 2) // 5
+        test += members[:held]
+        train += members[held:]
+    shuffle(train, rng)
+    shuffle(test, rng)
+    return train, test
+
+
+def digits_mlp():
+    w = load_file(os.path.join(ROOT, "examples", "digits.safetensors"))
+    image = keras.Input((64,), name="image")
+    x = keras.layers.Dense(32, activation="relu", name="dense")(image)
+    x = keras.layers.Dense(32, activation="relu", name="dense_1")(x)
+    out = keras.layers.Dense(10, activation="softmax", name="class")(x)
+    model = keras.Model(image, out)
+    for name in ["dense", "dense_1", "class"]:
+        model.get_layer(name).set_weights([w[f"{name}.kernel"], w[f"{name}.bias"]])
+    return model, ["dense", "dense_1", "class"]
+
+
+def convert(model, calibration):
+    conv = tf.lite.TFLiteConverter.from_keras_model(model)
+    conv.optimizations = [tf.lite.Optimize.DEFAULT]
+
+    def representative():
+        for x in calibration:
+            yield [x[None].astype(np.float32)]
+
+    conv.representative_dataset = representative
+    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    conv.inference_input_type = tf.int8
+    conv.inference_output_type = tf.int8
+    return conv.convert()
+
+
+def interpreter(flatbuffer):
+    try:
+        from ai_edge_litert.interpreter import Interpreter, OpResolverType
+    except ImportError:  # pragma: no cover
+        Interpreter = tf.lite.Interpreter
+        OpResolverType = tf.lite.experimental.OpResolverType
+    interp = Interpreter(model_content=flatbuffer, experimental_op_resolver_type=OpResolverType.BUILTIN_REF)
+    interp.allocate_tensors()
+    return interp
+
+
+def quant_of(details):
+    q = details["quantization_parameters"]
+    return np.asarray(q["scales"], dtype=np.float32), np.asarray(q["zero_points"], dtype=np.int64)
+
+
+def main():
+    pixels, labels = load_digits()
+    train, test = split(labels, 7)
+    calibration = pixels[train[:CALIBRATION_SAMPLES]] / np.float32(16.0)
+    x_test = pixels[test] / np.float32(16.0)
+    model, dense_names = digits_mlp()
+    flat = convert(model, calibration)
+    interp = interpreter(flat)
+    tensors = {t["index"]: t for t in interp.get_tensor_details()}
+    ops = interp._get_ops_details()
+    kinds = [op["op_name"] for op in ops]
+    print("TFLite ops:", kinds, file=sys.stderr)
+
+    scales = {}
+    data = {}
+    inp = interp.get_input_details()[0]
+    s, z = quant_of(inp)
+    scales["image.scale"] = s[:1]
+    scales["image.zero_point"] = z[:1].astype(np.int32)
+    dense_ops = [op for op in ops if op["op_name"] == "FULLY_CONNECTED"]
+    assert len(dense_ops) == len(dense_names), kinds
+    per_channel = []
+    for name, op in zip(dense_names, dense_ops):
+        x_idx, w_idx, b_idx = op["inputs"][:3]
+        out = tensors[op["outputs"][0]]
+        s, z = quant_of(out)
+        scales[f"{name}.scale"] = s[:1]
+        scales[f"{name}.zero_point"] = z[:1].astype(np.int32)
+        kernel = interp.get_tensor(w_idx)
+        units = kernel.shape[0]
+        ws, _ = quant_of(tensors[w_idx])
+        per_channel.append(len(ws) == units and units > 1)
+        scales[f"{name}.kernel_scale"] = np.broadcast_to(ws, (units,)).astype(np.float32).copy()
+        data[f"tflite/{name}.kernel"] = kernel.astype(np.int8)
+        data[f"tflite/{name}.bias"] = interp.get_tensor(b_idx).astype(np.int32)
+    soft = [op for op in ops if op["op_name"] == "SOFTMAX"]
+    assert len(soft) == 1, kinds
+    s, z = quant_of(tensors[soft[0]["outputs"][0]])
+    assert abs(s[0] - 1 / 256) < 1e-9 and z[0] == -128, (s, z)
+
+    in_scale, in_zp = float(scales["image.scale"][0]), int(scales["image.zero_point"][0])
+    # TFLite's QUANTIZE rounds half away from zero
+    v = x_test / np.float32(in_scale)
+    q = np.clip(np.sign(v) * np.floor(np.abs(v) + 0.5) + in_zp, -128, 127).astype(np.int8)
+    interp.resize_tensor_input(inp["index"], [len(q), 64])
+    interp.allocate_tensors()
+    interp.set_tensor(inp["index"], q)
+    interp.invoke()
+    out = interp.get_tensor(interp.get_output_details()[0]["index"])
+    data["input"] = q
+    data["output"] = out.astype(np.int8)
+    data["label"] = labels[test].astype(np.int32)
+
+    float_pred = model.predict(x_test, verbose=0).argmax(1)
+    acc_f = float((float_pred == labels[test]).mean())
+    acc_q = float((out.argmax(1) == labels[test]).mean())
+    meta = {
+        "generator": "tools/int8_fixtures.py",
+        "tensorflow": tf.__version__,
+        "ops": json.dumps(kinds),
+        "kernel_quantization": "per-channel" if all(per_channel) else "per-tensor",
+        "test_accuracy_f32": f"{acc_f:.6f}",
+        "test_accuracy_tflite_int8": f"{acc_q:.6f}",
+    }
+    os.makedirs(FIXTURES, exist_ok=True)
+    save_file({"image": calibration.astype(np.float32)},
+              os.path.join(FIXTURES, "int8_digits_calibration.safetensors"),
+              metadata={"generator": "tools/int8_fixtures.py", "samples": str(len(calibration))})
+    save_file(scales, os.path.join(FIXTURES, "int8_seed_mlp.scales.safetensors"), metadata=meta)
+    save_file(data, os.path.join(FIXTURES, "int8_seed_mlp.safetensors"), metadata=meta)
+    print(json.dumps(meta, indent=1))
+
+
+if __name__ == "__main__":
+    main()
