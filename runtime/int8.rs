@@ -10,6 +10,8 @@
 //! constants (scales turned into multipliers and shifts, quantized weights)
 //! computed at compile time.
 
+pub use crate::ops::Window;
+
 /// gemmlowp's `SaturatingRoundingDoublingHighMul`: `a·b / 2^31` rounded to
 /// nearest (ties away from zero), saturating the one overflowing case
 /// (`i32::MIN · i32::MIN`). ARM's `VQRDMULH`.
@@ -128,6 +130,208 @@ impl<const I: usize, const O: usize> QDense<I, O> {
             acc += self.bias[c];
             let acc = multiply_by_quantized_multiplier(acc, self.multiplier[c], self.shift[c]) + self.output_zero_point;
             *out = acc.clamp(i32::from(self.act_min), i32::from(self.act_max)) as i8;
+        }
+    }
+}
+
+/// The requantization a convolution's output channels share: per-channel
+/// multipliers and shifts, the zero points, and the fused activation's
+/// range.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Requant<const O: usize> {
+    /// `round(bias / (input_scale · kernel_scale[c]))` (zero without a bias).
+    pub bias: [i32; O],
+    /// `QuantizeMultiplier(input_scale · kernel_scale[c] / output_scale)`:
+    /// the significand in Q0.31…
+    pub multiplier: [i32; O],
+    /// …and the power of two.
+    pub shift: [i32; O],
+    /// The input's zero point.
+    pub input_zero_point: i32,
+    /// The output's zero point.
+    pub output_zero_point: i32,
+    /// The fused activation's range in the output's quantization.
+    pub act_min: i8,
+    /// The top of that range.
+    pub act_max: i8,
+}
+
+impl<const O: usize> Requant<O> {
+    /// Channel `c`'s accumulator to its int8 output.
+    #[inline]
+    pub fn output(&self, c: usize, acc: i32) -> i8 {
+        let acc = multiply_by_quantized_multiplier(acc + self.bias[c], self.multiplier[c], self.shift[c])
+            + self.output_zero_point;
+        acc.clamp(i32::from(self.act_min), i32::from(self.act_max)) as i8
+    }
+}
+
+/// The input positions a window reads: for output `(oy, ox)`, each tap
+/// `(ky, kx)` inside the input (padding is skipped, which is a real zero).
+#[inline]
+fn taps(w: &Window, oy: usize, ox: usize, mut f: impl FnMut(usize, usize, usize)) {
+    for ky in 0..w.k_h {
+        let iy = (oy * w.stride_h + ky * w.dilation_h) as isize - w.pad_top as isize;
+        if iy < 0 || iy >= w.in_h as isize {
+            continue;
+        }
+        for kx in 0..w.k_w {
+            let ix = (ox * w.stride_w + kx * w.dilation_w) as isize - w.pad_left as isize;
+            if ix < 0 || ix >= w.in_w as isize {
+                continue;
+            }
+            f(ky * w.k_w + kx, iy as usize, ix as usize);
+        }
+    }
+}
+
+/// TFLite's int8 `CONV_2D` with per-channel weights (reference kernel
+/// `ConvPerChannel`), its batch normalization folded and its activation
+/// fused. Tensors are `(height, width, channels)`, row-major.
+#[derive(Clone, Debug, PartialEq)]
+pub struct QConv2D<const K: usize, const O: usize> {
+    /// TFLite's layout `[filters, kh, kw, in]`, `K = filters · kh · kw · in`.
+    pub kernel: [i8; K],
+    /// Bias, multipliers, zero points, activation range.
+    pub requant: Requant<O>,
+    /// Sizes, strides, dilations and padding.
+    pub window: Window,
+}
+
+impl<const K: usize, const O: usize> QConv2D<K, O> {
+    /// `x` is `in_h · in_w · channels`, `y` is `out_h · out_w · O`.
+    pub fn forward(&self, x: &[i8], y: &mut [i8]) {
+        let (w, r) = (&self.window, &self.requant);
+        let (c_in, taps_len) = (w.channels, w.k_h * w.k_w * w.channels);
+        for oy in 0..w.out_h {
+            for ox in 0..w.out_w {
+                let out = &mut y[(oy * w.out_w + ox) * O..][..O];
+                for (c, o) in out.iter_mut().enumerate() {
+                    let filter = &self.kernel[c * taps_len..][..taps_len];
+                    let mut acc: i32 = 0;
+                    taps(w, oy, ox, |t, iy, ix| {
+                        let px = &x[(iy * w.in_w + ix) * c_in..][..c_in];
+                        for (&f, &v) in filter[t * c_in..][..c_in].iter().zip(px) {
+                            acc += i32::from(f) * (i32::from(v) - r.input_zero_point);
+                        }
+                    });
+                    *o = r.output(c, acc);
+                }
+            }
+        }
+    }
+}
+
+/// TFLite's int8 `DEPTHWISE_CONV_2D` with per-channel weights (reference
+/// kernel `DepthwiseConvPerChannel`): output channel `c · multiplier + m`
+/// reads input channel `c`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct QDepthwiseConv2D<const K: usize, const O: usize> {
+    /// TFLite's layout `[1, kh, kw, O]` (Keras's `[kh, kw, in, multiplier]`).
+    pub kernel: [i8; K],
+    /// Outputs per input channel.
+    pub depth_multiplier: usize,
+    /// Bias, multipliers, zero points, activation range.
+    pub requant: Requant<O>,
+    /// Sizes, strides, dilations and padding.
+    pub window: Window,
+}
+
+impl<const K: usize, const O: usize> QDepthwiseConv2D<K, O> {
+    /// `x` is `in_h · in_w · channels`, `y` is `out_h · out_w · O`.
+    pub fn forward(&self, x: &[i8], y: &mut [i8]) {
+        let (w, r) = (&self.window, &self.requant);
+        let c_in = w.channels;
+        for oy in 0..w.out_h {
+            for ox in 0..w.out_w {
+                let out = &mut y[(oy * w.out_w + ox) * O..][..O];
+                for (c, o) in out.iter_mut().enumerate() {
+                    let ic = c / self.depth_multiplier;
+                    let mut acc: i32 = 0;
+                    taps(w, oy, ox, |t, iy, ix| {
+                        let v = x[(iy * w.in_w + ix) * c_in + ic];
+                        acc += i32::from(self.kernel[t * O + c]) * (i32::from(v) - r.input_zero_point);
+                    });
+                    *o = r.output(c, acc);
+                }
+            }
+        }
+    }
+}
+
+/// TFLite's int8 `MEAN` over the spatial axes (`GlobalAveragePooling2D`;
+/// reference kernel `QuantizedMeanOrSum`): the sum of each channel, less
+/// the zero point's share, times `input_scale / output_scale / positions`
+/// as one fixed-point multiplier.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct QMean<const C: usize> {
+    /// Positions averaged over.
+    pub positions: usize,
+    /// `QuantizeMultiplier(input_scale / output_scale)` with `1/positions`
+    /// folded in as TFLite folds it.
+    pub multiplier: i32,
+    /// Its shift.
+    pub shift: i32,
+    /// The input's zero point.
+    pub input_zero_point: i32,
+    /// The output's zero point.
+    pub output_zero_point: i32,
+}
+
+impl<const C: usize> QMean<C> {
+    /// `x` is `positions · C`, `y` is `C`.
+    pub fn forward(&self, x: &[i8], y: &mut [i8; C]) {
+        for (c, out) in y.iter_mut().enumerate() {
+            let sum: i32 = (0..self.positions).map(|p| i32::from(x[p * C + c])).sum();
+            let shifted = sum - self.input_zero_point * self.positions as i32;
+            let v = multiply_by_quantized_multiplier(shifted, self.multiplier, self.shift) + self.output_zero_point;
+            *out = v.clamp(-128, 127) as i8;
+        }
+    }
+}
+
+/// TFLite's int8 `AVERAGE_POOL_2D` and `MAX_POOL_2D` (reference kernels;
+/// the output has the input's scale and zero point): the mean of the real
+/// values of each window rounded half away from zero, or their maximum.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct QPool2D {
+    /// The maximum rather than the mean.
+    pub max: bool,
+    /// Sizes, strides and padding.
+    pub window: Window,
+    /// The fused activation's range.
+    pub act_min: i8,
+    /// The top of that range.
+    pub act_max: i8,
+}
+
+impl QPool2D {
+    /// `x` is `in_h · in_w · channels`, `y` is `out_h · out_w · channels`.
+    pub fn forward(&self, x: &[i8], y: &mut [i8]) {
+        let w = &self.window;
+        let c_n = w.channels;
+        for oy in 0..w.out_h {
+            for ox in 0..w.out_w {
+                for c in 0..c_n {
+                    let (mut acc, mut max, mut count) = (0i32, i32::from(i8::MIN), 0i32);
+                    taps(w, oy, ox, |_, iy, ix| {
+                        let v = i32::from(x[(iy * w.in_w + ix) * c_n + c]);
+                        acc += v;
+                        max = max.max(v);
+                        count += 1;
+                    });
+                    let v = if self.max {
+                        max
+                    } else if count == 0 {
+                        0
+                    } else if acc > 0 {
+                        (acc + count / 2) / count
+                    } else {
+                        (acc - count / 2) / count
+                    };
+                    y[(oy * w.out_w + ox) * c_n + c] = v.clamp(i32::from(self.act_min), i32::from(self.act_max)) as i8;
+                }
+            }
         }
     }
 }
@@ -407,5 +611,106 @@ mod tests {
             assert!((got - e / s).abs() <= 1.0 / 256.0, "{got} vs {}", e / s);
         }
         assert!(y[2] > y[1] && y[1] > y[0] && y[0] >= y[3]);
+    }
+
+    fn window(
+        in_h: usize,
+        in_w: usize,
+        channels: usize,
+        out: (usize, usize),
+        k: usize,
+        stride: usize,
+        pad: usize,
+    ) -> Window {
+        Window {
+            in_h,
+            in_w,
+            channels,
+            out_h: out.0,
+            out_w: out.1,
+            k_h: k,
+            k_w: k,
+            stride_h: stride,
+            stride_w: stride,
+            dilation_h: 1,
+            dilation_w: 1,
+            pad_top: pad,
+            pad_left: pad,
+        }
+    }
+
+    /// Multiplier 1 (2^30 · 2^1 / 2^31), no bias, zero points 0 / 0.
+    fn identity<const O: usize>() -> Requant<O> {
+        Requant {
+            bias: [0; O],
+            multiplier: [1 << 30; O],
+            shift: [1; O],
+            input_zero_point: 0,
+            output_zero_point: 0,
+            act_min: -128,
+            act_max: 127,
+        }
+    }
+
+    #[test]
+    fn conv_sums_the_taps_inside_the_image() {
+        // 3×3 image, one channel, 2×2 kernel of ones into 2 filters (the
+        // second −1s), `same` padding (extra row and column at the end)
+        let x = [1i8, 2, 3, 4, 5, 6, 7, 8, 9];
+        let conv = QConv2D::<8, 2> {
+            kernel: [1, 1, 1, 1, -1, -1, -1, -1],
+            requant: identity(),
+            window: window(3, 3, 1, (3, 3), 2, 1, 0),
+        };
+        let mut y = [0i8; 18];
+        conv.forward(&x, &mut y);
+        let first: Vec<i8> = y.iter().step_by(2).copied().collect();
+        assert_eq!(first, [12, 16, 9, 24, 28, 15, 15, 17, 9]);
+        assert!(y.chunks(2).all(|p| p[0] == -p[1]));
+        // a zero point is subtracted from the real taps only
+        let mut shifted = conv.clone();
+        shifted.requant.input_zero_point = 1;
+        let x1: Vec<i8> = x.iter().map(|v| v + 1).collect();
+        let mut y1 = [0i8; 18];
+        shifted.forward(&x1, &mut y1);
+        assert_eq!(y, y1);
+    }
+
+    #[test]
+    fn depthwise_keeps_channels_apart() {
+        // 2×2 image, 2 channels, 1×1 kernel, multiplier 2: outputs c·2 + m
+        let x = [1i8, 10, 2, 20, 3, 30, 4, 40];
+        let dw = QDepthwiseConv2D::<4, 4> {
+            kernel: [1, 2, 3, 4],
+            depth_multiplier: 2,
+            requant: identity(),
+            window: window(2, 2, 2, (2, 2), 1, 1, 0),
+        };
+        let mut y = [0i8; 16];
+        dw.forward(&x, &mut y);
+        assert_eq!(&y[..4], &[1, 2, 30, 40]);
+        assert_eq!(&y[12..], &[4, 8, 120, 127]);
+    }
+
+    #[test]
+    fn mean_and_pools() {
+        // 2 positions, 2 channels; multiplier 1/2 (= 1 · 2^-1)
+        let mean =
+            QMean::<2> { positions: 2, multiplier: 1 << 30, shift: 0, input_zero_point: -1, output_zero_point: 3 };
+        let mut y = [0i8; 2];
+        mean.forward(&[5, -7, 8, 1], &mut y);
+        // (5 + 8 + 2) / 2 = 7.5 → 8, + 3; (−7 + 1 + 2) / 2 = −2, + 3
+        assert_eq!(y, [11, 1]);
+        let x = [1i8, -4, 6, 3];
+        let mut avg = QPool2D { max: false, window: window(2, 2, 1, (1, 1), 2, 2, 0), act_min: -128, act_max: 127 };
+        let mut y = [0i8; 1];
+        avg.forward(&x, &mut y);
+        assert_eq!(y, [2]); // 6 / 4 = 1.5 → 2
+        avg.max = true;
+        avg.forward(&x, &mut y);
+        assert_eq!(y, [6]);
+        avg.max = false;
+        avg.forward(&[-1, -4, -6, 2], &mut y);
+        assert_eq!(y, [-2]); // −9 / 4 = −2.25 → −2
     }
 }

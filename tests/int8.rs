@@ -149,3 +149,96 @@ fn forward_quantizes_and_dequantizes_at_the_edges() {
     assert!((y.sum() - 1.0).abs() < 0.05, "{y}");
     assert_eq!(y.argmax().0, p.argmax().0);
 }
+
+staticnet::network! {
+    /// The keyword-spotting DS-CNN of tests/keras_parity_conv.rs (random
+    /// weights, batch normalizations not the identity), with TFLite's
+    /// scales: batch normalizations folded into the convolutions and the
+    /// activations fused, as TFLite's converter does.
+    pub struct Kws {
+        let mfcc = Input(shape = (49, 10, 1));
+        let x = Conv2D(16, (10, 4), strides = (2, 2), padding = "same", use_bias = false, name = "conv0")(mfcc);
+        let x = BatchNormalization(name = "bn0")(x);
+        let x = Activation(relu, name = "relu0")(x);
+        let x = DepthwiseConv2D((3, 3), padding = "same", use_bias = false, name = "dw1")(x);
+        let x = BatchNormalization(name = "bn_dw1")(x);
+        let x = Activation(relu, name = "relu_dw1")(x);
+        let x = Conv2D(16, (1, 1), use_bias = false, name = "pw1")(x);
+        let x = BatchNormalization(name = "bn_pw1")(x);
+        let x = Activation(relu, name = "relu_pw1")(x);
+        let x = DepthwiseConv2D((3, 3), padding = "same", use_bias = false, name = "dw2")(x);
+        let x = BatchNormalization(name = "bn_dw2")(x);
+        let x = Activation(relu, name = "relu_dw2")(x);
+        let x = Conv2D(16, (1, 1), use_bias = false, name = "pw2")(x);
+        let x = BatchNormalization(name = "bn_pw2")(x);
+        let x = Activation(relu, name = "relu_pw2")(x);
+        let x = SeparableConv2D(16, (3, 3), padding = "same", activation = relu, name = "sep")(x);
+        let x = GlobalAveragePooling2D(name = "gap")(x);
+        let fc = Dense(12, activation = softmax, name = "fc")(x);
+        Model(mfcc, fc);
+        weights("tests/fixtures/int8_kws.weights.safetensors");
+        quantize(int8, scales = "tests/fixtures/int8_kws.scales.safetensors");
+    }
+}
+
+fn as_i64<const K: usize>(k: &[i8; K]) -> Vec<i64> {
+    k.iter().map(|&v| i64::from(v)).collect()
+}
+
+#[test]
+fn kws_quantized_weights_equal_tflites() {
+    let f = ints("int8_kws");
+    let m = KwsInt8::PRETRAINED;
+    let kernels: [(&str, Vec<i64>, &[i32]); 8] = [
+        ("conv0.kernel", as_i64(&m.conv0.kernel), &m.conv0.requant.bias),
+        ("dw1.kernel", as_i64(&m.dw1.kernel), &m.dw1.requant.bias),
+        ("pw1.kernel", as_i64(&m.pw1.kernel), &m.pw1.requant.bias),
+        ("dw2.kernel", as_i64(&m.dw2.kernel), &m.dw2.requant.bias),
+        ("pw2.kernel", as_i64(&m.pw2.kernel), &m.pw2.requant.bias),
+        ("sep.depthwise_kernel", as_i64(&m.sep_depthwise.kernel), &m.sep_depthwise.requant.bias),
+        ("sep.pointwise_kernel", as_i64(&m.sep_pointwise.kernel), &m.sep_pointwise.requant.bias),
+        ("fc.kernel", flat_kernel(&m.fc.kernel), &m.fc.bias),
+    ];
+    let tensors = ["relu0", "relu_dw1", "relu_pw1", "relu_dw2", "relu_pw2", "sep.depthwise", "sep", "fc"];
+    let mut wrong = Vec::new();
+    for ((key, kernel, bias), tensor) in kernels.into_iter().zip(tensors) {
+        let want = &f[&format!("tflite/{key}")].1;
+        let off = kernel.iter().zip(want).filter(|(a, b)| a != b).count();
+        let bias: Vec<i64> = bias.iter().map(|&b| i64::from(b)).collect();
+        let want_bias = &f[&format!("tflite/{tensor}.bias")].1;
+        let off_bias = bias.iter().zip(want_bias).filter(|(a, b)| a != b).count();
+        if off + off_bias > 0 {
+            wrong.push(format!(
+                "{key}: {off} of {} weights, {off_bias} biases differ ({bias:?} vs {want_bias:?})",
+                kernel.len()
+            ));
+        }
+    }
+    assert!(wrong.is_empty(), "{wrong:#?}");
+}
+
+#[test]
+fn kws_int8_outputs_equal_tflites_exactly() {
+    let f = ints("int8_kws");
+    let (shape, input) = &f["input"];
+    let (_, output) = &f["output"];
+    let (n, len) = (shape[0], shape[1]);
+    assert_eq!(len, 490);
+    let m = KwsInt8::PRETRAINED;
+    let mut differing = Vec::new();
+    for s in 0..n {
+        let x = SVector::<i8, 490>::from_iterator(input[s * len..(s + 1) * len].iter().map(|&v| v as i8));
+        let got: Vec<i64> = m.forward_quantized(&x).iter().map(|&v| i64::from(v)).collect();
+        let want = &output[s * 12..(s + 1) * 12];
+        if got != want {
+            differing.push((s, got, want.to_vec()));
+        }
+    }
+    assert!(
+        differing.is_empty(),
+        "{} of {n} samples differ from TFLite, first: {:?}",
+        differing.len(),
+        differing.first()
+    );
+    println!("{n} of {n} KWS inputs: int8 outputs equal TFLite's (BUILTIN_REF) exactly");
+}

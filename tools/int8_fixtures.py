@@ -112,6 +112,34 @@ def digits_mlp():
     return model, ["dense", "dense_1", "class"]
 
 
+def kws_dscnn():
+    """The keyword-spotting DS-CNN of tests/keras_parity_conv.rs, with the
+    weights of its Keras fixture (random, batch normalizations not the
+    identity)."""
+    layers = keras.layers
+    mfcc = keras.Input((49, 10, 1), name="mfcc")
+    x = layers.Conv2D(16, (10, 4), strides=(2, 2), padding="same", use_bias=False, name="conv0")(mfcc)
+    x = layers.BatchNormalization(name="bn0")(x)
+    x = layers.Activation("relu", name="relu0")(x)
+    for i in (1, 2):
+        x = layers.DepthwiseConv2D((3, 3), padding="same", use_bias=False, name=f"dw{i}")(x)
+        x = layers.BatchNormalization(name=f"bn_dw{i}")(x)
+        x = layers.Activation("relu", name=f"relu_dw{i}")(x)
+        x = layers.Conv2D(16, (1, 1), use_bias=False, name=f"pw{i}")(x)
+        x = layers.BatchNormalization(name=f"bn_pw{i}")(x)
+        x = layers.Activation("relu", name=f"relu_pw{i}")(x)
+    x = layers.SeparableConv2D(16, (3, 3), padding="same", activation="relu", name="sep")(x)
+    x = layers.GlobalAveragePooling2D(name="gap")(x)
+    fc = layers.Dense(12, activation="softmax", name="fc")(x)
+    model = keras.Model(mfcc, fc)
+    fixture = load_file(os.path.join(FIXTURES, "kws_dscnn.safetensors"))
+    weights = {k[len("weights/"):]: v.astype(np.float32) for k, v in fixture.items() if k.startswith("weights/")}
+    for layer in model.layers:
+        for v in layer.weights:
+            v.assign(weights[v.path.replace("/", ".")])
+    return model, weights
+
+
 def convert(model, calibration):
     conv = tf.lite.TFLiteConverter.from_keras_model(model)
     conv.optimizations = [tf.lite.Optimize.DEFAULT]
@@ -143,76 +171,110 @@ def quant_of(details):
     return np.asarray(q["scales"], dtype=np.float32), np.asarray(q["zero_points"], dtype=np.int64)
 
 
-def main():
-    pixels, labels = load_digits()
-    train, test = split(labels, 7)
-    calibration = pixels[train[:CALIBRATION_SAMPLES]] / np.float32(16.0)
-    x_test = pixels[test] / np.float32(16.0)
-    model, dense_names = digits_mlp()
-    flat = convert(model, calibration)
+def export(model, flat, input_name, plan, x_test, name, extra_meta):
+    """Writes TFLite's scales for `plan` (one (op, tensor, kernel scale key)
+    per TFLite op in order) and its outputs on `x_test` quantized."""
     interp = interpreter(flat)
     tensors = {t["index"]: t for t in interp.get_tensor_details()}
     ops = interp._get_ops_details()
     kinds = [op["op_name"] for op in ops]
-    print("TFLite ops:", kinds, file=sys.stderr)
-
-    scales = {}
-    data = {}
+    print(name, "TFLite ops:", kinds, file=sys.stderr)
+    assert kinds == [p[0] for p in plan], kinds
+    scales, data, per_channel = {}, {}, []
     inp = interp.get_input_details()[0]
     s, z = quant_of(inp)
-    scales["image.scale"] = s[:1]
-    scales["image.zero_point"] = z[:1].astype(np.int32)
-    dense_ops = [op for op in ops if op["op_name"] == "FULLY_CONNECTED"]
-    assert len(dense_ops) == len(dense_names), kinds
-    per_channel = []
-    for name, op in zip(dense_names, dense_ops):
-        x_idx, w_idx, b_idx = op["inputs"][:3]
+    scales[f"{input_name}.scale"] = s[:1]
+    scales[f"{input_name}.zero_point"] = z[:1].astype(np.int32)
+    for op, (kind, tensor, kernel_key) in zip(ops, plan):
         out = tensors[op["outputs"][0]]
         s, z = quant_of(out)
-        scales[f"{name}.scale"] = s[:1]
-        scales[f"{name}.zero_point"] = z[:1].astype(np.int32)
+        if kind == "SOFTMAX":
+            assert abs(s[0] - 1 / 256) < 1e-9 and z[0] == -128, (s, z)
+            continue
+        scales[f"{tensor}.scale"] = s[:1]
+        scales[f"{tensor}.zero_point"] = z[:1].astype(np.int32)
+        if kernel_key is None:
+            continue
+        w_idx, b_idx = op["inputs"][1], op["inputs"][2]
         kernel = interp.get_tensor(w_idx)
-        units = kernel.shape[0]
+        units = kernel.shape[-1] if kind == "DEPTHWISE_CONV_2D" else kernel.shape[0]
         ws, _ = quant_of(tensors[w_idx])
         per_channel.append(len(ws) == units and units > 1)
-        scales[f"{name}.kernel_scale"] = np.broadcast_to(ws, (units,)).astype(np.float32).copy()
-        data[f"tflite/{name}.kernel"] = kernel.astype(np.int8)
-        data[f"tflite/{name}.bias"] = interp.get_tensor(b_idx).astype(np.int32)
-    soft = [op for op in ops if op["op_name"] == "SOFTMAX"]
-    assert len(soft) == 1, kinds
-    s, z = quant_of(tensors[soft[0]["outputs"][0]])
-    assert abs(s[0] - 1 / 256) < 1e-9 and z[0] == -128, (s, z)
-
-    in_scale, in_zp = float(scales["image.scale"][0]), int(scales["image.zero_point"][0])
+        scales[f"{kernel_key}_scale"] = np.broadcast_to(ws, (units,)).astype(np.float32).copy()
+        data[f"tflite/{kernel_key}"] = kernel.astype(np.int8).reshape(-1)
+        data[f"tflite/{tensor}.bias"] = interp.get_tensor(b_idx).astype(np.int32)
+    in_scale, in_zp = float(scales[f"{input_name}.scale"][0]), int(scales[f"{input_name}.zero_point"][0])
     # TFLite's QUANTIZE rounds half away from zero
     v = x_test / np.float32(in_scale)
     q = np.clip(np.sign(v) * np.floor(np.abs(v) + 0.5) + in_zp, -128, 127).astype(np.int8)
-    interp.resize_tensor_input(inp["index"], [len(q), 64])
+    interp.resize_tensor_input(inp["index"], [len(q)] + list(x_test.shape[1:]))
     interp.allocate_tensors()
     interp.set_tensor(inp["index"], q)
     interp.invoke()
     out = interp.get_tensor(interp.get_output_details()[0]["index"])
-    data["input"] = q
-    data["output"] = out.astype(np.int8)
-    data["label"] = labels[test].astype(np.int32)
-
-    float_pred = model.predict(x_test, verbose=0).argmax(1)
-    acc_f = float((float_pred == labels[test]).mean())
-    acc_q = float((out.argmax(1) == labels[test]).mean())
+    data["input"] = q.reshape(len(q), -1)
+    data["output"] = out.astype(np.int8).reshape(len(q), -1)
     meta = {
         "generator": "tools/int8_fixtures.py",
         "tensorflow": tf.__version__,
         "ops": json.dumps(kinds),
         "kernel_quantization": "per-channel" if all(per_channel) else "per-tensor",
-        "test_accuracy_f32": f"{acc_f:.6f}",
-        "test_accuracy_tflite_int8": f"{acc_q:.6f}",
+        **extra_meta,
     }
+    save_file(scales, os.path.join(FIXTURES, f"{name}.scales.safetensors"), metadata=meta)
+    return data, meta, out
+
+
+def main():
     os.makedirs(FIXTURES, exist_ok=True)
+    pixels, labels = load_digits()
+    train, test = split(labels, 7)
+    calibration = pixels[train[:CALIBRATION_SAMPLES]] / np.float32(16.0)
+    x_test = pixels[test] / np.float32(16.0)
+    model, _ = digits_mlp()
+    flat = convert(model, calibration)
+    plan = [
+        ("FULLY_CONNECTED", "dense", "dense.kernel"),
+        ("FULLY_CONNECTED", "dense_1", "dense_1.kernel"),
+        ("FULLY_CONNECTED", "class", "class.kernel"),
+        ("SOFTMAX", None, None),
+    ]
+    float_pred = model.predict(x_test, verbose=0).argmax(1)
+    data, meta, out = export(model, flat, "image", plan, x_test, "int8_seed_mlp", {})
+    data["label"] = labels[test].astype(np.int32)
+    meta["test_accuracy_f32"] = f"{float((float_pred == labels[test]).mean()):.6f}"
+    meta["test_accuracy_tflite_int8"] = f"{float((out.argmax(1) == labels[test]).mean()):.6f}"
+    save_file(data, os.path.join(FIXTURES, "int8_seed_mlp.safetensors"), metadata=meta)
     save_file({"image": calibration.astype(np.float32)},
               os.path.join(FIXTURES, "int8_digits_calibration.safetensors"),
               metadata={"generator": "tools/int8_fixtures.py", "samples": str(len(calibration))})
-    save_file(scales, os.path.join(FIXTURES, "int8_seed_mlp.scales.safetensors"), metadata=meta)
-    save_file(data, os.path.join(FIXTURES, "int8_seed_mlp.safetensors"), metadata=meta)
+    print(json.dumps(meta, indent=1))
+
+    # The keyword-spotting DS-CNN: random MFCC-like inputs (normal, σ = 1)
+    # for calibration and test, its weights written for `weights("…")`.
+    model, weights = kws_dscnn()
+    rng = np.random.default_rng(16)
+    calibration = rng.normal(0.0, 1.0, (64, 49, 10, 1)).astype(np.float32)
+    x_test = rng.normal(0.0, 1.0, (32, 49, 10, 1)).astype(np.float32)
+    flat = convert(model, calibration)
+    plan = [
+        ("CONV_2D", "relu0", "conv0.kernel"),
+        ("DEPTHWISE_CONV_2D", "relu_dw1", "dw1.kernel"),
+        ("CONV_2D", "relu_pw1", "pw1.kernel"),
+        ("DEPTHWISE_CONV_2D", "relu_dw2", "dw2.kernel"),
+        ("CONV_2D", "relu_pw2", "pw2.kernel"),
+        ("DEPTHWISE_CONV_2D", "sep.depthwise", "sep.depthwise_kernel"),
+        ("CONV_2D", "sep", "sep.pointwise_kernel"),
+        ("MEAN", "gap", None),
+        ("FULLY_CONNECTED", "fc", "fc.kernel"),
+        ("SOFTMAX", None, None),
+    ]
+    data, meta, _ = export(model, flat, "mfcc", plan, x_test, "int8_kws", {})
+    save_file(data, os.path.join(FIXTURES, "int8_kws.safetensors"), metadata=meta)
+    save_file(weights, os.path.join(FIXTURES, "int8_kws.weights.safetensors"),
+              metadata={"generator": "tools/int8_fixtures.py", "from": "kws_dscnn.safetensors"})
+    save_file({"mfcc": calibration}, os.path.join(FIXTURES, "int8_kws_calibration.safetensors"),
+              metadata={"generator": "tools/int8_fixtures.py", "samples": str(len(calibration))})
     print(json.dumps(meta, indent=1))
 
 

@@ -4,6 +4,7 @@
 //! int8 weights, int32 biases, and the fixed-point multipliers and shifts
 //! the runtime's kernels (`runtime/int8.rs`) requantize with.
 
+use crate::ops::window::Geometry;
 use crate::vocab::Activation;
 
 /// An int8 tensor's `scale` and `zero_point`.
@@ -13,26 +14,57 @@ pub struct QParams {
     pub zero_point: i32,
 }
 
+/// A product's quantized constants: `Dense` or a convolution.
+#[derive(Clone, Debug)]
+pub struct Weighted {
+    /// Keras's layout `[rows][out]`, row-major (`rows` = inputs, or
+    /// kh·kw·in for a full convolution, kh·kw for a depthwise one).
+    pub kernel: Vec<i8>,
+    pub bias: Vec<i32>,
+    pub multiplier: Vec<i32>,
+    pub shift: Vec<i32>,
+    pub input_zero_point: i32,
+    pub output_zero_point: i32,
+    pub act_min: i8,
+    pub act_max: i8,
+}
+
+impl Weighted {
+    /// The kernel transposed to `[out][rows]` (TFLite's layout of a
+    /// fully-connected or full convolution kernel).
+    pub fn kernel_by_output(&self, rows: usize, out: usize) -> Vec<i8> {
+        (0..out).flat_map(|c| (0..rows).map(move |r| self.kernel[r * out + c])).collect()
+    }
+}
+
 /// A layer as the int8 model runs it.
 #[derive(Clone, Debug)]
 pub enum QLayer {
     /// TFLite's `FULLY_CONNECTED` with per-channel weights and a fused
     /// relu, relu6 or no activation.
-    Dense {
-        /// The Keras layer's name (the field of `{Name}Int8`).
+    Dense { name: String, inputs: usize, units: usize, q: Weighted },
+    /// TFLite's `CONV_2D` or `DEPTHWISE_CONV_2D`, per-channel weights.
+    Conv {
         name: String,
-        inputs: usize,
-        units: usize,
-        /// `[units][inputs]`, row-major.
-        kernel: Vec<i8>,
-        bias: Vec<i32>,
-        multiplier: Vec<i32>,
-        shift: Vec<i32>,
+        geometry: Geometry,
+        depthwise: bool,
+        rows: usize,
+        channels: usize,
+        out_len: usize,
+        q: Weighted,
+    },
+    /// TFLite's `MEAN` over the positions (`GlobalAveragePooling2D`).
+    Mean {
+        name: String,
+        positions: usize,
+        channels: usize,
+        multiplier: i32,
+        shift: i32,
         input_zero_point: i32,
         output_zero_point: i32,
-        act_min: i8,
-        act_max: i8,
     },
+    /// TFLite's `MAX_POOL_2D` or `AVERAGE_POOL_2D`.
+    Pool { name: String, max: bool, geometry: Geometry, out_len: usize },
     /// TFLite's int8 `SOFTMAX` (output scale 1/256, zero point −128).
     Softmax { name: String, len: usize, input_multiplier: i32, input_left_shift: i32, diff_min: i32 },
 }
@@ -144,12 +176,12 @@ pub fn choose_params(min: f32, max: f32) -> QParams {
     QParams { scale: scale as f32, zero_point }
 }
 
-/// Per-channel symmetric scales of a Keras kernel `[inputs, units]`
-/// (row-major): `max |w| / 127` per unit.
-pub fn kernel_scales(kernel: &[f64], inputs: usize, units: usize) -> Vec<f32> {
-    (0..units)
+/// Per-channel symmetric scales of a kernel `[rows, out]` (row-major):
+/// `max |w| / 127` per output channel.
+pub fn kernel_scales(kernel: &[f32], rows: usize, out: usize) -> Vec<f32> {
+    (0..out)
         .map(|c| {
-            let max = (0..inputs).map(|i| (kernel[i * units + c] as f32).abs()).fold(0.0f32, f32::max);
+            let max = (0..rows).map(|i| kernel[i * out + c].abs()).fold(0.0f32, f32::max);
             if max == 0.0 {
                 1.0
             } else {
@@ -159,31 +191,28 @@ pub fn kernel_scales(kernel: &[f64], inputs: usize, units: usize) -> Vec<f32> {
         .collect()
 }
 
-/// A Dense layer quantized with these scales.
+/// A product's constants with these scales: weights `round(w / s)`,
+/// biases `round(b / (input_scale · s))`, multipliers
+/// `QuantizeMultiplier(input_scale · s / output_scale)`, the activation's range.
 #[allow(clippy::too_many_arguments)]
-pub fn dense(
-    name: &str,
-    kernel: &[f64],
-    bias: Option<&[f64]>,
-    inputs: usize,
-    units: usize,
+pub fn weighted(
+    kernel: &[f32],
+    bias: &[f32],
+    out: usize,
     act: Activation,
     input: QParams,
     kernel_scale: &[f32],
     output: QParams,
-) -> QLayer {
-    let mut q = Vec::with_capacity(inputs * units);
-    for (c, &s) in kernel_scale.iter().enumerate().take(units) {
-        for i in 0..inputs {
-            let w = kernel[i * units + c] as f32;
-            q.push(round(f64::from(w / s)).clamp(-127.0, 127.0) as i8);
-        }
-    }
-    let bias = (0..units)
+) -> Weighted {
+    let kernel = kernel
+        .iter()
+        .enumerate()
+        .map(|(i, &w)| round(f64::from(w / kernel_scale[i % out])).clamp(-127.0, 127.0) as i8)
+        .collect();
+    let bias = (0..out)
         .map(|c| {
-            let b = bias.map_or(0.0, |b| b[c] as f32);
             let bias_scale = input.scale * kernel_scale[c];
-            round(f64::from(b / bias_scale)).clamp(i32::MIN as f64, i32::MAX as f64) as i32
+            round(f64::from(bias[c] / bias_scale)).clamp(i32::MIN as f64, i32::MAX as f64) as i32
         })
         .collect();
     let (multiplier, shift) = kernel_scale
@@ -191,11 +220,8 @@ pub fn dense(
         .map(|&s| quantize_multiplier(f64::from(input.scale) * f64::from(s) / f64::from(output.scale)))
         .unzip();
     let (act_min, act_max) = activation_range(act, output);
-    QLayer::Dense {
-        name: name.to_string(),
-        inputs,
-        units,
-        kernel: q,
+    Weighted {
+        kernel,
         bias,
         multiplier,
         shift,
@@ -206,22 +232,17 @@ pub fn dense(
     }
 }
 
-/// The float model's Dense layer on one sample, in `f32` as TFLite's
-/// calibration runs it: `act(x·W + b)` (softmax left to the caller).
-pub fn dense_f32(x: &[f32], kernel: &[f64], bias: Option<&[f64]>, units: usize, act: Activation) -> Vec<f32> {
-    (0..units)
-        .map(|c| {
-            let mut acc = bias.map_or(0.0, |b| b[c] as f32);
-            for (i, &v) in x.iter().enumerate() {
-                acc += v * kernel[i * units + c] as f32;
-            }
-            match act {
-                Activation::Relu => acc.max(0.0),
-                Activation::Relu6 => acc.clamp(0.0, 6.0),
-                _ => acc,
-            }
-        })
-        .collect()
+/// `MEAN`'s multiplier and shift: `QuantizeMultiplier(input_scale /
+/// output_scale)`, then `1 / positions` folded in as TFLite's
+/// `QuantizedMeanOrSum` folds it (the multiplier shifted left by
+/// `floor(log2 positions)`, at most 32 and at most `31 + shift`, divided by
+/// `positions`).
+pub fn mean_multiplier(input_scale: f32, output_scale: f32, positions: usize) -> (i32, i32) {
+    let (m, shift) = quantize_multiplier(f64::from(input_scale) / f64::from(output_scale));
+    let n = positions.max(1) as i64;
+    let bits = (63 - (n as u64).leading_zeros() as i32).min(32).min(31 + shift);
+    let m = ((i64::from(m) << bits) / n) as i32;
+    (m, shift - bits)
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@
 use super::{ident, private};
 use crate::ir::Graph;
 use crate::ops::lit;
-use crate::quant::{QLayer, QParams};
+use crate::quant::{QLayer, QParams, Weighted};
 use proc_macro2::{Ident, Literal, TokenStream};
 use quote::{format_ident, quote};
 
@@ -25,6 +25,19 @@ fn params(p: &TokenStream, q: QParams) -> TokenStream {
     quote!(#p::int8::QuantParams { scale: #s, zero_point: #z })
 }
 
+/// The `Requant` of a product.
+fn requant(p: &TokenStream, q: &Weighted) -> TokenStream {
+    let (b, m, s) = (i32s(&q.bias), i32s(&q.multiplier), i32s(&q.shift));
+    let (izp, ozp) = (Literal::i32_unsuffixed(q.input_zero_point), Literal::i32_unsuffixed(q.output_zero_point));
+    let (lo, hi) = (Literal::i8_unsuffixed(q.act_min), Literal::i8_unsuffixed(q.act_max));
+    quote! {
+        #p::int8::Requant {
+            bias: #b, multiplier: #m, shift: #s,
+            input_zero_point: #izp, output_zero_point: #ozp, act_min: #lo, act_max: #hi,
+        }
+    }
+}
+
 /// The struct, its constants and its passes.
 pub fn int8(vis: &syn::Visibility, name: &Ident, g: &Graph) -> TokenStream {
     let Some(plan) = &g.int8 else { return TokenStream::new() };
@@ -38,42 +51,82 @@ pub fn int8(vis: &syn::Visibility, name: &Ident, g: &Graph) -> TokenStream {
     for (k, layer) in plan.layers.iter().enumerate() {
         let out = format_ident!("__sn_q{}", k + 1);
         match layer {
-            QLayer::Dense {
-                name,
-                inputs,
-                units,
-                kernel,
-                bias,
-                multiplier,
-                shift,
-                input_zero_point,
-                output_zero_point,
-                act_min,
-                act_max,
-            } => {
+            QLayer::Dense { name, inputs, units, q } => {
                 let f = ident(name);
                 let (i, o) = (lit(*inputs), lit(*units));
                 let doc = format!("Layer `{name}`: int8 `Dense` {inputs} → {units}.");
                 decls.push(quote!(#[doc = #doc] pub #f: #p::int8::QDense<#i, #o>));
+                let kernel = q.kernel_by_output(*inputs, *units);
                 let rows = kernel.chunks(*inputs).map(i8s);
-                let (b, m, s) = (i32s(bias), i32s(multiplier), i32s(shift));
+                let (b, m, s) = (i32s(&q.bias), i32s(&q.multiplier), i32s(&q.shift));
                 let (izp, ozp) =
-                    (Literal::i32_unsuffixed(*input_zero_point), Literal::i32_unsuffixed(*output_zero_point));
-                let (lo, hi) = (Literal::i8_unsuffixed(*act_min), Literal::i8_unsuffixed(*act_max));
+                    (Literal::i32_unsuffixed(q.input_zero_point), Literal::i32_unsuffixed(q.output_zero_point));
+                let (lo, hi) = (Literal::i8_unsuffixed(q.act_min), Literal::i8_unsuffixed(q.act_max));
                 values.push(quote! {
                     #f: #p::int8::QDense {
-                        kernel: [#(#rows),*],
-                        bias: #b,
-                        multiplier: #m,
-                        shift: #s,
-                        input_zero_point: #izp,
-                        output_zero_point: #ozp,
-                        act_min: #lo,
-                        act_max: #hi,
+                        kernel: [#(#rows),*], bias: #b, multiplier: #m, shift: #s,
+                        input_zero_point: #izp, output_zero_point: #ozp, act_min: #lo, act_max: #hi,
                     }
                 });
                 pass.push(quote! {
                     let mut #out = [0i8; #o];
+                    self.#f.forward(&#last, &mut #out);
+                });
+            }
+            QLayer::Conv { name, geometry, depthwise, rows, channels, out_len, q } => {
+                let f = ident(name);
+                let (kl, o, n) = (lit(rows * channels), lit(*channels), lit(*out_len));
+                let window = geometry.tokens();
+                let rq = requant(&p, q);
+                if *depthwise {
+                    let doc = format!("Layer `{name}`: int8 `DepthwiseConv2D` into {channels} channels.");
+                    decls.push(quote!(#[doc = #doc] pub #f: #p::int8::QDepthwiseConv2D<#kl, #o>));
+                    let kernel = i8s(&q.kernel);
+                    let dm = lit(channels / geometry.channels.max(1));
+                    values.push(quote! {
+                        #f: #p::int8::QDepthwiseConv2D { kernel: #kernel, depth_multiplier: #dm, requant: #rq, window: *#window }
+                    });
+                } else {
+                    let doc = format!("Layer `{name}`: int8 `Conv2D` into {channels} channels.");
+                    decls.push(quote!(#[doc = #doc] pub #f: #p::int8::QConv2D<#kl, #o>));
+                    let kernel = i8s(&q.kernel_by_output(*rows, *channels));
+                    values.push(quote! {
+                        #f: #p::int8::QConv2D { kernel: #kernel, requant: #rq, window: *#window }
+                    });
+                }
+                pass.push(quote! {
+                    let mut #out = [0i8; #n];
+                    self.#f.forward(&#last, &mut #out);
+                });
+            }
+            QLayer::Mean { name, positions, channels, multiplier, shift, input_zero_point, output_zero_point } => {
+                let f = ident(name);
+                let c = lit(*channels);
+                let doc = format!("Layer `{name}`: int8 mean over {positions} positions.");
+                decls.push(quote!(#[doc = #doc] pub #f: #p::int8::QMean<#c>));
+                let (pos, m, s) =
+                    (lit(*positions), Literal::i32_unsuffixed(*multiplier), Literal::i32_unsuffixed(*shift));
+                let (izp, ozp) =
+                    (Literal::i32_unsuffixed(*input_zero_point), Literal::i32_unsuffixed(*output_zero_point));
+                values.push(quote! {
+                    #f: #p::int8::QMean { positions: #pos, multiplier: #m, shift: #s, input_zero_point: #izp, output_zero_point: #ozp }
+                });
+                pass.push(quote! {
+                    let mut #out = [0i8; #c];
+                    self.#f.forward(&#last, &mut #out);
+                });
+            }
+            QLayer::Pool { name, max, geometry, out_len } => {
+                let f = ident(name);
+                let n = lit(*out_len);
+                let doc = format!("Layer `{name}`: int8 {} pooling.", if *max { "max" } else { "average" });
+                decls.push(quote!(#[doc = #doc] pub #f: #p::int8::QPool2D));
+                let window = geometry.tokens();
+                values.push(quote! {
+                    #f: #p::int8::QPool2D { max: #max, window: *#window, act_min: -128, act_max: 127 }
+                });
+                pass.push(quote! {
+                    let mut #out = [0i8; #n];
                     self.#f.forward(&#last, &mut #out);
                 });
             }
@@ -122,8 +175,8 @@ pub fn int8(vis: &syn::Visibility, name: &Ident, g: &Graph) -> TokenStream {
             /// The output's quantization (`forward` dequantizes with it).
             pub const OUTPUT_QUANT: #p::int8::QuantParams = #output_q;
 
-            /// Runs the int8 model on one quantized sample: TFLite's integer arithmetic
-            /// throughout, no allocation.
+            /// Runs the int8 model on one quantized sample (flattened row-major, as
+            /// `forward`'s): TFLite's integer arithmetic throughout, no allocation.
             pub fn forward_quantized(&self, x: &#p::SVector<i8, #n_in>) -> #p::SVector<i8, #n_out> {
                 let __sn_q0: [i8; #n_in] = x.data.0[0];
                 #(#pass)*

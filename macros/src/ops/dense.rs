@@ -67,7 +67,7 @@ impl Op for Dense {
         Some(self.activation)
     }
 
-    fn quantized(&self) -> Option<super::QuantKind> {
+    fn quantized(&self, _: &[&Shape], _: &Shape) -> Option<super::QuantKind> {
         Some(super::QuantKind::Dense { units: self.units, activation: self.activation, use_bias: self.use_bias })
     }
 

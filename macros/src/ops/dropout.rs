@@ -39,7 +39,7 @@ impl Op for Dropout {
         "Dropout"
     }
 
-    fn quantized(&self) -> Option<super::QuantKind> {
+    fn quantized(&self, _: &[&Shape], _: &Shape) -> Option<super::QuantKind> {
         Some(super::QuantKind::Identity)
     }
 

@@ -125,7 +125,7 @@ impl Op for Input {
         true
     }
 
-    fn quantized(&self) -> Option<super::QuantKind> {
+    fn quantized(&self, _: &[&Shape], _: &Shape) -> Option<super::QuantKind> {
         (!self.ids).then_some(super::QuantKind::Input)
     }
 
