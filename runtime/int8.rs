@@ -36,27 +36,23 @@ pub fn rounding_divide_by_pot(x: i32, exponent: i32) -> i32 {
     (x >> exponent) + i32::from(remainder > threshold)
 }
 
-/// TFLite's `MultiplyByQuantizedMultiplier` as TFLite's released builds
-/// compile it (`TFLITE_SINGLE_ROUNDING`): `x · multiplier · 2^shift / 2^31`
-/// with one rounding, half up, where `multiplier` is in `[2^30, 2^31)` (or 0)
-/// and `shift` in `-31..=30` is `QuantizeMultiplier`'s exponent.
+/// TFLite's `MultiplyByQuantizedMultiplier` (gemmlowp's two roundings, as
+/// TFLite's released builds compute it for convolutions and `MEAN`):
+/// `RoundingDivideByPOT(SaturatingRoundingDoublingHighMul(x · 2^left,
+/// multiplier), right)`, where `multiplier` in `[2^30, 2^31)` (or 0) and
+/// `shift` are `QuantizeMultiplier`'s significand and exponent.
 #[inline]
 pub fn multiply_by_quantized_multiplier(x: i32, multiplier: i32, shift: i32) -> i32 {
-    let total_shift = 31 - shift;
-    let round = 1i64 << (total_shift - 1);
-    ((i64::from(x) * i64::from(multiplier) + round) >> total_shift) as i32
-}
-
-/// The same product with gemmlowp's two roundings
-/// (`RoundingDivideByPOT(SaturatingRoundingDoublingHighMul(x · 2^left,
-/// multiplier), right)`), as TFLite computes it when built without
-/// `TFLITE_SINGLE_ROUNDING`; it differs from [`multiply_by_quantized_multiplier`]
-/// only next to a tie.
-#[inline]
-pub fn multiply_by_quantized_multiplier_double_rounding(x: i32, multiplier: i32, shift: i32) -> i32 {
     let left = if shift > 0 { shift } else { 0 };
     let right = if shift > 0 { 0 } else { -shift };
     rounding_divide_by_pot(saturating_rounding_doubling_high_mul(x.wrapping_mul(1 << left), multiplier), right)
+}
+
+/// TFLite's `MultiplyByQuantizedMultiplierGreaterThanOne` (softmax's input
+/// scaling): `SaturatingRoundingDoublingHighMul(x · 2^left_shift, multiplier)`.
+#[inline]
+pub fn multiply_by_quantized_multiplier_greater_than_one(x: i32, multiplier: i32, left_shift: i32) -> i32 {
+    saturating_rounding_doubling_high_mul(x.wrapping_mul(1 << left_shift), multiplier)
 }
 
 /// Rounds half away from zero (C's `round`), without `std`.
@@ -93,7 +89,9 @@ impl QuantParams {
 }
 
 /// A quantized fully-connected layer, TFLite's `FULLY_CONNECTED` with
-/// per-channel weights (reference kernel `FullyConnectedPerChannel`), its
+/// per-channel weights as its reference kernel computes it (the int32
+/// accumulator requantized in double precision:
+/// `round(acc · input_scale · kernel_scale[c] / output_scale)`), its
 /// activation fused as a clamp.
 #[derive(Clone, Debug, PartialEq)]
 pub struct QDense<const I: usize, const O: usize> {
@@ -102,11 +100,9 @@ pub struct QDense<const I: usize, const O: usize> {
     pub kernel: [[i8; I]; O],
     /// `round(bias / (input_scale · kernel_scale[c]))`.
     pub bias: [i32; O],
-    /// Per channel, `QuantizeMultiplier(input_scale · kernel_scale[c] /
-    /// output_scale)`: the significand in Q0.31…
-    pub multiplier: [i32; O],
-    /// …and the power of two.
-    pub shift: [i32; O],
+    /// Per channel, `input_scale · kernel_scale[c] / output_scale`, each
+    /// factor an `f32` widened to `f64`.
+    pub scale: [f64; O],
     /// The input's zero point (subtracted from each input).
     pub input_zero_point: i32,
     /// The output's zero point (added after requantization).
@@ -128,7 +124,8 @@ impl<const I: usize, const O: usize> QDense<I, O> {
                 acc += i32::from(w) * (i32::from(v) - self.input_zero_point);
             }
             acc += self.bias[c];
-            let acc = multiply_by_quantized_multiplier(acc, self.multiplier[c], self.shift[c]) + self.output_zero_point;
+            // C's `round` (half away from zero), then a saturating cast
+            let acc = (libm::round(f64::from(acc) * self.scale[c]) as i32).saturating_add(self.output_zero_point);
             *out = acc.clamp(i32::from(self.act_min), i32::from(self.act_max)) as i8;
         }
     }
@@ -357,8 +354,9 @@ impl QSoftmax {
         let max = x.iter().copied().max().unwrap_or(i8::MIN);
         let scaled = |v: i8| {
             let diff = i32::from(v) - i32::from(max);
-            (diff >= self.diff_min)
-                .then(|| multiply_by_quantized_multiplier(diff, self.input_multiplier, self.input_left_shift))
+            (diff >= self.diff_min).then(|| {
+                multiply_by_quantized_multiplier_greater_than_one(diff, self.input_multiplier, self.input_left_shift)
+            })
         };
         // Q12.19 accumulator
         let mut sum: i32 = 0;
@@ -525,21 +523,15 @@ mod tests {
         assert_eq!(multiply_by_quantized_multiplier(1000, 1_610_612_736, -3), 94);
         // a left shift: 1.5 = 0.75 · 2
         assert_eq!(multiply_by_quantized_multiplier(10, 1_610_612_736, 1), 15);
-        // 5218 · 0.0022036… = 11.4988…: one rounding gives 11 (TFLite's
-        // released builds, and the digits model's TFLite outputs); two give
-        // 12 (2943.70 → 2944, then 11.5 → 12)
-        assert_eq!(multiply_by_quantized_multiplier(5218, 1_211_489_331, -8), 11);
-        assert_eq!(multiply_by_quantized_multiplier_double_rounding(5218, 1_211_489_331, -8), 12);
-        // −0.5 rounds up (toward +∞) with one rounding
+        // 5218 · 0.0022036… = 11.4988…: two roundings give 12 (2943.70 →
+        // 2944, then 11.5 → 12), as TFLite's convolutions compute it
+        assert_eq!(multiply_by_quantized_multiplier(5218, 1_211_489_331, -8), 12);
+        // −0.5 and −1.5 (a negative tie) round toward +∞ in the high product
         assert_eq!(multiply_by_quantized_multiplier(-1, 1 << 30, 0), 0);
         assert_eq!(multiply_by_quantized_multiplier(-3, 1 << 30, 0), -1);
-        for x in [-100_000, -17, 0, 17, 100_000] {
-            let (a, b) = (
-                multiply_by_quantized_multiplier(x, 1_610_612_736, -3),
-                multiply_by_quantized_multiplier_double_rounding(x, 1_610_612_736, -3),
-            );
-            assert!((a - b).abs() <= 1);
-        }
+        // and away from zero in the division: −2.5 → −3
+        assert_eq!(multiply_by_quantized_multiplier(-10, 1 << 30, -1), -3);
+        assert_eq!(multiply_by_quantized_multiplier_greater_than_one(-3, 1 << 30, 2), -6);
     }
 
     #[test]
@@ -576,12 +568,11 @@ mod tests {
     #[test]
     fn dense_accumulates_requantizes_and_clamps() {
         // y = relu(x·w + b) with input scale 0.1 (zp 2), kernel scale 0.01,
-        // output scale 0.05 (zp −10): multiplier 0.02 = 0.64 · 2^-5
+        // output scale 0.05 (zp −10): scale 0.02
         let layer = QDense::<3, 2> {
             kernel: [[10, -20, 30], [-127, 0, 127]],
             bias: [50, -5],
-            multiplier: [1_374_389_535, 1_374_389_535],
-            shift: [-5, -5],
+            scale: [0.02, 0.02],
             input_zero_point: 2,
             output_zero_point: -10,
             act_min: -10,

@@ -23,6 +23,9 @@ pub struct Weighted {
     pub bias: Vec<i32>,
     pub multiplier: Vec<i32>,
     pub shift: Vec<i32>,
+    /// `input_scale · kernel_scale[c] / output_scale` in f64 (`Dense`
+    /// requantizes with it, as TFLite's reference `FULLY_CONNECTED` does).
+    pub real: Vec<f64>,
     pub input_zero_point: i32,
     pub output_zero_point: i32,
     pub act_min: i8,
@@ -91,9 +94,8 @@ fn round(v: f64) -> f64 {
     v.round()
 }
 
-/// TFLite's `QuantizeMultiplier` (as its released builds compile it, with
-/// `TFLITE_SINGLE_ROUNDING`): `m = q · 2^shift` with `q` in `[0.5, 1)` as a
-/// Q0.31 integer.
+/// TFLite's `QuantizeMultiplier`: `m = q · 2^shift` with `q` in `[0.5, 1)`
+/// as a Q0.31 integer.
 pub fn quantize_multiplier(m: f64) -> (i32, i32) {
     if m == 0.0 {
         return (0, 0);
@@ -107,12 +109,6 @@ pub fn quantize_multiplier(m: f64) -> (i32, i32) {
     if shift < -31 {
         shift = 0;
         q_fixed = 0;
-    }
-    // TFLite's released builds use single rounding
-    // (`TFLITE_SINGLE_ROUNDING`), which takes shifts up to 30
-    if shift > 30 {
-        shift = 30;
-        q_fixed = (1i64 << 31) - 1;
     }
     (q_fixed as i32, shift)
 }
@@ -135,8 +131,7 @@ fn frexp(x: f64) -> (f64, i32) {
 /// smallest difference from the row's maximum that counts.
 pub fn softmax_scaling(input_scale: f32) -> (i32, i32, i32) {
     const INTEGER_BITS: i32 = 5;
-    // `max_real_multiplier` of the single-rounding build
-    let real = (f64::from(input_scale) * (1i64 << (31 - INTEGER_BITS)) as f64).min((1i64 << 30) as f64 - 1.0);
+    let real = (f64::from(input_scale) * (1i64 << (31 - INTEGER_BITS)) as f64).min((1i64 << 31) as f64 - 1.0);
     let (multiplier, shift) = quantize_multiplier(real);
     let radius = (((1i64 << INTEGER_BITS) - 1) as f64 * (1i64 << (31 - INTEGER_BITS)) as f64
         / (1i64 << shift.max(0)) as f64)
@@ -215,16 +210,16 @@ pub fn weighted(
             round(f64::from(bias[c] / bias_scale)).clamp(i32::MIN as f64, i32::MAX as f64) as i32
         })
         .collect();
-    let (multiplier, shift) = kernel_scale
-        .iter()
-        .map(|&s| quantize_multiplier(f64::from(input.scale) * f64::from(s) / f64::from(output.scale)))
-        .unzip();
+    let real: Vec<f64> =
+        kernel_scale.iter().map(|&s| f64::from(input.scale) * f64::from(s) / f64::from(output.scale)).collect();
+    let (multiplier, shift) = real.iter().map(|&m| quantize_multiplier(m)).unzip();
     let (act_min, act_max) = activation_range(act, output);
     Weighted {
         kernel,
         bias,
         multiplier,
         shift,
+        real,
         input_zero_point: input.zero_point,
         output_zero_point: output.zero_point,
         act_min,
@@ -266,6 +261,8 @@ mod tests {
     fn softmax_scaling_is_tflites() {
         // 0.1f32 is 0.100000001490116…: 0.8000000119 · 2^31 rounds to 1717986944
         assert_eq!(softmax_scaling(0.1), (1_717_986_944, 23, -248));
+        // a huge scale: capped at 2^31 − 1
+        assert_eq!(softmax_scaling(100.0), (i32::MAX, 31, 0));
     }
 
     #[test]

@@ -520,9 +520,8 @@ fn read_args(ctx: &mut Ctx, args: &[Arg], span: Span) -> Option<Source> {
     source
 }
 
-/// The model as a chain of supported layers, from its one input to its
-/// one head.
-
+/// Reads a file named relative to the crate's manifest; its bytes and
+/// absolute path.
 fn open(ctx: &mut Ctx, lit: &syn::LitStr, what: &str) -> Option<(Vec<u8>, String)> {
     let base = std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| ".".into());
     let path = std::path::Path::new(&base).join(lit.value());

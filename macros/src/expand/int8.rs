@@ -58,13 +58,14 @@ pub fn int8(vis: &syn::Visibility, name: &Ident, g: &Graph) -> TokenStream {
                 decls.push(quote!(#[doc = #doc] pub #f: #p::int8::QDense<#i, #o>));
                 let kernel = q.kernel_by_output(*inputs, *units);
                 let rows = kernel.chunks(*inputs).map(i8s);
-                let (b, m, s) = (i32s(&q.bias), i32s(&q.multiplier), i32s(&q.shift));
+                let b = i32s(&q.bias);
+                let scale = q.real.iter().map(|&v| Literal::f64_suffixed(v));
                 let (izp, ozp) =
                     (Literal::i32_unsuffixed(q.input_zero_point), Literal::i32_unsuffixed(q.output_zero_point));
                 let (lo, hi) = (Literal::i8_unsuffixed(q.act_min), Literal::i8_unsuffixed(q.act_max));
                 values.push(quote! {
                     #f: #p::int8::QDense {
-                        kernel: [#(#rows),*], bias: #b, multiplier: #m, shift: #s,
+                        kernel: [#(#rows),*], bias: #b, scale: [#(#scale),*],
                         input_zero_point: #izp, output_zero_point: #ozp, act_min: #lo, act_max: #hi,
                     }
                 });
