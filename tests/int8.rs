@@ -242,3 +242,51 @@ fn kws_int8_outputs_equal_tflites_exactly() {
     );
     println!("{n} of {n} KWS inputs: int8 outputs equal TFLite's (BUILTIN_REF) exactly");
 }
+
+staticnet::network! {
+    /// A small CNN with what the DS-CNN lacks (biases, relu6, max and
+    /// average pooling with `same` padding, a depth multiplier, `Flatten`),
+    /// with TFLite's scales.
+    pub struct Pools {
+        let image = Input(shape = (12, 12, 2));
+        let x = Conv2D(6, (3, 3), padding = "same", activation = relu6, name = "conv")(image);
+        let x = MaxPooling2D((2, 2), name = "max")(x);
+        let x = DepthwiseConv2D((3, 3), depth_multiplier = 2, activation = relu, name = "dw")(x);
+        let x = AveragePooling2D((2, 2), strides = (1, 1), padding = "same", name = "avg")(x);
+        let x = Flatten(name = "flat")(x);
+        let x = Dense(8, activation = relu6, name = "hidden")(x);
+        let out = Dense(4, activation = softmax, name = "out")(x);
+        Model(image, out);
+        weights("tests/fixtures/int8_pools.weights.safetensors");
+        quantize(int8, scales = "tests/fixtures/int8_pools.scales.safetensors");
+    }
+}
+
+#[test]
+fn pooling_cnn_int8_outputs_equal_tflites_exactly() {
+    let f = ints("int8_pools");
+    let (shape, input) = &f["input"];
+    let (_, output) = &f["output"];
+    let (n, len) = (shape[0], shape[1]);
+    assert_eq!(len, 288);
+    let m = PoolsInt8::PRETRAINED;
+    assert_eq!(
+        (as_i64(&m.conv.kernel), as_i64(&m.dw.kernel)),
+        (f["tflite/conv.kernel"].1.clone(), f["tflite/dw.kernel"].1.clone())
+    );
+    let mut differing = Vec::new();
+    for s in 0..n {
+        let x = SVector::<i8, 288>::from_iterator(input[s * len..(s + 1) * len].iter().map(|&v| v as i8));
+        let got: Vec<i64> = m.forward_quantized(&x).iter().map(|&v| i64::from(v)).collect();
+        let want = &output[s * 4..(s + 1) * 4];
+        if got != want {
+            differing.push((s, got, want.to_vec()));
+        }
+    }
+    assert!(
+        differing.is_empty(),
+        "{} of {n} samples differ from TFLite, first: {:?}",
+        differing.len(),
+        differing.first()
+    );
+}

@@ -140,6 +140,30 @@ def kws_dscnn():
     return model, weights
 
 
+def pools_cnn():
+    """A small CNN for what the DS-CNN lacks: biases, relu6, max and average
+    pooling (`same`, windows partly outside), a depth multiplier, Flatten."""
+    layers = keras.layers
+    image = keras.Input((12, 12, 2), name="image")
+    x = layers.Conv2D(6, (3, 3), padding="same", activation="relu6", name="conv")(image)
+    x = layers.MaxPooling2D((2, 2), name="max")(x)
+    x = layers.DepthwiseConv2D((3, 3), depth_multiplier=2, activation="relu", name="dw")(x)
+    x = layers.AveragePooling2D((2, 2), strides=(1, 1), padding="same", name="avg")(x)
+    x = layers.Flatten(name="flat")(x)
+    x = layers.Dense(8, activation="relu6", name="hidden")(x)
+    out = layers.Dense(4, activation="softmax", name="out")(x)
+    model = keras.Model(image, out)
+    rng = np.random.default_rng(21)
+    weights = {}
+    for layer in model.layers:
+        for v in layer.weights:
+            key = v.path.replace("/", ".")
+            value = rng.uniform(-0.5, 0.5, v.shape).astype(np.float32)
+            v.assign(value)
+            weights[key] = value
+    return model, weights
+
+
 def convert(model, calibration):
     conv = tf.lite.TFLiteConverter.from_keras_model(model)
     conv.optimizations = [tf.lite.Optimize.DEFAULT]
@@ -190,6 +214,8 @@ def export(model, flat, input_name, plan, x_test, name, extra_meta):
         s, z = quant_of(out)
         if kind == "SOFTMAX":
             assert abs(s[0] - 1 / 256) < 1e-9 and z[0] == -128, (s, z)
+            continue
+        if tensor is None:  # shape arithmetic (Flatten's SHAPE, PACK, …)
             continue
         scales[f"{tensor}.scale"] = s[:1]
         scales[f"{tensor}.zero_point"] = z[:1].astype(np.int32)
@@ -275,6 +301,31 @@ def main():
               metadata={"generator": "tools/int8_fixtures.py", "from": "kws_dscnn.safetensors"})
     save_file({"mfcc": calibration}, os.path.join(FIXTURES, "int8_kws_calibration.safetensors"),
               metadata={"generator": "tools/int8_fixtures.py", "samples": str(len(calibration))})
+    print(json.dumps(meta, indent=1))
+
+    # The pooling CNN: uniform inputs in [0, 2).
+    model, weights = pools_cnn()
+    rng = np.random.default_rng(22)
+    calibration = rng.uniform(0.0, 2.0, (64, 12, 12, 2)).astype(np.float32)
+    x_test = rng.uniform(0.0, 2.0, (32, 12, 12, 2)).astype(np.float32)
+    flat = convert(model, calibration)
+    plan = [
+        ("CONV_2D", "conv", "conv.kernel"),
+        ("MAX_POOL_2D", "max", None),
+        ("DEPTHWISE_CONV_2D", "dw", "dw.kernel"),
+        ("AVERAGE_POOL_2D", "avg", None),
+        ("SHAPE", None, None),
+        ("STRIDED_SLICE", None, None),
+        ("PACK", None, None),
+        ("RESHAPE", "flat", None),
+        ("FULLY_CONNECTED", "hidden", "hidden.kernel"),
+        ("FULLY_CONNECTED", "out", "out.kernel"),
+        ("SOFTMAX", None, None),
+    ]
+    data, meta, _ = export(model, flat, "image", plan, x_test, "int8_pools", {})
+    save_file(data, os.path.join(FIXTURES, "int8_pools.safetensors"), metadata=meta)
+    save_file(weights, os.path.join(FIXTURES, "int8_pools.weights.safetensors"),
+              metadata={"generator": "tools/int8_fixtures.py"})
     print(json.dumps(meta, indent=1))
 
 
