@@ -290,3 +290,59 @@ fn pooling_cnn_int8_outputs_equal_tflites_exactly() {
         differing.first()
     );
 }
+
+staticnet::network! {
+    /// The DS-CNN calibrated by staticnet (64 random inputs, as TFLite's
+    /// converter was given), for the calibrated path of convolutions,
+    /// folded normalizations and the mean.
+    pub struct KwsCalibrated {
+        let mfcc = Input(shape = (49, 10, 1));
+        let x = Conv2D(16, (10, 4), strides = (2, 2), padding = "same", use_bias = false, name = "conv0")(mfcc);
+        let x = BatchNormalization(name = "bn0")(x);
+        let x = Activation(relu, name = "relu0")(x);
+        let x = DepthwiseConv2D((3, 3), padding = "same", use_bias = false, name = "dw1")(x);
+        let x = BatchNormalization(name = "bn_dw1")(x);
+        let x = Activation(relu, name = "relu_dw1")(x);
+        let x = Conv2D(16, (1, 1), use_bias = false, name = "pw1")(x);
+        let x = BatchNormalization(name = "bn_pw1")(x);
+        let x = Activation(relu, name = "relu_pw1")(x);
+        let x = DepthwiseConv2D((3, 3), padding = "same", use_bias = false, name = "dw2")(x);
+        let x = BatchNormalization(name = "bn_dw2")(x);
+        let x = Activation(relu, name = "relu_dw2")(x);
+        let x = Conv2D(16, (1, 1), use_bias = false, name = "pw2")(x);
+        let x = BatchNormalization(name = "bn_pw2")(x);
+        let x = Activation(relu, name = "relu_pw2")(x);
+        let x = SeparableConv2D(16, (3, 3), padding = "same", activation = relu, name = "sep")(x);
+        let x = GlobalAveragePooling2D(name = "gap")(x);
+        let fc = Dense(12, activation = softmax, name = "fc")(x);
+        Model(mfcc, fc);
+        weights("tests/fixtures/int8_kws.weights.safetensors");
+        quantize(int8, calibration = "tests/fixtures/int8_kws_calibration.safetensors");
+    }
+}
+
+#[test]
+fn kws_own_calibration_agrees_with_tflites_and_with_f32() {
+    // the same calibration inputs as TFLite's converter: the same
+    // quantization, up to the last bit of a scale where f32 sums round
+    // differently
+    let (own, tflite) = (KwsCalibratedInt8::INPUT_QUANT, KwsInt8::INPUT_QUANT);
+    assert!((own.scale - tflite.scale).abs() <= 1e-6 * tflite.scale && own.zero_point == tflite.zero_point);
+    let (a, b) = (KwsCalibratedInt8::PRETRAINED, KwsInt8::PRETRAINED);
+    assert_eq!((a.gap.output_zero_point, a.fc.output_zero_point), (b.gap.output_zero_point, b.fc.output_zero_point));
+    // against the float model, on inputs like the calibration's
+    let float = KwsCalibrated::<f32>::PRETRAINED;
+    let mut worst = 0.0f32;
+    for s in 0..16u64 {
+        let x = SVector::<f32, 490>::from_fn(|i, _| {
+            let u = staticnet::rng::uniform_at(s, 3, i as u64) as f32;
+            let v = staticnet::rng::uniform_at(s, 4, i as u64) as f32;
+            // Box–Muller: a standard normal
+            (-2.0 * (1.0 - u).ln()).sqrt() * (core::f32::consts::TAU * v).cos()
+        });
+        let (p, q) = (float.forward(&x), a.forward(&x));
+        worst = worst.max((p - q).abs().max());
+    }
+    println!("largest difference of a probability, int8 vs f32: {worst:.4}");
+    assert!(worst <= 4.0 / 256.0, "{worst}");
+}
