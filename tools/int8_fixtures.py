@@ -1,31 +1,29 @@
 #!/usr/bin/env python3
 """Fixtures for staticnet's int8 inference: TFLite's own numbers.
 
-Builds the digits classifier (the seed's 64 → 32 → 32 → 10 MLP) in Keras
-with the weights of examples/digits.safetensors, converts it with
-tf.lite.TFLiteConverter to a full-integer model (int8 weights per channel,
-int8 activations, int32 biases, int8 input and output; representative
-dataset = the calibration inputs written here), runs TFLite's *reference*
-kernels (BUILTIN_REF) on the test images and writes:
+Converts three Keras models with tf.lite.TFLiteConverter to full-integer
+models (per-channel int8 weights, int8 activations, int32 biases, int8
+input and output; representative dataset = the calibration inputs written
+here), runs TFLite's *reference* kernels (BUILTIN_REF) and writes, for
+tests/int8.rs (see tests/fixtures/README.md):
 
-- tests/fixtures/int8_digits_calibration.safetensors: the calibration
-  inputs, one tensor per model input named as the input, `[samples, 64]`
-  f32 (the file `quantize(int8, calibration = "…")` reads);
-- tests/fixtures/int8_seed_mlp.scales.safetensors: TFLite's scales and zero
-  points in the layout `quantize(int8, scales = "…")` reads:
-  `{tensor}.scale` (f32 `[1]`) and `{tensor}.zero_point` (i32 `[1]`) for
-  the input (named as the input) and each layer's output (named as the
-  layer; for a Dense with softmax, its logits: the softmax's own output is
-  fixed at 1/256 and -128), and `{layer}.kernel_scale` (f32 `[units]`);
-- tests/fixtures/int8_seed_mlp.safetensors: `input` (int8 `[n, 64]`, the
-  test images quantized by TFLite's input parameters), `output` (int8
-  `[n, 10]`, the interpreter's outputs), `label` (i32 `[n]`), and TFLite's
-  quantized weights `tflite/{layer}.kernel` (int8 `[units, in]`) and
-  `tflite/{layer}.bias` (i32 `[units]`).
+- the digits classifier (the seed's 64 → 32 → 32 → 10 MLP with the weights
+  of examples/digits.safetensors): int8_digits_calibration (300 training
+  images, the split of examples/common's `Digits::split(7)`, SplitMix64 and
+  Fisher–Yates as in runtime/rng.rs), int8_seed_mlp.scales and
+  int8_seed_mlp (the 359 test images quantized, TFLite's outputs, labels,
+  TFLite's quantized weights);
+- the keyword-spotting DS-CNN of tests/keras_parity_conv.rs with the weights
+  of its Keras fixture: int8_kws.weights, int8_kws_calibration,
+  int8_kws.scales and int8_kws (32 random inputs);
+- a small CNN with pooling: int8_pools.weights, int8_pools.scales and
+  int8_pools.
 
-The split of the digits into training and test images is the examples'
-(`Digits::split(7)`, SplitMix64 and Fisher–Yates as in runtime/rng.rs), so
-the calibration images are training images.
+A scales file is in the layout `quantize(int8, scales = "…")` reads:
+`{tensor}.scale` (f32 `[1]`) and `{tensor}.zero_point` (i32 `[1]`) for the
+input (named as the input) and each layer's output (named as the last layer
+TFLite fused into the op; for a Dense with softmax, its logits), and
+`{layer}.{kernel}_scale` (f32 `[channels]`).
 
 Run from the repository root: python3 tools/int8_fixtures.py
 """
