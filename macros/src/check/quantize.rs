@@ -848,6 +848,30 @@ mod tests {
     }
 
     #[test]
+    fn a_normalization_folds_only_into_a_convolution() {
+        let kernel: Vec<f32> = (0..6).map(|i| i as f32 / 4.0 - 0.6).collect();
+        let bn = |k: &'static str| (k, vec![2], vec![1.0f32, 0.5]);
+        let w = file(
+            "w3",
+            &[
+                ("h.kernel", vec![3, 2], kernel),
+                ("h.bias", vec![2], vec![0.1, -0.2]),
+                bn("bn.gamma"),
+                bn("bn.beta"),
+                bn("bn.moving_mean"),
+                bn("bn.moving_variance"),
+            ],
+        );
+        let c = calibration("c3");
+        let q: proc_macro2::TokenStream = format!("quantize(int8, calibration = {c:?});").parse().unwrap();
+        let e = with(quote::quote!(let y = BatchNormalization(name = "bn")(Dense(2, name = "h")(x));), &w, q)
+            .err()
+            .unwrap_or_default()
+            .join("\n");
+        assert!(e.contains("folds `BatchNormalization` into the convolution just before it"), "{e}");
+    }
+
+    #[test]
     fn misuse_is_an_error() {
         let (w, c) = (weights("w2"), calibration("c2"));
         let q = |s: &str| -> proc_macro2::TokenStream { s.replace("CAL", &format!("{c:?}")).parse().unwrap() };
