@@ -355,6 +355,16 @@ fn chain(ctx: &mut Ctx, g: &Graph, span: Span) -> Option<Vec<Step>> {
         ctx.error(span, "int8 quantization needs at least one layer");
         return None;
     }
+    for (k, s) in steps.iter().enumerate() {
+        if steps[..k].iter().any(|t| t.field == s.field) {
+            let node = &g.nodes[s.owner];
+            ctx.error(
+                node.span,
+                format!("int8 quantization takes each layer once yet; `{}` is called twice", node.layer),
+            );
+            return None;
+        }
+    }
     Some(steps)
 }
 
@@ -869,6 +879,18 @@ mod tests {
             .unwrap_or_default()
             .join("\n");
         assert!(e.contains("folds `BatchNormalization` into the convolution just before it"), "{e}");
+    }
+
+    #[test]
+    fn a_shared_layer_is_an_error() {
+        let w = file("w4", &[("h.kernel", vec![3, 3], vec![0.1; 9]), ("h.bias", vec![3], vec![0.0; 3])]);
+        let c = calibration("c4");
+        let q: proc_macro2::TokenStream = format!("quantize(int8, calibration = {c:?});").parse().unwrap();
+        let e = with(quote::quote!(let h = Dense(3, name = "h"); let y = h(h(x));), &w, q)
+            .err()
+            .unwrap_or_default()
+            .join("\n");
+        assert!(e.contains("takes each layer once yet; `h` is called twice"), "{e}");
     }
 
     #[test]
