@@ -37,9 +37,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let n = test.len() as f64;
     println!("{} test images", test.len());
-    println!("f32:  {:.2}% test accuracy, {} bytes of parameters", right_f32 as f64 / n * 100.0, size_of::<Digits<f32>>());
-    println!("int8: {:.2}% test accuracy, {} bytes (int8 weights, int32 biases, f64 requantization scales)",
-        right_int8 as f64 / n * 100.0, size_of::<DigitsInt8>());
+    println!(
+        "f32:  {:.2}% test accuracy, {} bytes of parameters",
+        right_f32 as f64 / n * 100.0,
+        size_of::<Digits<f32>>()
+    );
+    println!(
+        "int8: {:.2}% test accuracy, {} bytes (int8 weights, int32 biases, f64 requantization scales)",
+        right_int8 as f64 / n * 100.0,
+        size_of::<DigitsInt8>()
+    );
     println!("the two agree on {agree} of {} images", test.len());
     let q = DigitsInt8::INPUT_QUANT;
     println!("input quantization: scale {} zero point {}", q.scale, q.zero_point);
