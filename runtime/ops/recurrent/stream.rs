@@ -54,7 +54,7 @@ pub fn step<T: Scalar>(
 
 /// [`step`] with the sizes as constants (`F` features, `U` units), as the
 /// generated code calls it: a small layer's loops (every gate's rows
-/// within [`SMALL`]) then unroll with their trip counts known, inside the
+/// within 96) then unroll with their trip counts known, inside the
 /// function built for the CPU's SIMD, where a run-time size would reach
 /// only as a value. Larger layers take [`step`].
 ///
