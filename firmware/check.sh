@@ -33,8 +33,8 @@ run() { # target board features
     local target=$1 board=$2 features=$3 log=target/check/$1.log
     echo "-- $target on QEMU $board ($features)"
     cargo build -q --locked --release --target "$target" --no-default-features --features "$features"
-    # a hung firmware (a fault loops) is stopped by the timeout
-    if ! timeout 300 "${QEMU[@]}" -M "$board" -kernel "target/$target/release/firmware" >"$log" 2>&1; then
+    # a hung firmware (a locked-up core) is stopped by the timeout; a run takes seconds
+    if ! timeout 120 "${QEMU[@]}" -M "$board" -kernel "target/$target/release/firmware" >"$log" 2>&1; then
         echo "FAIL: the firmware exited with an error; its log:"
         cat "$log"
         status=1

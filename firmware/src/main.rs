@@ -11,13 +11,13 @@
 //! The stack is measured by painting: the free stack below the current SP
 //! is filled with a pattern before the call and scanned after it. The
 //! guest instructions of each call are counted by the QEMU plugin
-//! `insn_window.so` between the two calls to `mf_window()`. A panic exits
-//! QEMU with status 1.
+//! `insn_window.so` between the two calls to `mf_window()`. A panic or a
+//! fault exits QEMU with status 1.
 #![no_std]
 #![no_main]
 
 use core::hint::black_box;
-use cortex_m_rt::entry;
+use cortex_m_rt::{entry, exception, ExceptionFrame};
 use cortex_m_semihosting::{debug, hprint, hprintln};
 use staticnet_firmware::{for_each_case, Case, Visit, BASELINE};
 
@@ -102,6 +102,19 @@ fn main() -> ! {
 #[panic_handler]
 fn panic(_: &core::panic::PanicInfo) -> ! {
     hprintln!("panic");
+    debug::exit(debug::EXIT_FAILURE);
+    loop {
+        cortex_m::asm::wfi();
+    }
+}
+
+/// A fault (a bad access into memory the stack overran, say) exits QEMU
+/// with status 1 instead of spinning. A stack already below the RAM
+/// cannot take the exception at all: the core locks up, and the scripts'
+/// timeouts end QEMU.
+#[exception]
+unsafe fn HardFault(_: &ExceptionFrame) -> ! {
+    hprintln!("hard fault");
     debug::exit(debug::EXIT_FAILURE);
     loop {
         cortex_m::asm::wfi();
