@@ -6,7 +6,7 @@
 # the model call left out).
 #   usage: firmware/measure.sh [WORKDIR] [MODELS…]   (default ${TMPDIR:-/tmp}/staticnet-measure; wiped)
 # MODELS: any of digits train train-tiny gru vision vision-train sine speech
-# mf-sine mf-speech (default: all). About 11 minutes on 2 busy cores (80 builds).
+# mf-sine mf-speech (default: all). 6-11 minutes on 2 shared cores (80 builds and runs).
 # Writes WORKDIR/results.md (the tables), results.txt, one .elf and .log per
 # variant. Not run by CI (firmware/check.sh is).
 set -euo pipefail
