@@ -30,6 +30,7 @@
 //! QUICK=1 cargo bench --bench rtneural         # PASSES=2 ROUNDS=7 STEPS=10000
 //! NO_CPP=1 cargo bench --bench rtneural        # ours only
 //! PASSES=3 ROUNDS=31 STEPS=100000 cargo bench --bench rtneural   # the anchors' run
+//! CASE=gru16 NO_CPP=1 cargo bench --bench rtneural   # the cases whose bench.cpp name has `gru16`
 //! ```
 //! RTNeural's side is built by `benches/rtneural/build.sh` (g++, Eigen from
 //! libeigen3-dev, RTNeural and xsimd headers at pinned commits: see the
@@ -402,6 +403,9 @@ fn main() {
     let steps = env_usize("STEPS", if quick { 10_000 } else { 20_000 }).max(1);
 
     let mut cases = cases();
+    if let Ok(only) = std::env::var("CASE") {
+        cases.retain(|c| c.key.contains(&only));
+    }
     let rtneural =
         if std::env::var_os("NO_CPP").is_some() { Err("NO_CPP is set".to_string()) } else { build_rtneural() };
     if let Err(why) = &rtneural {

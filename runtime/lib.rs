@@ -39,6 +39,7 @@ pub use staticnet_macros::network;
 // What users call: the parameter types of a generated struct's fields, the
 // optimizers, `fit` and friends, weights I/O, the random numbers that seed
 // them, which kernels run, and the names `network!` knows.
+pub mod int8;
 pub mod kernels;
 pub mod layers;
 pub mod optim;
@@ -80,6 +81,7 @@ pub use weights::WeightsError;
 /// What generated code reaches; not a public API.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::int8;
     pub use crate::layers;
     pub use crate::network::{total_len, HeadInfo, MetricKind, Mode, Network, TensorInfo, Train};
     #[cfg(feature = "alloc")]

@@ -23,7 +23,10 @@ Weight keys are Keras's variable paths with `/` as `.`, leaving out a
 recurrent layer's cell (`lstm/lstm_cell/kernel` is `lstm.kernel`) and
 shortening a Bidirectional's copies (`bi/forward_lstm/lstm_cell/kernel` is
 `bi.forward.kernel`); a wrapped layer keeps its name (`frames/dense/kernel`
-is `frames.dense.kernel`). `key()` derives them from the path and
+is `frames.dense.kernel`); a sub-model's layers keep theirs, with no prefix
+(Keras's path of a functional sub-model's variable is already
+`proj/kernel`). A layer called several times (a shared layer) has its
+variables once. `key()` derives them from the path and
 `check_weight_names()` checks them against each layer's structure. Token
 ids (an int32 input) are stored as f64 like every tensor, exact, and cast
 to the input's dtype before Keras sees them.
@@ -727,13 +730,20 @@ def build(name):
 
 def structural_keys(layer):
     """The keys of a top-level layer's variables, from the layer's structure
-    (what `key` must agree with): {variable path: (key, layer class, role)}."""
+    (what `key` must agree with): {variable path: key}."""
     def rnn(l):
         # a recurrent layer's variables are its cell's; anything else's are its own
         return l.cell if isinstance(l, layers.RNN) else l
 
     out = {}
-    if isinstance(layer, layers.Bidirectional):
+    if isinstance(layer, keras.Model):
+        # a sub-model (functional or Sequential): its layers keep their own
+        # names, with no prefix (Keras 3.15 gives a functional sub-model's
+        # variables their layer's path, `proj/kernel`, but a Sequential's its
+        # own name in front, `tower/s1/kernel`: the structure decides)
+        for inner in layer.layers:
+            out.update(structural_keys(inner))
+    elif isinstance(layer, layers.Bidirectional):
         for side, inner in (("forward", layer.forward_layer), ("backward", layer.backward_layer)):
             for v in rnn(inner).weights:
                 out[v.path] = f"{layer.name}.{side}.{v.name}"
@@ -761,6 +771,22 @@ def check_weight_names(model):
             seen.add(key(v))
             rows.append(f"{type(layer).__name__:22s} {v.path:40s} -> {key(v):28s} {list(v.shape)}")
     return rows
+
+
+def weight_keys(model):
+    """{variable path: key} for every variable of the model, from its
+    structure (`structural_keys`; a Sequential sub-model's paths carry its
+    name, its keys do not), with each variable once however often its layer
+    is called; a key that two variables would share is an error naming it."""
+    out, owner = {}, {}
+    for layer in model.layers:
+        for path, k in structural_keys(layer).items():
+            if path in out:
+                assert out[path] == k, f"{path}: keys {out[path]} and {k}"
+                continue
+            assert k not in owner, f"two variables named {k}: {owner[k]} and {path}"
+            out[path], owner[k] = k, path
+    return out
 
 
 def compute(c):

@@ -154,6 +154,8 @@ pub struct Graph {
     pub title: String,
     /// Weights baked in by `weights("…")`.
     pub pretrained: Option<Pretrained>,
+    /// The int8 model of `quantize(int8, …)`.
+    pub int8: Option<crate::quant::Int8Plan>,
     /// The one input is `(None, channels)`: the model only streams (its
     /// sequences are held as one step).
     pub steps_vary: bool,

@@ -10,6 +10,7 @@ mod fuzz;
 mod ir;
 mod ops;
 mod parse;
+mod quant;
 // The vocabulary shared with the runtime: one file, compiled by both crates.
 #[allow(dead_code)]
 #[path = "../../runtime/vocab.rs"]

@@ -32,6 +32,7 @@ staticnet::network! {
         let class = Dense(10, activation = softmax, name = "class")(x);
         Model(image, class);
         weights("../examples/digits.safetensors");
+        quantize(int8, calibration = "../tests/fixtures/int8_digits_calibration.safetensors");
     }
 }
 
@@ -64,6 +65,16 @@ static DIGITS: Digits<f32> = Digits::<f32>::PRETRAINED;
 pub extern "C" fn staticnet_classify(pixels: &[f32; 64]) -> u32 {
     let image = SVector::<f32, 64>::from_fn(|i, _| pixels[i] / 16.0);
     DIGITS.forward(&image).argmax().0 as u32
+}
+
+/// The same classifier in int8 (TFLite's arithmetic), also in flash.
+static DIGITS_INT8: DigitsInt8 = DigitsInt8::PRETRAINED;
+
+/// Classifies one 8×8 image of pixels in 0..=16 with the int8 model.
+#[no_mangle]
+pub extern "C" fn staticnet_classify_int8(pixels: &[f32; 64]) -> u32 {
+    let image = SVector::<f32, 64>::from_fn(|i, _| pixels[i] / 16.0);
+    DIGITS_INT8.forward(&image).argmax().0 as u32
 }
 
 /// Runs one forward pass and `steps` training steps; returns the last loss.

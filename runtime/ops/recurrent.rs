@@ -42,7 +42,7 @@
 //! products: [`infer_work_len`].
 
 mod cells;
-mod math;
+pub(crate) mod math;
 mod stream;
 #[cfg(test)]
 mod tests;
@@ -51,7 +51,7 @@ use crate::kernels::gemm::{gemm_nn, gemm_nt, gemm_tn, Layout, Start};
 use crate::vocab::Activation;
 use crate::Scalar;
 use cells::with_activations;
-pub use stream::step;
+pub use stream::{step, step_sized};
 
 /// Which cell, with its activations.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

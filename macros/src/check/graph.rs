@@ -292,6 +292,7 @@ impl Checker<'_> {
             optimizer: OptimizerSpec { kind: OptimizerKind::RmsProp, settings: Vec::new() },
             title,
             pretrained: None,
+            int8: None,
         }
     }
 

@@ -19,6 +19,7 @@ pub mod ctxt;
 pub mod graph;
 pub mod layers;
 pub mod objects;
+pub mod quantize;
 pub mod scope;
 pub mod weights;
 
@@ -118,6 +119,7 @@ struct Statements<'e> {
     /// The name `let model = Model(…);` binds, for `model.compile(…)`.
     model_var: Option<String>,
     weights: Option<(&'e Expr, Span)>,
+    quantize: Option<(&'e Expr, Span)>,
 }
 
 /// Checks into `ctx`; returns the graph when no error was found.
@@ -223,6 +225,7 @@ fn finish(mut ck: Checker, def: &NetworkDef, found: Statements) -> Checked {
     let origins: compile::Origins = ck.nodes.iter().zip(&ck.origins).map(|(n, o)| (n.name.clone(), *o)).collect();
     let graph = compile::finish(ck.ctx, graph, compile_expr, &origins);
     let graph = weights::finish(ck.ctx, graph, found.weights);
+    let graph = quantize::finish(ck.ctx, graph, found.quantize);
     ck.check_generated_names(&graph, &struct_name);
     let iface = Interface::of(&graph);
     let graph = (!ck.ctx.has_errors()).then_some(graph);
@@ -237,6 +240,7 @@ impl<'a> Checker<'a> {
             let rule = match what {
                 "Model" => "a network has exactly one `Model(inputs, outputs)`",
                 "compile" => "a network has at most one `compile(…)`",
+                "quantize" => "a network has at most one `quantize(…)`",
                 _ => "a network bakes in one file",
             };
             self.ctx.error_with_notes(
@@ -284,6 +288,7 @@ impl<'a> Checker<'a> {
             Some(("Model" | "Functional", span)) => self.once(&mut found.model, expr, span, "Model"),
             Some(("compile", span)) => self.once(&mut found.compile, expr, span, "compile"),
             Some(("weights", span)) => self.once(&mut found.weights, expr, span, "weights"),
+            Some(("quantize", span)) => self.once(&mut found.quantize, expr, span, "quantize"),
             Some((other, span)) if Kind::lookup(other).is_some() => {
                 self.ctx.error(
                     span,

@@ -6,6 +6,7 @@
 //! contract of DESIGN.md.
 
 mod fields;
+mod int8;
 mod pass;
 mod placeholder;
 mod pretrained;
@@ -125,6 +126,7 @@ pub fn expand(def: &NetworkDef, g: &Graph) -> TokenStream {
     let train_impl = train::train_impl(name, g, &fields);
     let data_impl = traits::data_impl(name, &sig);
     let pretrained = pretrained::pretrained(name, g);
+    let int8 = int8::int8(vis, name, g);
     let shape_consts = shape_consts(g);
     let (new, zeros_fn, summary_fn, forward, forward_batch) =
         (sig.decl_new(), sig.decl_zeros(), sig.decl_summary(), sig.decl_forward(), sig.decl_forward_batch());
@@ -228,6 +230,7 @@ pub fn expand(def: &NetworkDef, g: &Graph) -> TokenStream {
         #network_impl
         #train_impl
         #pretrained
+        #int8
 
         #p::with_alloc! {
             // SAFETY: the struct holds only f32/f64 matrices (T is sealed to

@@ -58,6 +58,10 @@ impl Op for ActivationLayer {
         Some(self.activation)
     }
 
+    fn quantized(&self, _: &[&Shape], _: &Shape) -> Option<super::QuantKind> {
+        Some(super::QuantKind::Activation(self.activation))
+    }
+
     fn forward1_in_place(&self, e: &Emit) -> Option<TokenStream> {
         let (p, o) = (&e.p, &e.out);
         let act = act_tokens(p, self.activation);

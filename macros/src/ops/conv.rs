@@ -255,6 +255,23 @@ impl Op for Conv {
         self.class
     }
 
+    fn quantized(&self, inputs: &[&Shape], output: &Shape) -> Option<super::QuantKind> {
+        let form = match self.form {
+            _ if self.rank != 2 => return None,
+            Form::Full => super::ConvForm::Full,
+            Form::Depthwise => super::ConvForm::Depthwise,
+            Form::Separable => super::ConvForm::Separable,
+        };
+        Some(super::QuantKind::Conv {
+            form,
+            filters: self.filters,
+            multiplier: self.multiplier,
+            geometry: self.slide.geometry(inputs[0], output),
+            activation: self.activation,
+            use_bias: self.use_bias,
+        })
+    }
+
     // A `Conv1D` with stride 1 whose output step `t` reads steps up to `t`
     // only (causal padding, or one tap) streams with the frames its taps
     // reach back to as state.
@@ -275,8 +292,7 @@ impl Op for Conv {
         let bias = if self.use_bias { quote!(Some(#f.bias.as_slice())) } else { quote!(None) };
         let act = act_tokens(p, self.activation);
         quote! {
-            #p::ops::causal::step::<T>(#k, #d, #c, #filters, #f.kernel.as_slice(), #bias, #state, #x, &mut *#o);
-            #p::activations::forward_in_place(#act, &mut *#o, #filters);
+            #p::ops::causal::step::<T, #k, #d, #c, #filters>(#act, #f.kernel.as_slice(), #bias, #state, #x, &mut *#o);
         }
     }
 

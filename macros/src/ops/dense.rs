@@ -67,6 +67,10 @@ impl Op for Dense {
         Some(self.activation)
     }
 
+    fn quantized(&self, _: &[&Shape], _: &Shape) -> Option<super::QuantKind> {
+        Some(super::QuantKind::Dense { units: self.units, activation: self.activation, use_bias: self.use_bias })
+    }
+
     fn params(&self, inputs: &[&Shape], _: &Shape) -> Vec<Param> {
         let mut p = vec![Param::new("kernel", vec![inputs[0].last(), self.units])];
         if self.use_bias {

@@ -39,6 +39,10 @@ impl Op for Dropout {
         "Dropout"
     }
 
+    fn quantized(&self, _: &[&Shape], _: &Shape) -> Option<super::QuantKind> {
+        Some(super::QuantKind::Identity)
+    }
+
     fn stream(&self, _: &[&Shape]) -> Stream {
         Stream::PerStep
     }

@@ -125,6 +125,10 @@ impl Op for Input {
         true
     }
 
+    fn quantized(&self, _: &[&Shape], _: &Shape) -> Option<super::QuantKind> {
+        (!self.ids).then_some(super::QuantKind::Input)
+    }
+
     fn makes_ids(&self) -> bool {
         self.ids
     }

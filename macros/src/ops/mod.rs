@@ -356,6 +356,12 @@ pub trait Op: OpClone + fmt::Debug {
         self.forward1(e)
     }
 
+    /// How the int8 model (`quantize(int8, …)`) runs it; `None` for a
+    /// layer it does not support yet.
+    fn quantized(&self, _inputs: &[&Shape], _output: &Shape) -> Option<QuantKind> {
+        None
+    }
+
     /// Adds the gradients of its inputs (and writes those of its
     /// parameters) from its output's gradient.
     fn backward(&self, e: &Emit) -> TokenStream;
@@ -365,6 +371,46 @@ pub trait Op: OpClone + fmt::Debug {
     fn moving_update(&self, _e: &Emit) -> Option<TokenStream> {
         None
     }
+}
+
+/// A layer as the int8 model sees it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum QuantKind {
+    /// The model's input.
+    Input,
+    /// `Dense` with its units, activation and whether it has a bias.
+    Dense { units: usize, activation: Activation, use_bias: bool },
+    /// A layer that does nothing to the data at inference (`Dropout`, and
+    /// `Flatten` and `Reshape`, whose row-major order is TFLite's).
+    Identity,
+    /// `Conv2D`, `DepthwiseConv2D` or `SeparableConv2D` (a depthwise then a
+    /// 1×1 convolution): `filters` output channels (the depthwise part's
+    /// are `in · multiplier`), its window over its input.
+    Conv {
+        form: ConvForm,
+        filters: usize,
+        multiplier: usize,
+        geometry: window::Geometry,
+        activation: Activation,
+        use_bias: bool,
+    },
+    /// `BatchNormalization` (inference: moving statistics), folded into the
+    /// convolution before it.
+    BatchNorm { epsilon: f64 },
+    /// `Activation(…)`, fused into the layer before it.
+    Activation(Activation),
+    /// `GlobalAveragePooling2D`: TFLite's `MEAN` over the positions.
+    Mean,
+    /// `MaxPooling2D` or `AveragePooling2D`.
+    Pool { max: bool, geometry: window::Geometry },
+}
+
+/// A convolution's form, for the int8 model.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConvForm {
+    Full,
+    Depthwise,
+    Separable,
 }
 
 /// `Clone` for boxed operations.

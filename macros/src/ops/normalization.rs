@@ -179,6 +179,10 @@ impl Op for BatchNormalization {
         Some(self.epsilon)
     }
 
+    fn quantized(&self, _: &[&Shape], _: &Shape) -> Option<super::QuantKind> {
+        Some(super::QuantKind::BatchNorm { epsilon: self.epsilon })
+    }
+
     fn forward1_in_place(&self, e: &Emit) -> Option<TokenStream> {
         let (p, f, o) = (&e.p, &e.field, &e.out);
         let (n, eps) = (lit(e.shape().last()), f64_lit(self.epsilon));

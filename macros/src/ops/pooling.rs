@@ -94,6 +94,11 @@ impl Op for Pooling {
         self.class
     }
 
+    fn quantized(&self, inputs: &[&Shape], output: &Shape) -> Option<super::QuantKind> {
+        (self.rank == 2)
+            .then(|| super::QuantKind::Pool { max: self.max, geometry: self.slide.geometry(inputs[0], output) })
+    }
+
     fn infer(&self, ctx: &mut Ctx, call: &Call) -> Option<(Shape, Origin)> {
         let x = call.input();
         check_rank(ctx, call.span, call.what, self.rank, x)?;
@@ -127,6 +132,10 @@ impl Op for Pooling {
 impl Op for GlobalPooling {
     fn class(&self) -> &'static str {
         self.class
+    }
+
+    fn quantized(&self, _: &[&Shape], _: &Shape) -> Option<super::QuantKind> {
+        (self.rank == 2 && !self.max).then_some(super::QuantKind::Mean)
     }
 
     fn infer(&self, ctx: &mut Ctx, call: &Call) -> Option<(Shape, Origin)> {

@@ -313,7 +313,7 @@ impl Recurrent {
         let bias = if self.use_bias { quote!(Some(#b.as_slice())) } else { quote!(None) };
         quote!({
             const __SN_STATE_FITS: () = assert!(#p::ops::recurrent::state_len(#cell, #u) == #n, "staticnet: the macro and the runtime disagree on a recurrent layer's state");
-            #p::ops::recurrent::step::<T>(#cell, #f, #u, #k.as_slice(), #r.as_slice(), #bias, #x, #state, #out);
+            #p::ops::recurrent::step_sized::<T, #f, #u>(#cell, #k.as_slice(), #r.as_slice(), #bias, #x, #state, #out);
         })
     }
 

@@ -72,6 +72,10 @@ impl Op for Reshape {
         self.class
     }
 
+    fn quantized(&self, _: &[&Shape], _: &Shape) -> Option<super::QuantKind> {
+        Some(super::QuantKind::Identity)
+    }
+
     fn infer(&self, ctx: &mut Ctx, call: &Call) -> Option<(Shape, Origin)> {
         let x = call.input();
         let size = x.shape.size();

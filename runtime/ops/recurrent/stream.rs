@@ -52,6 +52,73 @@ pub fn step<T: Scalar>(
     h.copy_from_slice(out);
 }
 
+/// [`step`] with the sizes as constants (`F` features, `U` units), as the
+/// generated code calls it: a small layer's loops (every gate's rows
+/// within [`SMALL`]) then unroll with their trip counts known, inside the
+/// function built for the CPU's SIMD, where a run-time size would reach
+/// only as a value. Larger layers take [`step`].
+///
+/// # Panics
+/// If a slice is shorter than the sizes need.
+#[allow(clippy::too_many_arguments)]
+#[inline]
+pub fn step_sized<T: Scalar, const F: usize, const U: usize>(
+    cell: Cell,
+    kernel: &[T],
+    recurrent_kernel: &[T],
+    bias: Option<&[T]>,
+    x_t: &[T],
+    state: &mut [T],
+    out: &mut [T],
+) {
+    let g = cell.gates() * U;
+    if g > SMALL {
+        return step(cell, F, U, kernel, recurrent_kernel, bias, x_t, state, out);
+    }
+    let (bias_in, bias_rec) = split_bias(cell, g, bias);
+    let (kernel, rk, x_t) = (&kernel[..g * F], &recurrent_kernel[..g * U], &x_t[..F]);
+    let (h, c) = state[..state_len(cell, U)].split_at_mut(U);
+    let out = &mut out[..U];
+    let parts = Parts { cell, features: F, units: U, kernel, rk, bias_in, bias_rec, x_t };
+    match cell {
+        Cell::SimpleRnn { .. } => small_sized::<T, F, U, 1>(&parts, h, c, out),
+        Cell::Gru { .. } => small_sized::<T, F, U, 3>(&parts, h, c, out),
+        Cell::Lstm { .. } => small_sized::<T, F, U, 4>(&parts, h, c, out),
+    }
+}
+
+/// [`small`] with the sizes and the gates per unit as constants (the cell
+/// is the one with `GATES` gates).
+#[inline(always)]
+fn small_sized<T: Scalar, const F: usize, const U: usize, const GATES: usize>(
+    a: &Parts<T>,
+    h: &mut [T],
+    c: &mut [T],
+    out: &mut [T],
+) {
+    let (act, ract) = a.cell.activations();
+    with_activations(
+        act,
+        ract,
+        #[inline(always)]
+        |act, ract| {
+            let g = GATES * U;
+            let mut p = [T::zero(); SMALL];
+            let mut r = [T::zero(); SMALL];
+            let (p, r) = (&mut p[..g], &mut r[..g]);
+            let (h, out) = (&mut h[..U], &mut out[..U]);
+            affine(p, &a.kernel[..g * F], g, &a.x_t[..F], a.bias_in);
+            affine(r, &a.rk[..g * U], g, h, a.bias_rec);
+            match GATES {
+                1 => cells::simple(act, U, p, r, out),
+                3 => cells::gru::<T, false>(act, ract, U, p, r, h, out, &mut []),
+                _ => cells::lstm::<T, false>(act, ract, U, p, r, &mut c[..U], out, &mut []),
+            }
+            copy(h, out);
+        },
+    );
+}
+
 /// What [`step`] was given, its slices cut to their sizes.
 struct Parts<'a, T> {
     cell: Cell,

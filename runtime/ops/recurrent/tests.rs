@@ -317,3 +317,35 @@ fn work_and_state_lengths() {
     assert_eq!(state_len(Cell::Lstm { activation: t, recurrent_activation: sg }, 4), 8);
     assert_eq!(state_len(Cell::SimpleRnn { activation: t }, 4), 4);
 }
+
+/// `step_sized` computes what `step` does, to the bit, for sizes on both
+/// sides of the small path's limit.
+#[test]
+fn sized_step_equals_step() {
+    fn check<T: Scalar, const F: usize, const U: usize>(cell: Cell, with_bias: bool, seed: u64) {
+        let s = Shape { steps: 7, features: F, units: U, return_sequences: true, reverse: false };
+        let case = Case::new(cell, s, 1, with_bias, seed);
+        let (kernel, rk, x) = (cast::<T>(&case.kernel), cast::<T>(&case.rk), cast::<T>(&case.x));
+        let bias = case.bias.as_ref().map(|b| cast::<T>(b));
+        let (mut state_a, mut state_b) = (vec![T::zero(); state_len(cell, U)], vec![T::zero(); state_len(cell, U)]);
+        let (mut out_a, mut out_b) = (vec![T::zero(); U], vec![T::zero(); U]);
+        for xt in x.chunks_exact(F) {
+            step(cell, F, U, &kernel, &rk, bias.as_deref(), xt, &mut state_a, &mut out_a);
+            step_sized::<T, F, U>(cell, &kernel, &rk, bias.as_deref(), xt, &mut state_b, &mut out_b);
+            assert_eq!(to_f64(&out_a), to_f64(&out_b), "{cell:?} F={F} U={U} bias={with_bias}");
+            assert_eq!(to_f64(&state_a), to_f64(&state_b), "{cell:?} F={F} U={U} bias={with_bias}");
+        }
+    }
+    let mut seed = 5000;
+    for cell in cells() {
+        for with_bias in [true, false] {
+            seed += 1;
+            check::<f32, 1, 8>(cell, with_bias, seed);
+            check::<f32, 1, 16>(cell, with_bias, seed);
+            check::<f64, 3, 7>(cell, with_bias, seed);
+            check::<f32, 2, 24>(cell, with_bias, seed);
+            check::<f64, 4, 32>(cell, with_bias, seed);
+            check::<f32, 1, 64>(cell, with_bias, seed);
+        }
+    }
+}
