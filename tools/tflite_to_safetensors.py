@@ -19,6 +19,13 @@ writes them under staticnet's keys:
           -> depthwise_conv2d.kernel [10, 8, 1, 8], .bias [8],
              dense.kernel [4000, 4], dense.bias [4]
 
+It also writes `{name}_scales.safetensors`, TFLite's own scales in the
+layout `quantize(int8, scales = "…")` reads (README, "Quantized
+inference"): `{tensor}.scale` and `{tensor}.zero_point` for the input and
+each layer's output (a Dense with softmax: its logits), and
+`{layer}.kernel_scale` per output channel, so that staticnet's int8 model
+runs on exactly MicroFlow's quantization.
+
 It also prints, for the firmware's inputs, the outputs of the dequantized
 model computed in float64 with numpy (what staticnet f32 should give, up to
 f32 rounding) next to the int8 model's own outputs from the TFLite
@@ -122,6 +129,50 @@ def speech(graph):
             "dense.kernel": k, "dense.bias": bias}
 
 
+def quant(graph, index):
+    """A tensor's (scale, zero point) as the scales file holds them."""
+    qp = graph.g.Tensors(index).Quantization()
+    s, z = qp.ScaleAsNumpy(), qp.ZeroPointAsNumpy()
+    assert np.size(s) == 1, "per-tensor activations"
+    return np.asarray([s[0]], dtype=np.float32), np.asarray([z[0]], dtype=np.int32)
+
+
+def kernel_scale(graph, index, units):
+    qp = graph.g.Tensors(index).Quantization()
+    return np.broadcast_to(np.asarray(qp.ScaleAsNumpy(), dtype=np.float32), (units,)).copy()
+
+
+def put(scales, name, pair):
+    scales[f"{name}.scale"], scales[f"{name}.zero_point"] = pair
+
+
+def sine_scales(graph):
+    scales = {}
+    put(scales, "x", quant(graph, graph.ops[0][1].InputsAsNumpy()[0]))
+    for i, key in enumerate(["dense", "dense_1", "dense_2"]):
+        op = graph.ops[i][1]
+        put(scales, key, quant(graph, op.OutputsAsNumpy()[0]))
+        w = op.InputsAsNumpy()[1]
+        scales[f"{key}.kernel_scale"] = kernel_scale(graph, w, graph.g.Tensors(w).ShapeAsNumpy()[0])
+    return scales
+
+
+def speech_scales(graph):
+    scales = {}
+    reshape, dw, fc, sm = (op for _, op in graph.ops)
+    put(scales, "frames", quant(graph, reshape.InputsAsNumpy()[0]))
+    put(scales, "reshape", quant(graph, reshape.OutputsAsNumpy()[0]))
+    put(scales, "depthwise_conv2d", quant(graph, dw.OutputsAsNumpy()[0]))
+    scales["depthwise_conv2d.kernel_scale"] = kernel_scale(graph, dw.InputsAsNumpy()[1], 8)
+    # TFLite's FULLY_CONNECTED reads the 4-D tensor as it is: Flatten keeps its scale
+    put(scales, "flatten", quant(graph, dw.OutputsAsNumpy()[0]))
+    put(scales, "dense", quant(graph, fc.OutputsAsNumpy()[0]))
+    scales["dense.kernel_scale"] = kernel_scale(graph, fc.InputsAsNumpy()[1], 4)
+    s, z = quant(graph, sm.OutputsAsNumpy()[0])
+    assert abs(s[0] - 1 / 256) < 1e-9 and z[0] == -128, (s, z)
+    return scales
+
+
 # The float model, in float64, for the comparison.
 def sine_forward(w, x):
     h = np.maximum(x @ w["dense.kernel"] + w["dense.bias"], 0)
@@ -177,6 +228,10 @@ def main():
                   str(folder / f"{name}.safetensors"), metadata={"format": "staticnet", "from": f"{name}.tflite"})
         print(f"{name}: {' '.join(graph.names())} -> {folder / name}.safetensors "
               f"({sum(v.size for v in weights.values())} parameters)")
+        scales = {"sine": sine_scales, "speech": speech_scales}[name](graph)
+        save_file(scales, str(folder / f"{name}_scales.safetensors"),
+                  metadata={"format": "staticnet", "from": f"{name}.tflite"})
+        print(f"  TFLite's scales -> {folder / name}_scales.safetensors")
         f64 = {k: v.astype(np.float32).astype(np.float64) for k, v in weights.items()}
         if name == "sine":
             cases = [(str(x), np.array([x])) for x in (0.5, 1.0, 2.0, 4.0)]

@@ -431,9 +431,9 @@ pub mod vision {
 }
 
 /// The inputs of MicroFlow's sine model (its host test uses 0.5).
-#[cfg(any(feature = "sine", feature = "mf-sine"))]
+#[cfg(any(feature = "sine", feature = "sine-int8", feature = "mf-sine"))]
 const SINE_INPUTS: [f32; 4] = [0.5, 1.0, 2.0, 4.0];
-#[cfg(any(feature = "sine", feature = "mf-sine"))]
+#[cfg(any(feature = "sine", feature = "sine-int8", feature = "mf-sine"))]
 const SINE_LABELS: &[&str] = &["0.5", "1.0", "2.0", "4.0"];
 
 /// MicroFlow's `sine` example model (Dense 1→16 relu→16 relu→1) in f32,
@@ -483,7 +483,7 @@ pub mod sine {
 /// The speech inputs: 1960 values (49 frames of 40 features), all 0.5 as
 /// in MicroFlow's host test, and a deterministic pattern in [0, 26), the
 /// range of the int8 model's input.
-#[cfg(any(feature = "speech", feature = "mf-speech"))]
+#[cfg(any(feature = "speech", feature = "speech-int8", feature = "mf-speech"))]
 pub fn speech_input(i: usize, at: usize) -> f32 {
     if i == 0 {
         0.5
@@ -491,7 +491,7 @@ pub fn speech_input(i: usize, at: usize) -> f32 {
         ((at * 37) % 101) as f32 / 101.0 * 26.0
     }
 }
-#[cfg(any(feature = "speech", feature = "mf-speech"))]
+#[cfg(any(feature = "speech", feature = "speech-int8", feature = "mf-speech"))]
 const SPEECH_LABELS: &[&str] = &["half", "pattern"];
 
 /// MicroFlow's `speech` example model (micro_speech: a 10×8 depthwise
@@ -522,6 +522,99 @@ pub mod speech {
 
     impl super::Case for Case {
         const NAME: &'static str = "speech";
+        const LABELS: &'static [&'static str] = SPEECH_LABELS;
+        type In = SVector<f32, 1960>;
+        type Out = SVector<f32, 4>;
+        fn input(i: usize) -> Self::In {
+            SVector::from_fn(|at, _| speech_input(i, at))
+        }
+        fn run(x: &Self::In) -> Self::Out {
+            SPEECH.forward(x)
+        }
+        fn baseline(x: &Self::In) -> Self::Out {
+            x.fixed_rows::<4>(0).into_owned()
+        }
+        fn values(y: &Self::Out) -> &[f32] {
+            y.as_slice()
+        }
+    }
+}
+
+/// MicroFlow's sine model in staticnet's int8 (`quantize(int8, scales =
+/// …)`), on TFLite's own scales read out of `sine.tflite`
+/// (`models/sine_scales.safetensors`, tools/tflite_to_safetensors.py): the
+/// weights requantized with them are the file's int8 weights.
+#[cfg(feature = "sine-int8")]
+pub mod sine_int8 {
+    use super::*;
+
+    staticnet::network! {
+        /// y ≈ sin(x), in int8.
+        pub struct Sine8 {
+            let x = Input(1);
+            let h = Dense(16, activation = relu)(x);
+            let h = Dense(16, activation = relu)(h);
+            let y = Dense(1)(h);
+            Model(x, y);
+            weights("models/sine.safetensors");
+            quantize(int8, scales = "models/sine_scales.safetensors");
+        }
+    }
+
+    /// In read-only memory.
+    pub static SINE: Sine8Int8 = Sine8Int8::PRETRAINED;
+
+    /// The case.
+    pub struct Case;
+
+    impl super::Case for Case {
+        const NAME: &'static str = "sine-int8";
+        const LABELS: &'static [&'static str] = SINE_LABELS;
+        type In = SVector<f32, 1>;
+        type Out = SVector<f32, 1>;
+        fn input(i: usize) -> Self::In {
+            SVector::from([SINE_INPUTS[i]])
+        }
+        fn run(x: &Self::In) -> Self::Out {
+            SINE.forward(x)
+        }
+        fn baseline(x: &Self::In) -> Self::Out {
+            *x
+        }
+        fn values(y: &Self::Out) -> &[f32] {
+            y.as_slice()
+        }
+    }
+}
+
+/// MicroFlow's speech model in staticnet's int8, on TFLite's scales
+/// (`models/speech_scales.safetensors`).
+#[cfg(feature = "speech-int8")]
+pub mod speech_int8 {
+    use super::*;
+
+    staticnet::network! {
+        /// "silence", "unknown", "yes", "no", in int8.
+        pub struct Speech8 {
+            let frames = Input(1960);
+            let x = Reshape((49, 40, 1))(frames);
+            let x = DepthwiseConv2D((10, 8), strides = 2, padding = "same", depth_multiplier = 8, activation = relu)(x);
+            let x = Flatten()(x);
+            let y = Dense(4, activation = softmax)(x);
+            Model(frames, y);
+            weights("models/speech.safetensors");
+            quantize(int8, scales = "models/speech_scales.safetensors");
+        }
+    }
+
+    /// In read-only memory.
+    pub static SPEECH: Speech8Int8 = Speech8Int8::PRETRAINED;
+
+    /// The case.
+    pub struct Case;
+
+    impl super::Case for Case {
+        const NAME: &'static str = "speech-int8";
         const LABELS: &'static [&'static str] = SPEECH_LABELS;
         type In = SVector<f32, 1960>;
         type Out = SVector<f32, 4>;
@@ -630,6 +723,10 @@ pub fn for_each_case(v: &mut impl Visit) {
     v.visit::<sine::Case>();
     #[cfg(feature = "speech")]
     v.visit::<speech::Case>();
+    #[cfg(feature = "sine-int8")]
+    v.visit::<sine_int8::Case>();
+    #[cfg(feature = "speech-int8")]
+    v.visit::<speech_int8::Case>();
     #[cfg(feature = "mf-sine")]
     v.visit::<mf_sine::Case>();
     #[cfg(feature = "mf-speech")]
