@@ -6,14 +6,15 @@
 # the model call left out).
 #   usage: firmware/measure.sh [WORKDIR] [MODELS…]   (default ${TMPDIR:-/tmp}/staticnet-measure; wiped)
 # MODELS: any of digits train train-tiny gru vision vision-train sine speech
-# mf-sine mf-speech (default: all). 6-11 minutes on 2 shared cores (80 builds and runs).
+# sine-int8 speech-int8 mf-sine mf-speech (default: all). About 8 minutes on 2
+# shared cores (96 builds and runs).
 # Writes WORKDIR/results.md (the tables), results.txt, one .elf and .log per
 # variant. Not run by CI (firmware/check.sh is).
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 WORK=${1:-${TMPDIR:-/tmp}/staticnet-measure}
 shift || true
-MODELS=${*:-digits train train-tiny gru vision vision-train sine speech mf-sine mf-speech}
+MODELS=${*:-digits train train-tiny gru vision vision-train sine speech sine-int8 speech-int8 mf-sine mf-speech}
 
 # 1. Tools: QEMU 7.2 (Debian 12, built with TCG plugin support), ARM binutils, gcc.
 for tool in qemu-system-arm arm-none-eabi-size gcc; do

@@ -30,20 +30,21 @@ function cell(k, f,   v) {
     if (!($1 in tseen)) { tseen[$1] = 1; targets[++nt] = $1 }
 }
 END {
-    print "### staticnet f32 vs MicroFlow 0.1.3 (int8), net of the baseline"
+    print "### staticnet f32 and int8 vs MicroFlow 0.1.3 (int8), net of the baseline"
     print ""
     print "Flash as total (code + constants: .text, then .rodata + .data)."
     print ""
-    print "| model | target | opt | flash staticnet | flash MicroFlow | static RAM staticnet | static RAM MicroFlow | stack staticnet | stack MicroFlow | insns staticnet | insns MicroFlow |"
-    print "|---|---|---|---|---|---|---|---|---|---|---|"
+    print "| model | target | opt | flash f32 | flash int8 | flash MicroFlow | static RAM f32 / int8 / MicroFlow | stack f32 | stack int8 | stack MicroFlow | insns f32 | insns int8 | insns MicroFlow |"
+    print "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
     split("sine speech", pair, " ")
     for (p = 1; p <= 2; p++) for (t = 1; t <= nt; t++) for (o = 1; o <= 2; o++) {
         opt = o == 1 ? "s" : "3"
         s = targets[t] SUBSEP pair[p] SUBSEP opt; m = targets[t] SUBSEP "mf-" pair[p] SUBSEP opt
+        q = targets[t] SUBSEP pair[p] "-int8" SUBSEP opt
         if (!(s in seen) && !(m in seen)) continue
-        printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", pair[p], cpu(targets[t]), opt,
-            split_flash(s), split_flash(m), cell(s, "ram"), cell(m, "ram"),
-            cell(s, "stack"), cell(m, "stack"), cell(s, "insns"), cell(m, "insns")
+        printf "| %s | %s | %s | %s | %s | %s | %s / %s / %s | %s | %s | %s | %s | %s | %s |\n", pair[p], cpu(targets[t]), opt,
+            split_flash(s), split_flash(q), split_flash(m), cell(s, "ram"), cell(q, "ram"), cell(m, "ram"),
+            cell(s, "stack"), cell(q, "stack"), cell(m, "stack"), cell(s, "insns"), cell(q, "insns"), cell(m, "insns")
     }
     print ""
     print "### Every model, net of the baseline (bytes; instructions per call)"
