@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Measures the firmware's models, staticnet f32 and MicroFlow 0.1.3 (int8)
+# Measures the firmware's models, staticnet f32 and int8 and MicroFlow 0.1.3 (int8)
 # side by side, on a Cortex-M4F (QEMU mps2-an386) and a Cortex-M0 (QEMU
 # microbit), at opt-level s and 3: flash, static RAM, stack peak and guest
 # instructions per call, each as model − baseline (the same firmware with
