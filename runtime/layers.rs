@@ -87,9 +87,12 @@ pub fn orthogonal<T: Scalar>(kernel: &mut [T], rows: usize, cols: usize, rng: &m
 /// The kernel comes first and the layer is aligned to a 64-byte cache line,
 /// so the SIMD kernels' vector loads of its columns do not straddle lines (a
 /// misaligned kernel measured 40–60% slower in the one-sample pass, and
-/// 10–30% slower in batched products).
+/// 10–30% slower in batched products). On 32-bit Arm (a Cortex-M: no
+/// vector loads, no or 32-byte cache lines) every layer is aligned to 8
+/// bytes only, so that a model in flash carries no padding between layers.
 #[derive(Clone, Debug, PartialEq)]
-#[repr(C, align(64))]
+#[cfg_attr(not(target_arch = "arm"), repr(C, align(64)))]
+#[cfg_attr(target_arch = "arm", repr(C, align(8)))]
 pub struct Dense<T: Scalar, const IN: usize, const OUT: usize> {
     /// Keras's `[IN, OUT]` kernel, held as its column-major transpose.
     pub kernel: SMatrix<T, OUT, IN>,
@@ -113,7 +116,8 @@ impl<T: Scalar, const IN: usize, const OUT: usize> Dense<T, IN, OUT> {
 /// A `Dense` layer built with `use_bias = false`: `y = act(W x)`. Aligned
 /// as [`Dense`].
 #[derive(Clone, Debug, PartialEq)]
-#[repr(C, align(64))]
+#[cfg_attr(not(target_arch = "arm"), repr(C, align(64)))]
+#[cfg_attr(target_arch = "arm", repr(C, align(8)))]
 pub struct DenseNoBias<T: Scalar, const IN: usize, const OUT: usize> {
     /// Keras's `[IN, OUT]` kernel, held as its column-major transpose.
     pub kernel: SMatrix<T, OUT, IN>,
@@ -145,7 +149,8 @@ pub type ConvolutionNoBias<T, const TAPS: usize, const FILTERS: usize> = DenseNo
 /// column-major `M × (kh·kw·in)` matrix (`TAPS` = kh·kw·in, `M` the depth
 /// multiplier), and the bias `[in·M]` (`C` = in·M).
 #[derive(Clone, Debug, PartialEq)]
-#[repr(C, align(64))]
+#[cfg_attr(not(target_arch = "arm"), repr(C, align(64)))]
+#[cfg_attr(target_arch = "arm", repr(C, align(8)))]
 pub struct Depthwise<T: Scalar, const TAPS: usize, const M: usize, const C: usize> {
     /// Keras's `[kh, kw, in, multiplier]` kernel.
     pub kernel: SMatrix<T, M, TAPS>,
@@ -162,7 +167,8 @@ impl<T: Scalar, const TAPS: usize, const M: usize, const C: usize> Depthwise<T, 
 
 /// A `DepthwiseConv2D` layer built with `use_bias = false`.
 #[derive(Clone, Debug, PartialEq)]
-#[repr(C, align(64))]
+#[cfg_attr(not(target_arch = "arm"), repr(C, align(64)))]
+#[cfg_attr(target_arch = "arm", repr(C, align(8)))]
 pub struct DepthwiseNoBias<T: Scalar, const TAPS: usize, const M: usize, const C: usize> {
     /// Keras's `[kh, kw, in, multiplier]` kernel.
     pub kernel: SMatrix<T, M, TAPS>,
@@ -179,7 +185,8 @@ impl<T: Scalar, const TAPS: usize, const M: usize, const C: usize> DepthwiseNoBi
 /// (`TAPS` = kh·kw·in), a pointwise kernel `[1, 1, in·M, F]` (`C` = in·M)
 /// and the bias `[F]`.
 #[derive(Clone, Debug, PartialEq)]
-#[repr(C, align(64))]
+#[cfg_attr(not(target_arch = "arm"), repr(C, align(64)))]
+#[cfg_attr(target_arch = "arm", repr(C, align(8)))]
 pub struct Separable<T: Scalar, const TAPS: usize, const M: usize, const C: usize, const F: usize> {
     /// Keras's `[kh, kw, in, multiplier]` depthwise kernel.
     pub depthwise_kernel: SMatrix<T, M, TAPS>,
@@ -198,7 +205,8 @@ impl<T: Scalar, const TAPS: usize, const M: usize, const C: usize, const F: usiz
 
 /// A `SeparableConv2D` layer built with `use_bias = false`.
 #[derive(Clone, Debug, PartialEq)]
-#[repr(C, align(64))]
+#[cfg_attr(not(target_arch = "arm"), repr(C, align(64)))]
+#[cfg_attr(target_arch = "arm", repr(C, align(8)))]
 pub struct SeparableNoBias<T: Scalar, const TAPS: usize, const M: usize, const C: usize, const F: usize> {
     /// Keras's `[kh, kw, in, multiplier]` depthwise kernel.
     pub depthwise_kernel: SMatrix<T, M, TAPS>,
@@ -217,7 +225,8 @@ impl<T: Scalar, const TAPS: usize, const M: usize, const C: usize, const F: usiz
 /// `GU` = gates·`U` (1 or 4 gates, in Keras's order; a GRU is
 /// [`GruReset`]). Aligned as [`Dense`].
 #[derive(Clone, Debug, PartialEq)]
-#[repr(C, align(64))]
+#[cfg_attr(not(target_arch = "arm"), repr(C, align(64)))]
+#[cfg_attr(target_arch = "arm", repr(C, align(8)))]
 pub struct Recurrent<T: Scalar, const F: usize, const U: usize, const GU: usize> {
     /// Keras's `[F, gates·U]` kernel, held as its column-major transpose.
     pub kernel: SMatrix<T, GU, F>,
@@ -237,7 +246,8 @@ impl<T: Scalar, const F: usize, const U: usize, const GU: usize> Recurrent<T, F,
 
 /// A recurrent layer built with `use_bias = false` (any cell).
 #[derive(Clone, Debug, PartialEq)]
-#[repr(C, align(64))]
+#[cfg_attr(not(target_arch = "arm"), repr(C, align(64)))]
+#[cfg_attr(target_arch = "arm", repr(C, align(8)))]
 pub struct RecurrentNoBias<T: Scalar, const F: usize, const U: usize, const GU: usize> {
     /// Keras's `[F, gates·U]` kernel, held as its column-major transpose.
     pub kernel: SMatrix<T, GU, F>,
@@ -256,7 +266,8 @@ impl<T: Scalar, const F: usize, const U: usize, const GU: usize> RecurrentNoBias
 /// A `GRU` with `reset_after` (Keras's default): as [`Recurrent`] with
 /// `GU = 3·U`, but two biases.
 #[derive(Clone, Debug, PartialEq)]
-#[repr(C, align(64))]
+#[cfg_attr(not(target_arch = "arm"), repr(C, align(64)))]
+#[cfg_attr(target_arch = "arm", repr(C, align(8)))]
 pub struct GruReset<T: Scalar, const F: usize, const U: usize, const GU: usize> {
     /// Keras's `[F, 3U]` kernel, held as its column-major transpose.
     pub kernel: SMatrix<T, GU, F>,
@@ -280,7 +291,8 @@ impl<T: Scalar, const F: usize, const U: usize, const GU: usize> GruReset<T, F, 
 /// steps in order, the backward one from the last step; `BR` bias rows
 /// (2 for a GRU with `reset_after`, else 1).
 #[derive(Clone, Debug, PartialEq)]
-#[repr(C, align(64))]
+#[cfg_attr(not(target_arch = "arm"), repr(C, align(64)))]
+#[cfg_attr(target_arch = "arm", repr(C, align(8)))]
 pub struct Bidirectional<T: Scalar, const F: usize, const U: usize, const GU: usize, const BR: usize> {
     /// The forward copy's `[F, gates·U]` kernel, as its column-major transpose.
     pub forward_kernel: SMatrix<T, GU, F>,
@@ -313,7 +325,8 @@ impl<T: Scalar, const F: usize, const U: usize, const GU: usize, const BR: usize
 /// A `Bidirectional` recurrent layer whose wrapped layer has
 /// `use_bias = false`.
 #[derive(Clone, Debug, PartialEq)]
-#[repr(C, align(64))]
+#[cfg_attr(not(target_arch = "arm"), repr(C, align(64)))]
+#[cfg_attr(target_arch = "arm", repr(C, align(8)))]
 pub struct BidirectionalNoBias<T: Scalar, const F: usize, const U: usize, const GU: usize> {
     /// The forward copy's kernel.
     pub forward_kernel: SMatrix<T, GU, F>,
@@ -340,7 +353,8 @@ impl<T: Scalar, const F: usize, const U: usize, const GU: usize> BidirectionalNo
 /// An `Embedding` of `V` ids (Keras's `input_dim`) into `D` values
 /// (`output_dim`).
 #[derive(Clone, Debug, PartialEq)]
-#[repr(C, align(64))]
+#[cfg_attr(not(target_arch = "arm"), repr(C, align(64)))]
+#[cfg_attr(target_arch = "arm", repr(C, align(8)))]
 pub struct Embedding<T: Scalar, const V: usize, const D: usize> {
     /// Keras's `[V, D]` table, held as its column-major transpose: column
     /// `id` is the id's vector.

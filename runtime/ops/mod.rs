@@ -26,9 +26,13 @@ use crate::Scalar;
 
 /// A value aligned to a 64-byte cache line: generated code keeps its
 /// workspace in one, so the vector loads of the buffers carved from it
-/// (whole columns of a batch) do not straddle lines.
+/// (whole columns of a batch) do not straddle lines. On 32-bit Arm (the
+/// Cortex-M: no vector loads, no data cache or 32-byte lines) only to
+/// 8 bytes: 64 would cost up to 60 bytes of stack per buffer and the
+/// instructions that realign the stack pointer.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
-#[repr(C, align(64))]
+#[cfg_attr(not(target_arch = "arm"), repr(C, align(64)))]
+#[cfg_attr(target_arch = "arm", repr(C, align(8)))]
 pub struct CacheAligned<X>(pub X);
 
 /// `dst += src`.

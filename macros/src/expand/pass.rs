@@ -336,6 +336,8 @@ pub fn one_sample(g: &Graph, layout: &Layout, output_name: &Ident, stream: Optio
     // Layers folded into the layer before them (a batch normalization and
     // the activation after it): they only rename its buffer.
     let mut folded = vec![false; g.nodes.len()];
+    // Nodes whose value is a borrowed input slice (`&[T]`), never written.
+    let mut borrowed = vec![false; g.nodes.len()];
     for (k, node) in g.nodes.iter().enumerate() {
         if node.is_input() {
             continue;
@@ -359,10 +361,22 @@ pub fn one_sample(g: &Graph, layout: &Layout, output_name: &Ident, stream: Optio
             buffer[k] = buffer[node.inputs[0]].take();
             continue;
         }
+        // A reshape of an input (a borrowed slice), or of such a reshape, is
+        // that slice: no buffer, no copy (on a microcontroller, a model's
+        // first `Reshape` of a large input would otherwise double it on the
+        // stack).
+        if let [j] = node.inputs[..] {
+            if (g.nodes[j].is_input() || borrowed[j]) && matches!(node.op.class(), "Reshape" | "Flatten") {
+                let from = locals.value(j);
+                body.push(quote!(let #o: &[T] = #from;));
+                borrowed[k] = true;
+                continue;
+            }
+        }
         // An element-wise layer takes over its input's buffer when nothing
         // else reads that buffer: no new buffer, no copy.
         if let [j] = node.inputs[..] {
-            let sole = !g.nodes[j].is_input() && consumers[j] == [k] && !is_head(j);
+            let sole = !g.nodes[j].is_input() && !borrowed[j] && consumers[j] == [k] && !is_head(j);
             if let Some(code) = sole.then(|| node.op.forward1_in_place(&locals.emit(k, false))).flatten() {
                 let from = locals.out(j);
                 body.push(quote!(let #o: &mut [T] = #from;));
