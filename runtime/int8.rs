@@ -48,6 +48,17 @@ pub fn multiply_by_quantized_multiplier(x: i32, multiplier: i32, shift: i32) -> 
     rounding_divide_by_pot(saturating_rounding_doubling_high_mul(x.wrapping_mul(1 << left), multiplier), right)
 }
 
+/// TFLite's single-rounding `MultiplyByQuantizedMultiplier`:
+/// `x · multiplier · 2^(shift − 31)`, rounded half up, in 64 bits
+/// (saturated to `i32`).
+#[inline]
+pub fn multiply_single_rounding(x: i32, multiplier: i32, shift: i32) -> i32 {
+    let total = (31 - shift).clamp(1, 62);
+    let round = 1i64 << (total - 1);
+    let v = (i64::from(x) * i64::from(multiplier) + round) >> total;
+    v.clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32
+}
+
 /// TFLite's `MultiplyByQuantizedMultiplierGreaterThanOne` (softmax's input
 /// scaling): `SaturatingRoundingDoublingHighMul(x · 2^left_shift, multiplier)`.
 #[inline]
@@ -89,9 +100,11 @@ impl QuantParams {
 }
 
 /// A quantized fully-connected layer, TFLite's `FULLY_CONNECTED` with
-/// per-channel weights as its reference kernel computes it (the int32
-/// accumulator requantized in double precision:
-/// `round(acc · input_scale · kernel_scale[c] / output_scale)`), its
+/// per-channel weights as its reference kernel computes it: the int32
+/// accumulator requantized with one rounding,
+/// `(acc · multiplier + 2^(n−1)) >> n` in 64 bits for `n = 31 − shift`
+/// (TFLite's single-rounding `MultiplyByQuantizedMultiplier`, a 32×32-bit
+/// multiply on a Cortex-M rather than software double precision), its
 /// activation fused as a clamp.
 #[derive(Clone, Debug, PartialEq)]
 pub struct QDense<const I: usize, const O: usize> {
@@ -100,9 +113,11 @@ pub struct QDense<const I: usize, const O: usize> {
     pub kernel: [[i8; I]; O],
     /// `round(bias / (input_scale · kernel_scale[c]))`.
     pub bias: [i32; O],
-    /// Per channel, `input_scale · kernel_scale[c] / output_scale`, each
-    /// factor an `f32` widened to `f64`.
-    pub scale: [f64; O],
+    /// Per channel, `QuantizeMultiplier(input_scale · kernel_scale[c] /
+    /// output_scale)`: the significand in Q0.31…
+    pub multiplier: [i32; O],
+    /// …and the power of two.
+    pub shift: [i32; O],
     /// The input's zero point (subtracted from each input).
     pub input_zero_point: i32,
     /// The output's zero point (added after requantization).
@@ -124,8 +139,8 @@ impl<const I: usize, const O: usize> QDense<I, O> {
                 acc += i32::from(w) * (i32::from(v) - self.input_zero_point);
             }
             acc += self.bias[c];
-            // C's `round` (half away from zero), then a saturating cast
-            let acc = (libm::round(f64::from(acc) * self.scale[c]) as i32).saturating_add(self.output_zero_point);
+            let acc =
+                multiply_single_rounding(acc, self.multiplier[c], self.shift[c]).saturating_add(self.output_zero_point);
             *out = acc.clamp(i32::from(self.act_min), i32::from(self.act_max)) as i8;
         }
     }
@@ -572,7 +587,9 @@ mod tests {
         let layer = QDense::<3, 2> {
             kernel: [[10, -20, 30], [-127, 0, 127]],
             bias: [50, -5],
-            scale: [0.02, 0.02],
+            // QuantizeMultiplier(0.02) = 0.64 · 2^−5
+            multiplier: [1_374_389_535; 2],
+            shift: [-5; 2],
             input_zero_point: 2,
             output_zero_point: -10,
             act_min: -10,
@@ -584,6 +601,26 @@ mod tests {
         // channel 0: 10·10 − 20·(−10) + 30·5 + 50 = 500 → 500 · 0.02 = 10 → 0
         // channel 1: −127·10 + 127·5 − 5 = −640 → −12.8 → −13 − 10, relu → −10
         assert_eq!(y, [0, -10]);
+    }
+
+    #[test]
+    fn single_rounding_rounds_half_up() {
+        // multiplier 0.5 · 2^31, shift 0: x / 2, ties towards +∞
+        let half = 1 << 30;
+        assert_eq!(multiply_single_rounding(5, half, 0), 3);
+        assert_eq!(multiply_single_rounding(-5, half, 0), -2);
+        assert_eq!(multiply_single_rounding(-6, half, 0), -3);
+        // shift 2: x · 2
+        assert_eq!(multiply_single_rounding(-7, half, 2), -14);
+        // saturates rather than wrapping
+        assert_eq!(multiply_single_rounding(i32::MAX, i32::MAX, 10), i32::MAX);
+        // within one step of the real product over a range of values
+        let (m, shift) = (1_374_389_535, -5); // 0.02
+        for x in (-100_000..100_000).step_by(37) {
+            let want = f64::from(x) * 0.02;
+            let got = f64::from(multiply_single_rounding(x, m, shift));
+            assert!((got - want).abs() <= 0.5 + 1e-6, "{x}: {got} vs {want}");
+        }
     }
 
     #[test]

@@ -6,7 +6,7 @@
 use super::{ident, private};
 use crate::ir::Graph;
 use crate::ops::lit;
-use crate::quant::{QLayer, QParams, Weighted};
+use crate::quant::{quantize_multiplier, QLayer, QParams, Weighted};
 use proc_macro2::{Ident, Literal, TokenStream};
 use quote::{format_ident, quote};
 
@@ -59,13 +59,14 @@ pub fn int8(vis: &syn::Visibility, name: &Ident, g: &Graph) -> TokenStream {
                 let kernel = q.kernel_by_output(*inputs, *units);
                 let rows = kernel.chunks(*inputs).map(i8s);
                 let b = i32s(&q.bias);
-                let scale = q.real.iter().map(|&v| Literal::f64_suffixed(v));
+                let (mult, shift): (Vec<i32>, Vec<i32>) = q.real.iter().map(|&v| quantize_multiplier(v)).unzip();
+                let (mult, shift) = (i32s(&mult), i32s(&shift));
                 let (izp, ozp) =
                     (Literal::i32_unsuffixed(q.input_zero_point), Literal::i32_unsuffixed(q.output_zero_point));
                 let (lo, hi) = (Literal::i8_unsuffixed(q.act_min), Literal::i8_unsuffixed(q.act_max));
                 values.push(quote! {
                     #f: #p::int8::QDense {
-                        kernel: [#(#rows),*], bias: #b, scale: [#(#scale),*],
+                        kernel: [#(#rows),*], bias: #b, multiplier: #mult, shift: #shift,
                         input_zero_point: #izp, output_zero_point: #ozp, act_min: #lo, act_max: #hi,
                     }
                 });
