@@ -378,6 +378,29 @@ mod tests {
     }
 
     #[test]
+    fn a_streaming_input_cannot_be_named_state() {
+        let errs = run(quote! {
+            pub struct Bad {
+                let state = Input(shape = (None, 1));
+                let h = GRU(4, return_sequences = true)(state);
+                Model(state, h);
+            }
+        })
+        .unwrap_err()
+        .join("\n");
+        assert!(errs.contains("an input cannot be named `state` in a network that streams"), "{errs}");
+        // a model that does not stream may use the name
+        assert!(run(quote! {
+            pub struct Fine {
+                let state = Input(3);
+                let y = Dense(2)(state);
+                Model(state, y);
+            }
+        })
+        .is_ok());
+    }
+
+    #[test]
     fn names_the_generated_code_would_use_twice() {
         let errs = errors(quote! {
             pub struct Bad {
