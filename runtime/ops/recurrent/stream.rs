@@ -101,21 +101,7 @@ fn small_sized<T: Scalar, const F: usize, const U: usize, const GATES: usize>(
         act,
         ract,
         #[inline(always)]
-        |act, ract| {
-            let g = GATES * U;
-            let mut p = [T::zero(); SMALL];
-            let mut r = [T::zero(); SMALL];
-            let (p, r) = (&mut p[..g], &mut r[..g]);
-            let (h, out) = (&mut h[..U], &mut out[..U]);
-            affine(p, &a.kernel[..g * F], g, &a.x_t[..F], a.bias_in);
-            affine(r, &a.rk[..g * U], g, h, a.bias_rec);
-            match GATES {
-                1 => cells::simple(act, U, p, r, out),
-                3 => cells::gru::<T, false>(act, ract, U, p, r, h, out, &mut []),
-                _ => cells::lstm::<T, false>(act, ract, U, p, r, &mut c[..U], out, &mut []),
-            }
-            copy(h, out);
-        },
+        |act, ract| small_body(a, GATES, F, U, act, ract, h, c, out),
     );
 }
 
@@ -140,23 +126,44 @@ const SMALL: usize = 96;
 /// with the gate arithmetic into one function built for the CPU's SIMD.
 #[inline(always)]
 fn small<T: Scalar>(a: &Parts<T>, h: &mut [T], c: &mut [T], out: &mut [T]) {
-    let (cell, units) = (a.cell, a.units);
-    let g = cell.gates() * units;
-    let (act, ract) = cell.activations();
+    let (act, ract) = a.cell.activations();
     with_activations(
         act,
         ract,
         #[inline(always)]
-        |act, ract| {
-            let mut p = [T::zero(); SMALL];
-            let mut r = [T::zero(); SMALL];
-            let (p, r) = (&mut p[..g], &mut r[..g]);
-            affine(p, a.kernel, g, a.x_t, a.bias_in);
-            affine(r, a.rk, g, h, a.bias_rec);
-            update(cell, act, ract, units, p, r, h, c, out);
-            copy(h, out);
-        },
+        |act, ract| small_body(a, a.cell.gates(), a.features, a.units, act, ract, h, c, out),
     );
+}
+
+/// The body of [`small`] and [`small_sized`], inlined into their SIMD
+/// builds (where the sizes are constants, they stay constants): both
+/// products, the gates of `gates` per unit (the cell's), and `h = out`.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn small_body<T: Scalar>(
+    a: &Parts<T>,
+    gates: usize,
+    features: usize,
+    units: usize,
+    act: Activation,
+    ract: Activation,
+    h: &mut [T],
+    c: &mut [T],
+    out: &mut [T],
+) {
+    let g = gates * units;
+    let mut p = [T::zero(); SMALL];
+    let mut r = [T::zero(); SMALL];
+    let (p, r) = (&mut p[..g], &mut r[..g]);
+    let (h, out) = (&mut h[..units], &mut out[..units]);
+    affine(p, &a.kernel[..g * features], g, &a.x_t[..features], a.bias_in);
+    affine(r, &a.rk[..g * units], g, h, a.bias_rec);
+    match gates {
+        1 => cells::simple(act, units, p, r, out),
+        3 => cells::gru::<T, false>(act, ract, units, p, r, h, out, &mut []),
+        _ => cells::lstm::<T, false>(act, ract, units, p, r, &mut c[..units], out, &mut []),
+    }
+    copy(h, out);
 }
 
 /// Rows of one block of [`affine`]'s sums.
