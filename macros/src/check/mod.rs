@@ -331,6 +331,27 @@ pub fn errors(tokens: proc_macro2::TokenStream) -> Vec<String> {
     run(tokens).err().unwrap_or_default()
 }
 
+/// Writes F32 tensors (name, shape, values) to a temporary safetensors
+/// file named after `tag` and this process; its path. For the tests of
+/// `weights(…)` and `quantize(…)`, which read files.
+#[cfg(test)]
+pub fn safetensors_file(tag: &str, tensors: &[(&str, Vec<usize>, Vec<f32>)]) -> String {
+    let data: Vec<(String, Vec<u8>, Vec<usize>)> = tensors
+        .iter()
+        .map(|(n, shape, v)| (n.to_string(), v.iter().flat_map(|x| x.to_le_bytes()).collect(), shape.clone()))
+        .collect();
+    let views: Vec<(String, safetensors::tensor::TensorView)> = data
+        .iter()
+        .map(|(n, bytes, shape)| {
+            (n.clone(), safetensors::tensor::TensorView::new(safetensors::Dtype::F32, shape.clone(), bytes).unwrap())
+        })
+        .collect();
+    let bytes = safetensors::serialize(views, None).unwrap();
+    let path = std::env::temp_dir().join(format!("staticnet-{tag}-{}.safetensors", std::process::id()));
+    std::fs::write(&path, bytes).unwrap();
+    path.to_string_lossy().into_owned()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

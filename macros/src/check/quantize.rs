@@ -790,23 +790,7 @@ mod tests {
 
     /// Writes F32 tensors to a temporary safetensors file; its path.
     fn file(tag: &str, tensors: &[(&str, Vec<usize>, Vec<f32>)]) -> String {
-        let data: Vec<(String, Vec<u8>, Vec<usize>)> = tensors
-            .iter()
-            .map(|(n, shape, v)| (n.to_string(), v.iter().flat_map(|x| x.to_le_bytes()).collect(), shape.clone()))
-            .collect();
-        let views: Vec<(String, safetensors::tensor::TensorView)> = data
-            .iter()
-            .map(|(n, bytes, shape)| {
-                (
-                    n.clone(),
-                    safetensors::tensor::TensorView::new(safetensors::Dtype::F32, shape.clone(), bytes).unwrap(),
-                )
-            })
-            .collect();
-        let bytes = safetensors::serialize(views, None).unwrap();
-        let path = std::env::temp_dir().join(format!("staticnet-quantize-{}-{tag}.safetensors", std::process::id()));
-        std::fs::write(&path, bytes).unwrap();
-        path.to_string_lossy().into_owned()
+        crate::check::safetensors_file(&format!("quantize-{tag}"), tensors)
     }
 
     fn weights(tag: &str) -> String {

@@ -109,28 +109,12 @@ mod tests {
     use crate::ir::Graph;
     use quote::quote;
 
+    /// A file of zeros with these names and shapes.
     fn weights_file(tensors: &[(&str, Vec<usize>)]) -> String {
-        let data: Vec<(String, Vec<u8>, Vec<usize>)> = tensors
-            .iter()
-            .map(|(n, shape)| (n.to_string(), vec![0u8; 4 * shape.iter().product::<usize>()], shape.clone()))
-            .collect();
-        let views: Vec<(String, safetensors::tensor::TensorView)> = data
-            .iter()
-            .map(|(n, bytes, shape)| {
-                (
-                    n.clone(),
-                    safetensors::tensor::TensorView::new(safetensors::Dtype::F32, shape.clone(), bytes).unwrap(),
-                )
-            })
-            .collect();
-        let bytes = safetensors::serialize(views, None).unwrap();
-        let path = std::env::temp_dir().join(format!(
-            "staticnet-check-{}-{}.safetensors",
-            std::process::id(),
-            tensors.len() * 7 + tensors[0].1[0]
-        ));
-        std::fs::write(&path, bytes).unwrap();
-        path.to_string_lossy().into_owned()
+        let tag = format!("check-{}", tensors.len() * 7 + tensors[0].1[0]);
+        let zeros: Vec<(&str, Vec<usize>, Vec<f32>)> =
+            tensors.iter().map(|(n, shape)| (*n, shape.clone(), vec![0.0; shape.iter().product()])).collect();
+        crate::check::safetensors_file(&tag, &zeros)
     }
 
     fn with_weights(path: &str) -> Result<Graph, Vec<String>> {
