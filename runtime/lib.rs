@@ -25,7 +25,8 @@
 //!
 //! Features: `std` (default; detects AVX-512F and AVX2+FMA at run time for
 //! the SIMD kernels of [`kernels`]), `alloc` (safetensors I/O, `fit` and friends),
-//! `parallel` (splits large matrix products over helper threads), `plot`
+//! `parallel` (splits large matrix products over helper threads, and
+//! `fit`'s large batches in two halves on two threads), `plot`
 //! (learning curves as SVG, `History::write_svg`).
 #![cfg_attr(not(feature = "std"), no_std)]
 #![warn(missing_docs)]

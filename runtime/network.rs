@@ -74,7 +74,11 @@ pub struct HeadInfo {
 ///
 /// Buffers are column-major with one column per sample: a batch of `n`
 /// samples of width `w` is a slice of `w * n` scalars.
-pub trait Network<T: Scalar>: Clone + core::fmt::Debug + PartialEq {
+///
+/// `Send + Sync` (a generated struct is, being its weights): with the
+/// `parallel` feature, [`fit`](crate::fit()) runs half a batch on another
+/// thread.
+pub trait Network<T: Scalar>: Clone + core::fmt::Debug + PartialEq + Send + Sync {
     /// Number of scalars in all parameters, trainable or not.
     const PARAM_COUNT: usize;
     /// Every parameter tensor, in definition order.

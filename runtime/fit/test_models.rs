@@ -2,7 +2,7 @@
 //! the tests of `fit`, `evaluate` and `predict`.
 
 use alloc::vec::Vec;
-use core::cell::RefCell;
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use nalgebra::{Const, Dyn, OMatrix};
 
@@ -58,14 +58,42 @@ pub(super) fn quiet<'a, M: Data<f64>>() -> FitOptions<'a, f64, M> {
 
 // -- Probe: one bias, output = bias; records what it is shown ------------
 
+/// A record a model keeps of its calls: a `Mutex`, since a network is
+/// `Sync` (`fit` may run half a batch on another thread), that compares
+/// and clones by its contents.
+#[derive(Debug, Default)]
+pub(super) struct Log<T>(Mutex<T>);
+
+impl<T> Log<T> {
+    pub(super) fn borrow(&self) -> MutexGuard<'_, T> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(super) fn borrow_mut(&self) -> MutexGuard<'_, T> {
+        self.borrow()
+    }
+}
+
+impl<T: Clone> Clone for Log<T> {
+    fn clone(&self) -> Self {
+        Log(Mutex::new(self.borrow().clone()))
+    }
+}
+
+impl<T: PartialEq> PartialEq for Log<T> {
+    fn eq(&self, other: &Self) -> bool {
+        *self.borrow() == *other.borrow()
+    }
+}
+
 /// `out = b` for every sample, mse loss; records the sample ids (its
 /// input) of every training batch and inference pass.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub(super) struct Probe {
     pub(super) b: [f64; 1],
-    pub(super) trained: RefCell<Vec<Vec<f64>>>,
-    pub(super) evaluated: RefCell<Vec<Vec<f64>>>,
-    pub(super) seeds: RefCell<Vec<u64>>,
+    pub(super) trained: Log<Vec<Vec<f64>>>,
+    pub(super) evaluated: Log<Vec<Vec<f64>>>,
+    pub(super) seeds: Log<Vec<u64>>,
     pub(super) updates: usize,
     /// A sample id whose training batches have a NaN loss (as a model whose
     /// weights overflow would), with finite data.

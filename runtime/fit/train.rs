@@ -26,8 +26,10 @@ use crate::Scalar;
 /// buffers allocated once before the first epoch, runs the model's
 /// training-mode forward and backward pass (`loss_and_grad_slices`) on the
 /// batch's real size (the last partial batch is kept), folds the batch
-/// statistics into the moving statistics, then applies the optimizer. The
-/// dropout seed of each step mixes `options.seed` with
+/// statistics into the moving statistics, then applies the optimizer (with
+/// the `parallel` feature, a large batch of a model without batch
+/// normalization runs as two halves on two threads, whose gradients are
+/// averaged by their sizes). The dropout seed of each step mixes `options.seed` with
 /// `optimizer.iterations()`. After each epoch the validation data, if any,
 /// is evaluated in inference mode. Progress goes to standard output as
 /// [`FitOptions::verbose`] asks (with the `std` feature).
@@ -271,39 +273,112 @@ fn restore_weights<T: Scalar, M: Train<T>>(model: &mut M, best: &[T]) {
 /// The buffers of one training step, allocated once for batches of up to
 /// `batch_size` samples.
 struct Step<T, M> {
-    batch_size: usize,
     inputs: Vec<Vec<T>>,
     targets: Vec<Vec<T>>,
     weights: Vec<T>,
+    /// One pass's buffers; with the `parallel` feature on a CPU with a
+    /// helper thread, two, each for half a batch (see [`Step::train`]).
+    passes: Vec<Pass<T, M>>,
+    /// The smallest batch workspace (scalars) that runs as two halves.
+    #[cfg(feature = "parallel")]
+    split_from: usize,
+}
+
+/// The buffers of one forward and backward pass.
+struct Pass<T, M> {
     /// Over-allocated by a cache line so that the workspace starts 64-byte
     /// aligned (at `aligned`), as the generated `train_step`'s does.
     workspace: Vec<T>,
     aligned: usize,
+    samples: usize,
     stats: Vec<T>,
     grads: Box<M>,
     head_losses: Vec<T>,
+    /// The total loss of the last [`Pass::run`].
+    total: T,
 }
 
-impl<T: Scalar, M: Train<T>> Step<T, M> {
-    fn new(batch_size: usize, weighted: bool) -> Self {
-        let workspace: Vec<T> = vec![T::zero(); M::TRAIN_ROWS * batch_size + 64 / T::BYTES];
+impl<T: Scalar, M: Train<T>> Pass<T, M> {
+    fn new(samples: usize) -> Self {
+        let workspace: Vec<T> = vec![T::zero(); M::TRAIN_ROWS * samples + 64 / T::BYTES];
         let aligned = workspace.as_ptr().align_offset(64).min(64 / T::BYTES);
-        Step {
-            batch_size,
-            inputs: M::INPUT_WIDTHS.iter().map(|&w| vec![T::zero(); w * batch_size]).collect(),
-            targets: M::HEADS.iter().map(|h| vec![T::zero(); h.target_width * batch_size]).collect(),
-            weights: vec![T::zero(); if weighted { batch_size } else { 0 }],
+        Pass {
             workspace,
             aligned,
+            samples,
             stats: vec![T::zero(); M::STATS_LEN],
             grads: Box::new(M::zeros()),
             head_losses: vec![T::zero(); M::HEADS.len()],
+            total: T::zero(),
+        }
+    }
+
+    /// The workspace of the last [`Pass::run`] (the heads' outputs).
+    fn workspace(&self) -> &[T] {
+        &self.workspace[self.aligned..self.aligned + M::TRAIN_ROWS * self.samples]
+    }
+
+    /// The loss and gradients of `n` samples into `grads` (zeroed first);
+    /// returns the total loss, also kept in `total`.
+    fn run(&mut self, model: &M, n: usize, inputs: &[&[T]], targets: &[&[T]], weights: Option<&[T]>, seed: u64) -> T {
+        for i in 0..M::TENSORS.len() {
+            self.grads.tensor_mut(i).fill(T::zero());
+        }
+        let workspace = &mut self.workspace[self.aligned..self.aligned + M::TRAIN_ROWS * self.samples];
+        self.total = model.loss_and_grad_slices(
+            n,
+            inputs,
+            targets,
+            weights,
+            workspace,
+            &mut self.stats,
+            &mut self.grads,
+            &mut self.head_losses,
+            seed,
+        );
+        self.total
+    }
+}
+
+/// The batches that [`Step::train`] splits between two threads: at least
+/// this many scalars of workspace (batch size times `TRAIN_ROWS`), a few
+/// tens of microseconds of work, where handing half to a helper (about a
+/// microsecond) and summing the two halves' gradients pay off.
+#[cfg(feature = "parallel")]
+const SPLIT_MIN_WORKSPACE: usize = 1 << 16;
+
+impl<T: Scalar, M: Train<T>> Step<T, M> {
+    fn new(batch_size: usize, weighted: bool) -> Self {
+        #[cfg(feature = "parallel")]
+        let passes = if crate::kernels::threads() > 1 && M::STATS_LEN == 0 && batch_size >= 2 {
+            let first = batch_size.div_ceil(2);
+            vec![Pass::new(batch_size), Pass::new(batch_size - first)]
+        } else {
+            vec![Pass::new(batch_size)]
+        };
+        #[cfg(not(feature = "parallel"))]
+        let passes = vec![Pass::new(batch_size)];
+        Step {
+            inputs: M::INPUT_WIDTHS.iter().map(|&w| vec![T::zero(); w * batch_size]).collect(),
+            targets: M::HEADS.iter().map(|h| vec![T::zero(); h.target_width * batch_size]).collect(),
+            weights: vec![T::zero(); if weighted { batch_size } else { 0 }],
+            passes,
+            #[cfg(feature = "parallel")]
+            split_from: SPLIT_MIN_WORKSPACE,
         }
     }
 
     /// Trains `model` on the training samples `indices`, adds the batch to
     /// `acc` and returns its total loss; a non-finite loss is returned
     /// before anything is added or applied.
+    ///
+    /// With the `parallel` feature, a big enough batch of a model without
+    /// batch normalization (whose statistics are the whole batch's) runs as
+    /// two halves, the second on a helper thread, like Keras's data
+    /// parallelism over devices: the batch's loss and gradients are the
+    /// halves' averaged by their sizes, as the loss is a mean over samples
+    /// (regularization terms, in both halves, stay counted once); the
+    /// second half's dropout draws from its own seed.
     fn train<O: Optimizer<T, M>>(
         &mut self,
         model: &mut M,
@@ -322,37 +397,81 @@ impl<T: Scalar, M: Train<T>> Step<T, M> {
             let w = M::HEADS[h].target_width;
             gather(data.train.targets[h], w, indices, &mut buf[..w * n]);
         }
-        let weights = match data.train_weights {
-            Some(w) => {
-                gather(w, 1, indices, &mut self.weights[..n]);
-                Some(&self.weights[..n])
-            }
-            None => None,
-        };
-        let inputs = Slices::new(self.inputs.len(), |i| &self.inputs[i][..M::INPUT_WIDTHS[i] * n]);
-        let targets = Slices::new(self.targets.len(), |h| &self.targets[h][..M::HEADS[h].target_width * n]);
-        let workspace = &mut self.workspace[self.aligned..self.aligned + M::TRAIN_ROWS * self.batch_size];
-
-        for i in 0..M::TENSORS.len() {
-            self.grads.tensor_mut(i).fill(T::zero());
-        }
+        let weighted = data.train_weights.map(|w| gather(w, 1, indices, &mut self.weights[..n])).is_some();
         let dropout_seed = rng::mix(seed ^ rng::mix(optimizer.iterations() ^ 0xD1B5_4A32_D192_ED03));
-        let total = model.loss_and_grad_slices(
-            n,
-            inputs.as_slice(),
-            targets.as_slice(),
-            weights,
-            workspace,
-            &mut self.stats,
-            &mut self.grads,
-            &mut self.head_losses,
-            dropout_seed,
-        );
-        let total = total.as_f64();
+        #[cfg(feature = "parallel")]
+        if self.passes.len() == 2 && M::TRAIN_ROWS * n >= self.split_from {
+            return self.train_halves(model, optimizer, n, weighted, dropout_seed, acc);
+        }
+        let (inputs, targets) = (&self.inputs, &self.targets);
+        let ins = Slices::new(inputs.len(), |i| &inputs[i][..M::INPUT_WIDTHS[i] * n]);
+        let outs = Slices::new(targets.len(), |h| &targets[h][..M::HEADS[h].target_width * n]);
+        let weights = weighted.then(|| &self.weights[..n]);
+        let pass = &mut self.passes[0];
+        let total = pass.run(model, n, ins.as_slice(), outs.as_slice(), weights, dropout_seed).as_f64();
         if total.is_finite() {
-            acc.add::<T, M>(n, total, &self.head_losses, workspace, targets.as_slice());
-            model.update_moving_statistics(&self.stats);
-            optimizer.apply(model, &self.grads);
+            acc.add::<T, M>(n, total, &pass.head_losses, pass.workspace(), outs.as_slice());
+            model.update_moving_statistics(&pass.stats);
+            optimizer.apply(model, &pass.grads);
+        }
+        total
+    }
+
+    /// [`Step::train`] on two threads: samples `0..⌈n/2⌉` here, the rest on
+    /// a helper, each into its own [`Pass`].
+    #[cfg(feature = "parallel")]
+    fn train_halves<O: Optimizer<T, M>>(
+        &mut self,
+        model: &mut M,
+        optimizer: &mut O,
+        n: usize,
+        weighted: bool,
+        dropout_seed: u64,
+        acc: &mut Accum,
+    ) -> f64 {
+        use std::sync::{Mutex, PoisonError};
+        let half = n.div_ceil(2);
+        let ranges = [(0, half), (half, n)];
+        let (inputs, targets, weights) = (&self.inputs, &self.targets, &self.weights);
+        let input_slices = |(lo, hi): (usize, usize)| {
+            Slices::new(inputs.len(), move |i| &inputs[i][M::INPUT_WIDTHS[i] * lo..M::INPUT_WIDTHS[i] * hi])
+        };
+        let target_slices = |(lo, hi): (usize, usize)| {
+            Slices::new(targets.len(), move |h| {
+                &targets[h][M::HEADS[h].target_width * lo..M::HEADS[h].target_width * hi]
+            })
+        };
+        let [first, second] = &mut self.passes[..] else { unreachable!("two passes") };
+        let passes = [Mutex::new(first), Mutex::new(second)];
+        let shared: &M = model;
+        crate::kernels::run_parts(2, &|p| {
+            let (lo, hi) = ranges[p];
+            let w = weighted.then(|| &weights[lo..hi]);
+            let seed = if p == 0 { dropout_seed } else { rng::mix(dropout_seed ^ 0x9E37_79B9_7F4A_7C15) };
+            let mut pass = passes[p].lock().unwrap_or_else(PoisonError::into_inner);
+            pass.run(shared, hi - lo, input_slices(ranges[p]).as_slice(), target_slices(ranges[p]).as_slice(), w, seed);
+        });
+        let [first, second] = passes.map(|m| m.into_inner().unwrap_or_else(PoisonError::into_inner));
+        let shares = ranges.map(|(lo, hi)| T::of_f64((hi - lo) as f64 / n as f64));
+        let total = (shares[0] * first.total + shares[1] * second.total).as_f64();
+        if total.is_finite() {
+            for (pass, &range) in [&*first, &*second].into_iter().zip(&ranges) {
+                let count = range.1 - range.0;
+                acc.add::<T, M>(
+                    count,
+                    pass.total.as_f64(),
+                    &pass.head_losses,
+                    pass.workspace(),
+                    target_slices(range).as_slice(),
+                );
+            }
+            // The batch's gradient: the halves' by their shares of it.
+            for i in 0..M::TENSORS.len() {
+                for (g, &h) in first.grads.tensor_mut(i).iter_mut().zip(second.grads.tensor(i)) {
+                    *g = shares[0] * *g + shares[1] * h;
+                }
+            }
+            optimizer.apply(model, &first.grads);
         }
         total
     }
@@ -592,6 +711,45 @@ mod tests {
         let err = fit(&mut model, &mut sgd(1e3), &x, &y, &options).unwrap_err();
         assert!(matches!(err, FitError::NonFinite { .. }));
         assert_eq!(model.b, after_first.b);
+    }
+
+    /// With the `parallel` feature, a batch trained as two halves on two
+    /// threads gives the whole batch's loss, metrics and update (to
+    /// rounding), with sample weights and two heads.
+    #[cfg(feature = "parallel")]
+    #[test]
+    fn two_halves_train_as_the_whole_batch() {
+        if crate::kernels::threads() < 2 {
+            return;
+        }
+        let d = two_head_data(37, 5);
+        let weights: Vec<f64> = (0..37).map(|i| 0.25 + f64::from(i % 4)).collect();
+        let options = quiet().batch_size(37).sample_weight(&weights);
+        let data = checked_split::<f64, TwoHead>((&d.a, &d.b), (&d.reg, &d.cls), &options).unwrap();
+        let indices: Vec<usize> = (0..37).rev().collect();
+        let run = |split_from: usize| {
+            let mut step = Step::<f64, TwoHead>::new(37, true);
+            assert_eq!(step.passes.len(), 2);
+            step.split_from = split_from;
+            let (mut model, mut optimizer, mut acc) = (TwoHead::with_seed(4), sgd(0.3), Accum::new::<f64, TwoHead>());
+            let mut totals = vec![];
+            for _ in 0..3 {
+                totals.push(step.train(&mut model, &mut optimizer, &data, &indices, 9, &mut acc));
+            }
+            let mut logs = vec![];
+            acc.values::<f64, TwoHead>(&mut logs);
+            (model, totals, logs)
+        };
+        let (whole, halves) = (run(usize::MAX), run(0));
+        for i in 0..TwoHead::TENSORS.len() {
+            for (a, b) in whole.0.tensor(i).iter().zip(halves.0.tensor(i)) {
+                assert!((a - b).abs() < 1e-13, "tensor {i}: {a} against {b}");
+            }
+        }
+        assert_ne!(whole.0, TwoHead::with_seed(4));
+        for (a, b) in whole.1.iter().chain(&whole.2).zip(halves.1.iter().chain(&halves.2)) {
+            assert!((a - b).abs() < 1e-13, "{a} against {b}");
+        }
     }
 
     #[test]

@@ -6,6 +6,8 @@
 pub(crate) mod gemm;
 #[cfg(feature = "parallel")]
 mod pool;
+#[cfg(feature = "parallel")]
+pub(crate) use pool::{run_parts, threads};
 #[cfg(target_arch = "x86_64")]
 pub(crate) mod x86;
 
