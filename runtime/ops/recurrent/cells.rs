@@ -132,6 +132,41 @@ pub(crate) fn simple_back<T: Scalar>(act: Activation, u: usize, p: &mut [T], h: 
     }
 }
 
+/// Lanes of the blocks that the backward functions work on.
+const LANES: usize = 8;
+
+/// Calls `f(k0, len)` on the blocks `k0..k0 + len` of `0..u`, `LANES` long
+/// but the last. The backward functions write up to ten slices each, too
+/// many for the compiler to vectorize a plain loop over them (it would
+/// check every pair for overlap): they load each block into arrays first,
+/// compute, then store, which it vectorizes as straight-line code.
+#[inline(always)]
+fn by_blocks(u: usize, mut f: impl FnMut(usize, usize)) {
+    let whole = u / LANES * LANES;
+    let mut k0 = 0;
+    while k0 < whole {
+        f(k0, LANES);
+        k0 += LANES;
+    }
+    if whole < u {
+        f(whole, u - whole);
+    }
+}
+
+/// `s[k0..k0 + len]` in an array (zeros past `len`).
+#[inline(always)]
+fn load<T: Scalar>(s: &[T], k0: usize, len: usize) -> [T; LANES] {
+    let mut block = [T::zero(); LANES];
+    block[..len].copy_from_slice(&s[k0..k0 + len]);
+    block
+}
+
+/// `s[k0..k0 + len] = block[..len]`.
+#[inline(always)]
+fn store<T: Scalar>(s: &mut [T], k0: usize, len: usize, block: &[T; LANES]) {
+    s[k0..k0 + len].copy_from_slice(&block[..len]);
+}
+
 /// Backward of [`gru`] for `u` units: from `dh` (the gradient of `h'`),
 /// `p` becomes the input projection's gradient, `ds` the recurrent
 /// product's (`rec`), and `dh` the gradient reaching `h` directly (`z·dh`).
@@ -157,20 +192,35 @@ pub(crate) fn gru_back<T: Scalar, const SAVE: bool>(
     let pre = if SAVE { &pre[..3 * u] } else { &pre[..0] };
     let (rh, h_prev, dh) = (&rh[..u], &h_prev[..u], &mut dh[..u]);
     let one = T::one();
-    for i in 0..u {
-        let (z, r, hh, d) = (pz[i], pr[i], ph[i], dh[i]);
-        let (zp, rp, a) = if SAVE { (pre[i], pre[u + i], pre[2 * u + i]) } else { (z, r, hh) };
-        let dz = d * (h_prev[i] - hh) * slope(ract, SAVE, zp, z);
-        let da = d * (one - z) * slope(act, SAVE, a, hh);
-        let dr = da * rh[i] * slope(ract, SAVE, rp, r);
-        pz[i] = dz;
-        pr[i] = dr;
-        ph[i] = da;
-        sz[i] = dz;
-        sr[i] = dr;
-        sh[i] = da * r;
-        dh[i] = d * z;
-    }
+    by_blocks(
+        u,
+        #[inline(always)]
+        |k0, len| {
+            let ld = |s: &[T]| load(s, k0, len);
+            let (z, r, hh, d, rh, h_prev) = (ld(pz), ld(pr), ld(ph), ld(dh), ld(rh), ld(h_prev));
+            let (zp, rp, a) = if SAVE { (ld(pre), ld(&pre[u..]), ld(&pre[2 * u..])) } else { (z, r, hh) };
+            let (mut dz, mut dr, mut da, mut dsh, mut dhp) =
+                ([T::zero(); LANES], [T::zero(); LANES], [T::zero(); LANES], [T::zero(); LANES], [T::zero(); LANES]);
+            for j in 0..LANES {
+                dz[j] = d[j] * (h_prev[j] - hh[j]) * slope(ract, SAVE, zp[j], z[j]);
+                da[j] = d[j] * (one - z[j]) * slope(act, SAVE, a[j], hh[j]);
+                dr[j] = da[j] * rh[j] * slope(ract, SAVE, rp[j], r[j]);
+                dsh[j] = da[j] * r[j];
+                dhp[j] = d[j] * z[j];
+            }
+            for (s, block) in [
+                (&mut *pz, &dz),
+                (&mut *pr, &dr),
+                (&mut *ph, &da),
+                (&mut *sz, &dz),
+                (&mut *sr, &dr),
+                (&mut *sh, &dsh),
+                (&mut *dh, &dhp),
+            ] {
+                store(s, k0, len, block);
+            }
+        },
+    );
 }
 
 /// Backward of [`lstm`] for `u` units: from `dh` (the gradient of `h'`) and
@@ -196,24 +246,44 @@ pub(crate) fn lstm_back<T: Scalar, const SAVE: bool>(
     let (pf, rest) = rest.split_at_mut(u);
     let (pc, po) = rest.split_at_mut(u);
     let pre = if SAVE { &pre[..4 * u] } else { &pre[..0] };
-    let (c_prev, c, dh, dc, ds) = (&c_prev[..u], &c[..u], &mut dh[..u], &mut dc[..u], &mut ds[..4 * u]);
-    for k in 0..u {
-        let (i, f, g, o, d) = (pi[k], pf[k], pc[k], po[k], dh[k]);
-        let (ip, fp, cp, op) = if SAVE { (pre[k], pre[u + k], pre[2 * u + k], pre[3 * u + k]) } else { (i, f, g, o) };
-        // The activation of `c'` again: cheaper to recompute than to keep.
-        let ac = apply(act, c[k]);
-        let dct = dc[k] + d * o * slope(act, act.needs_input(), c[k], ac);
-        let (di, df) = (dct * g * slope(ract, SAVE, ip, i), dct * c_prev[k] * slope(ract, SAVE, fp, f));
-        let (dg, dout) = (dct * i * slope(act, SAVE, cp, g), d * ac * slope(ract, SAVE, op, o));
-        dc[k] = dct * f;
-        dh[k] = T::zero();
-        pi[k] = di;
-        pf[k] = df;
-        pc[k] = dg;
-        po[k] = dout;
-        ds[k] = di;
-        ds[u + k] = df;
-        ds[2 * u + k] = dg;
-        ds[3 * u + k] = dout;
-    }
+    let (c_prev, c, dh, dc) = (&c_prev[..u], &c[..u], &mut dh[..u], &mut dc[..u]);
+    let (si, rest) = ds[..4 * u].split_at_mut(u);
+    let (sf, rest) = rest.split_at_mut(u);
+    let (sc, so) = rest.split_at_mut(u);
+    by_blocks(
+        u,
+        #[inline(always)]
+        |k0, len| {
+            let ld = |s: &[T]| load(s, k0, len);
+            let (i, f, g, o, d, dcn, c_prev, c) = (ld(pi), ld(pf), ld(pc), ld(po), ld(dh), ld(dc), ld(c_prev), ld(c));
+            let (ip, fp, cp, op) =
+                if SAVE { (ld(pre), ld(&pre[u..]), ld(&pre[2 * u..]), ld(&pre[3 * u..])) } else { (i, f, g, o) };
+            let (mut di, mut df, mut dg, mut dout, mut dcp) =
+                ([T::zero(); LANES], [T::zero(); LANES], [T::zero(); LANES], [T::zero(); LANES], [T::zero(); LANES]);
+            for j in 0..LANES {
+                // The activation of `c'` again: cheaper to recompute than to keep.
+                let ac = apply(act, c[j]);
+                let dct = dcn[j] + d[j] * o[j] * slope(act, act.needs_input(), c[j], ac);
+                di[j] = dct * g[j] * slope(ract, SAVE, ip[j], i[j]);
+                df[j] = dct * c_prev[j] * slope(ract, SAVE, fp[j], f[j]);
+                dg[j] = dct * i[j] * slope(act, SAVE, cp[j], g[j]);
+                dout[j] = d[j] * ac * slope(ract, SAVE, op[j], o[j]);
+                dcp[j] = dct * f[j];
+            }
+            for (s, block) in [
+                (&mut *pi, &di),
+                (&mut *pf, &df),
+                (&mut *pc, &dg),
+                (&mut *po, &dout),
+                (&mut *si, &di),
+                (&mut *sf, &df),
+                (&mut *sc, &dg),
+                (&mut *so, &dout),
+                (&mut *dc, &dcp),
+            ] {
+                store(s, k0, len, block);
+            }
+            dh[k0..k0 + len].fill(T::zero());
+        },
+    );
 }
