@@ -408,6 +408,51 @@ fn run<T: Scalar>(
     }
 }
 
+/// The recurrent kernel transposed, on the stack, for the backward pass's
+/// per-step products `Uᵀ·ds`: as a plain product they reuse one copy,
+/// where the transposed product would transpose `U` again at every step
+/// (a third of its time at 32 units). With `std` only, and up to
+/// [`TRANSPOSED_CAP`] values (16 or 32 KB): a small device's stack keeps
+/// the transposed product.
+struct Transposed<T> {
+    #[cfg(feature = "std")]
+    values: [T; TRANSPOSED_CAP],
+    #[cfg(not(feature = "std"))]
+    values: core::marker::PhantomData<T>,
+}
+
+/// The most values of [`Transposed`].
+#[cfg(feature = "std")]
+const TRANSPOSED_CAP: usize = 4096;
+
+impl<T: Scalar> Transposed<T> {
+    #[inline]
+    fn new() -> Self {
+        #[cfg(feature = "std")]
+        return Transposed { values: [T::zero(); TRANSPOSED_CAP] };
+        #[cfg(not(feature = "std"))]
+        return Transposed { values: core::marker::PhantomData };
+    }
+
+    /// `Uᵀ` (column-major `u × g`) of the column-major `g × u` matrix
+    /// `rk`, or `None` when it does not fit (or without `std`).
+    #[inline]
+    fn of(&mut self, g: usize, u: usize, rk: &[T]) -> Option<&[T]> {
+        #[cfg(feature = "std")]
+        if g * u <= TRANSPOSED_CAP {
+            let rt = &mut self.values[..g * u];
+            for (k, column) in rk[..g * u].chunks_exact(g).enumerate() {
+                for (j, &v) in column.iter().enumerate() {
+                    rt[j * u + k] = v;
+                }
+            }
+            return Some(rt);
+        }
+        let _ = (g, u, rk);
+        None
+    }
+}
+
 /// Back-propagation through time. `dout` is the gradient of [`forward`]'s
 /// `out` (every step's `h` with `return_sequences`, else the last `h`);
 /// `work` is what `forward` left (it is overwritten). Writes `dkernel`,
@@ -454,6 +499,8 @@ pub fn backward<T: Scalar>(
         block[unused * g..][..g].fill(T::zero());
     }
     let (act, ract) = cell.activations();
+    let mut transposed = Transposed::new();
+    let rt = transposed.of(g, u, recurrent_kernel);
     for k in (0..steps).rev() {
         let t = if s.reverse { steps - 1 - k } else { k };
         let (before, after) = slots(s, t);
@@ -505,7 +552,10 @@ pub fn backward<T: Scalar>(
         if k > 0 {
             // dh_prev += Uᵀ·ds for every sample's step at once.
             let ds = &w.ds[before * g..];
-            product(Layout::TN, u, n, g, recurrent_kernel, ds, (steps + 1) * g, w.dh, Start::Keep);
+            match rt {
+                Some(rt) => product(Layout::NN, u, n, g, rt, ds, (steps + 1) * g, w.dh, Start::Keep),
+                None => product(Layout::TN, u, n, g, recurrent_kernel, ds, (steps + 1) * g, w.dh, Start::Keep),
+            }
         }
     }
     gemm_nt(g, f, cols, w.gates, &x[..cols * f], &mut dkernel[..g * f], Start::Zero);
