@@ -28,6 +28,16 @@ network! {
     }
 }
 
+network! {
+    pub struct TwoHeads {
+        let x = Input(shape = (None, 2));
+        let h = GRU(4, return_sequences = true)(x);
+        let a = Dense(3, name = "a")(h);
+        let b = Dense(1, activation = sigmoid, name = "b")(h);
+        Model(x, [a, b]);
+    }
+}
+
 /// A sequence of `n` values in (−1, 1), deterministic.
 fn signal(n: usize, seed: u64) -> Vec<f64> {
     let mut s = seed;
@@ -84,4 +94,18 @@ fn steps_without_a_length_stream_the_weights_of_a_fixed_length_model() {
     assert_relative_eq!(&steps.as_slice()[..32], whole.as_slice(), epsilon = 1e-12);
     let summary = CausalStream::<f64>::summary().to_string();
     assert!(summary.contains("(None, None, 8)"), "{summary}");
+}
+
+#[test]
+fn several_heads_step_into_one_output_struct() {
+    let model = TwoHeads::<f64>::new(4);
+    let x = signal(12, 3);
+    let steps: TwoHeadsStepOutput<f64, 6> = model.forward_steps(&SMatrix::<f64, 2, 6>::from_column_slice(&x));
+    let mut state = TwoHeadsState::default();
+    for t in 0..6 {
+        let y: TwoHeadsStepOutput<f64> = model.step(&mut state, &SVector::from_column_slice(&x[t * 2..][..2]));
+        // `forward_steps` is `step` from a fresh state, a column per step
+        assert_eq!(y.a, steps.a.column(t).into_owned());
+        assert_eq!(y.b, steps.b.column(t).into_owned());
+    }
 }

@@ -269,8 +269,8 @@ impl Sig {
     }
 
     /// The head fields that exist, with their sizes.
-    fn fields(&self) -> (Vec<&Ident>, Vec<TokenStream>) {
-        self.heads.iter().enumerate().filter_map(|(h, f)| f.field.as_ref().map(|i| (i, self.head_size(h)))).unzip()
+    fn fields(&self) -> Vec<(&Ident, TokenStream)> {
+        self.heads.iter().enumerate().filter_map(|(h, f)| f.field.as_ref().map(|i| (i, self.head_size(h)))).collect()
     }
 
     /// `{Name}Output<T, const B = 1>`, one field per head, for networks with
@@ -279,25 +279,13 @@ impl Sig {
         if self.single() {
             return quote!();
         }
-        let (p, name) = (&self.p, &self.output_name);
-        let (fields, sizes) = self.fields();
-        let docs = docs.iter().map(String::as_str).chain(std::iter::repeat("")).take(fields.len());
-        let marker = placeholder.then(|| quote!(#[doc(hidden)] pub __sn_scalar: ::core::marker::PhantomData<T>,));
-        quote! {
-            #[doc = #doc]
-            #[derive(Clone, Debug, PartialEq)]
-            #[allow(unused_braces)]
-            #vis struct #name<T: #p::Scalar, const B: usize = 1> {
-                #( #[doc = #docs] pub #fields: #p::SMatrix<T, #sizes, { B }>, )*
-                #marker
-            }
-        }
+        heads_struct(vis, &self.output_name, &format_ident!("B"), doc, &self.fields(), docs, placeholder)
     }
 
     /// `{Name}Losses<T>`: the total and one field per head.
     pub fn losses_struct(&self, vis: &syn::Visibility, doc: &str, docs: &[String]) -> TokenStream {
         let name = &self.losses_name;
-        let (fields, _) = self.fields();
+        let fields: Vec<&Ident> = self.fields().into_iter().map(|(f, _)| f).collect();
         let docs = docs.iter().map(String::as_str).chain(std::iter::repeat("")).take(fields.len());
         quote! {
             #[doc = #doc]
@@ -364,6 +352,35 @@ impl Sig {
         });
         let slices: Vec<TokenStream> = slices.collect();
         (quote!(#(#prelude)*), quote!(&[#(#slices),*]))
+    }
+}
+
+/// `struct {name}<T, const {cols}: usize = 1>` with one field `SMatrix<T,
+/// size, { cols }>` per head (`fields`, documented by `docs`, empty where
+/// short): the outputs of `forward_batch` (`B` samples) and of
+/// `forward_steps` (`S` steps). With `marker`, a hidden field that uses `T`
+/// for a placeholder, which may lack every field.
+pub fn heads_struct(
+    vis: &syn::Visibility,
+    name: &Ident,
+    cols: &Ident,
+    doc: &str,
+    fields: &[(&Ident, TokenStream)],
+    docs: &[String],
+    marker: bool,
+) -> TokenStream {
+    let p = private();
+    let (fields, sizes): (Vec<&Ident>, Vec<&TokenStream>) = fields.iter().map(|(f, s)| (*f, s)).unzip();
+    let docs = docs.iter().map(String::as_str).chain(std::iter::repeat("")).take(fields.len());
+    let marker = marker.then(|| quote!(#[doc(hidden)] pub __sn_scalar: ::core::marker::PhantomData<T>,));
+    quote! {
+        #[doc = #doc]
+        #[derive(Clone, Debug, PartialEq)]
+        #[allow(unused_braces)]
+        #vis struct #name<T: #p::Scalar, const #cols: usize = 1> {
+            #( #[doc = #docs] pub #fields: #p::SMatrix<T, #sizes, { #cols }>, )*
+            #marker
+        }
     }
 }
 

@@ -4,15 +4,135 @@
 //! one-sample pass over the graph of one step) and `forward_steps::<S>`
 //! (every step of a sequence from a fresh state).
 
+use super::sig::heads_struct;
 use super::{ident, pass, private};
 use crate::ir::{Graph, Layout, Slot};
 use crate::ops::{lit, Stream};
-use proc_macro2::{Ident, TokenStream};
+use proc_macro2::{Ident, Literal, TokenStream};
 use quote::{format_ident, quote};
+use syn::ext::IdentExt;
 
-/// The state struct's name: `{Name}State`.
-pub fn state_name(name: &Ident) -> Ident {
-    format_ident!("{}State", name)
+/// The streaming API's types and signatures, written once for both the real
+/// model and the placeholder emitted after an error (which knows only part
+/// of the network), so the two cannot drift apart.
+pub struct StreamSig {
+    p: TokenStream,
+    name: Ident,
+    /// `{Name}State`.
+    pub state: Ident,
+    /// `{Name}StepOutput`, for several heads.
+    pub step_output: Ident,
+    /// The input's parameter and its channels.
+    x: Ident,
+    channels: Literal,
+    /// Each head's field (`None` where a placeholder has no usable name)
+    /// and values at one step (a placeholder guesses 1 where unknown).
+    heads: Vec<(Option<Ident>, Literal)>,
+}
+
+impl StreamSig {
+    pub fn new(name: &Ident, x: Ident, channels: usize, heads: Vec<(Option<Ident>, Option<usize>)>) -> StreamSig {
+        StreamSig {
+            p: private(),
+            name: name.clone(),
+            state: format_ident!("{}State", name),
+            step_output: format_ident!("{}StepOutput", name),
+            x,
+            channels: lit(channels),
+            heads: heads.into_iter().map(|(f, w)| (f, lit(w.unwrap_or(1)))).collect(),
+        }
+    }
+
+    fn single(&self) -> bool {
+        self.heads.len() == 1
+    }
+
+    /// The head fields that exist, with their values at one step.
+    fn fields(&self) -> Vec<(&Ident, TokenStream)> {
+        self.heads.iter().filter_map(|(f, w)| f.as_ref().map(|f| (f, quote!(#w)))).collect()
+    }
+
+    /// `{Name}State<T>`, `Default` (all zeros) and `reset`: one field per
+    /// stateful layer (name, values, doc), or a hidden marker when there is
+    /// none (a placeholder knows none).
+    pub fn state_struct(&self, vis: &syn::Visibility, stateful: &[(Ident, usize, String)]) -> TokenStream {
+        let (p, name, state) = (&self.p, &self.name, &self.state);
+        let fields = stateful.iter().map(|(f, _, _)| f);
+        let inits = fields.clone();
+        let lens: Vec<_> = stateful.iter().map(|&(_, n, _)| lit(n)).collect();
+        let docs = stateful.iter().map(|(_, _, d)| d);
+        let marker =
+            stateful.is_empty().then(|| quote!(#[doc(hidden)] pub __sn_scalar: ::core::marker::PhantomData<T>,));
+        let marker_init = stateful.is_empty().then(|| quote!(__sn_scalar: ::core::marker::PhantomData,));
+        let doc = format!(
+            "What [`{name}::step`] carries from one time step to the next. `Default` is the state before a sequence's first step (all zeros, as Keras starts)."
+        );
+        quote! {
+            #[doc = #doc]
+            #[derive(Clone, Debug, PartialEq)]
+            #vis struct #state<T: #p::Scalar = f32> {
+                #( #[doc = #docs] pub #fields: #p::SVector<T, #lens>, )*
+                #marker
+            }
+
+            impl<T: #p::Scalar> ::core::default::Default for #state<T> {
+                fn default() -> Self {
+                    Self { #( #inits: #p::SVector::<T, #lens>::zeros(), )* #marker_init }
+                }
+            }
+
+            impl<T: #p::Scalar> #state<T> {
+                /// Back to the start of a sequence: every state zero.
+                pub fn reset(&mut self) {
+                    *self = Self::default();
+                }
+            }
+        }
+    }
+
+    /// `{Name}StepOutput<T, const S = 1>`, one field per head, for networks
+    /// with several heads; a placeholder's has a marker for the fields it
+    /// lacks.
+    pub fn output_struct(&self, vis: &syn::Visibility, placeholder: bool) -> TokenStream {
+        if self.single() {
+            return quote!();
+        }
+        let name = &self.name;
+        let doc = format!("The outputs of [`{name}::step`] (`S = 1`) and of [`{name}::forward_steps`] (a column per step), one field per head.");
+        let fields = self.fields();
+        let docs: Vec<String> = fields.iter().map(|(f, _)| format!("Output `{}` at each step.", f.unraw())).collect();
+        heads_struct(vis, &self.step_output, &format_ident!("S"), &doc, &fields, &docs, placeholder)
+    }
+
+    /// What `step` returns: the one head's vector, or `{Name}StepOutput<T>`.
+    fn step_ret(&self) -> TokenStream {
+        let (p, out) = (&self.p, &self.step_output);
+        match &self.heads[..] {
+            [(_, w)] => quote!(#p::SVector<T, #w>),
+            _ => quote!(#out<T>),
+        }
+    }
+
+    /// What `forward_steps` returns: a column per step of each head.
+    fn steps_ret(&self) -> TokenStream {
+        let (p, out) = (&self.p, &self.step_output);
+        match &self.heads[..] {
+            [(_, w)] => quote!(#p::SMatrix<T, #w, { S }>),
+            _ => quote!(#out<T, S>),
+        }
+    }
+
+    /// `pub fn step(&self, state: &mut {Name}State<T>, x: &SVector<T, channels>) -> …`.
+    pub fn decl_step(&self) -> TokenStream {
+        let (p, state, x, c, ret) = (&self.p, &self.state, &self.x, &self.channels, self.step_ret());
+        quote!(pub fn step(&self, state: &mut #state<T>, #x: &#p::SVector<T, #c>) -> #ret)
+    }
+
+    /// `pub fn forward_steps<const S: usize>(&self, x: &SMatrix<T, channels, S>) -> …`.
+    pub fn decl_forward_steps(&self) -> TokenStream {
+        let (p, x, c, ret) = (&self.p, &self.x, &self.channels, self.steps_ret());
+        quote!(pub fn forward_steps<const S: usize>(&self, #x: &#p::SMatrix<T, #c, { S }>) -> #ret)
+    }
 }
 
 /// The types and methods of a streaming model, or nothing when `g` cannot
@@ -21,122 +141,73 @@ pub fn emit(name: &Ident, vis: &syn::Visibility, g: &Graph) -> TokenStream {
     let Some(kinds) = g.stream_kinds() else { return quote!() };
     let p = private();
     let sg = g.step_graph();
-    let state = state_name(name);
-    let step_output = format_ident!("{}StepOutput", name);
+    let input = &sg.nodes[sg.inputs[0]];
+    let heads = sg.heads.iter().map(|h| (Some(ident(&sg.nodes[h.node].name)), Some(sg.nodes[h.node].shape.size())));
+    let sig = StreamSig::new(name, ident(&input.var), input.shape.size(), heads.collect());
+    let (state, step_output) = (&sig.state, &sig.step_output);
 
     // The state: one vector per stateful layer, zeros at the start.
-    let stateful: Vec<(usize, usize)> = kinds
+    let stateful: Vec<(Ident, usize, String)> = kinds
         .iter()
         .enumerate()
         .filter_map(|(k, s)| match s {
             Stream::Stateful(len) if *len > 0 => Some((k, *len)),
             _ => None,
         })
-        .collect();
-    let fields: Vec<Ident> = stateful.iter().map(|&(k, _)| ident(&g.nodes[k].name)).collect();
-    let lens: Vec<_> = stateful.iter().map(|&(_, n)| lit(n)).collect();
-    let docs: Vec<String> = stateful
-        .iter()
-        .map(|&(k, n)| {
+        .map(|(k, n)| {
             let node = &g.nodes[k];
-            match node.op.class() {
+            let doc = match node.op.class() {
                 "LSTM" => format!("`{}` (LSTM): `h`, then `c` ({n} values).", node.name),
                 "Conv1D" => format!(
                     "`{}` (causal Conv1D): the last input frames its taps reach back to, oldest first ({n} values).",
                     node.name
                 ),
                 class => format!("`{}` ({class}): `h` ({n} values).", node.name),
-            }
+            };
+            (ident(&node.name), n, doc)
         })
         .collect();
-    let marker = fields.is_empty().then(|| quote!(#[doc(hidden)] pub __sn_scalar: ::core::marker::PhantomData<T>,));
-    let marker_init = fields.is_empty().then(|| quote!(__sn_scalar: ::core::marker::PhantomData,));
-    let state_doc = format!(
-        "What [`{name}::step`] carries from one time step to the next. `Default` is the state before a sequence's first step (all zeros, as Keras starts)."
-    );
-
+    let state_struct = sig.state_struct(vis, &stateful);
     // The output of one step (and of `forward_steps`, a column per step).
-    let heads: Vec<(Ident, usize)> =
-        sg.heads.iter().map(|h| (ident(&sg.nodes[h.node].name), sg.nodes[h.node].shape.size())).collect();
-    let single = heads.len() == 1;
-    let (head_fields, head_sizes): (Vec<Ident>, Vec<_>) = heads.iter().map(|(f, w)| (f.clone(), lit(*w))).unzip();
-    let output_struct = (!single).then(|| {
-        let doc = format!("The outputs of [`{name}::step`] (`S = 1`) and of [`{name}::forward_steps`] (a column per step), one field per head.");
-        quote! {
-            #[doc = #doc]
-            #[derive(Clone, Debug, PartialEq)]
-            #[allow(unused_braces)]
-            #vis struct #step_output<T: #p::Scalar, const S: usize = 1> {
-                #( #[doc = concat!("Output `", stringify!(#head_fields), "` at each step.")] pub #head_fields: #p::SMatrix<T, #head_sizes, { S }>, )*
-            }
-        }
-    });
-    let (step_ret, steps_ret) = if single {
-        let w = &head_sizes[0];
-        (quote!(#p::SVector<T, #w>), quote!(#p::SMatrix<T, #w, { S }>))
-    } else {
-        (quote!(#step_output<T>), quote!(#step_output<T, S>))
-    };
+    let output_struct = sig.output_struct(vis, false);
+    let (step_ret, step, forward_steps) = (sig.step_ret(), sig.decl_step(), sig.decl_forward_steps());
 
     // The step's body: the one-sample pass over the graph of one step.
     let layout = step_layout(&sg, &kinds);
-    let body = pass::one_sample(&sg, &layout, &step_output, Some(&kinds));
-    let input = &sg.nodes[sg.inputs[0]];
-    let (x, channels) = (ident(&input.var), lit(input.shape.size()));
-    let collect = if single {
-        let w = &head_sizes[0];
-        quote! {
-            __sn_out.as_mut_slice()[__sn_t * #w..][..#w].copy_from_slice(__sn_y.as_slice());
-        }
-    } else {
-        quote! {
-            #( __sn_out.#head_fields.as_mut_slice()[__sn_t * #head_sizes..][..#head_sizes].copy_from_slice(__sn_y.#head_fields.as_slice()); )*
-        }
-    };
-    let zeros = if single {
-        let w = &head_sizes[0];
-        quote!(#p::SMatrix::<T, #w, { S }>::zeros())
-    } else {
-        quote!(#step_output { #( #head_fields: #p::SMatrix::<T, #head_sizes, { S }>::zeros(), )* })
+    let body = pass::one_sample(&sg, &layout, step_output, Some(&kinds));
+    let (x, channels) = (&sig.x, &sig.channels);
+    let (head_fields, head_sizes): (Vec<&Ident>, Vec<TokenStream>) = sig.fields().into_iter().unzip();
+    let (collect, zeros) = match &sig.heads[..] {
+        [(_, w)] => (
+            quote!(__sn_out.as_mut_slice()[__sn_t * #w..][..#w].copy_from_slice(__sn_y.as_slice());),
+            quote!(#p::SMatrix::<T, #w, { S }>::zeros()),
+        ),
+        _ => (
+            quote! {
+                #( __sn_out.#head_fields.as_mut_slice()[__sn_t * #head_sizes..][..#head_sizes].copy_from_slice(__sn_y.#head_fields.as_slice()); )*
+            },
+            quote!(#step_output { #( #head_fields: #p::SMatrix::<T, #head_sizes, { S }>::zeros(), )* }),
+        ),
     };
     let step_doc = format!(
         "One time step: feeds `{}`'s values at this step and returns what `forward` would return at this step of the sequence seen so far (a per-step output's value at this step, a recurrent layer's state so far), updating `state`. No allocation.",
         input.var
     );
     quote! {
-        #[doc = #state_doc]
-        #[derive(Clone, Debug, PartialEq)]
-        #vis struct #state<T: #p::Scalar = f32> {
-            #( #[doc = #docs] pub #fields: #p::SVector<T, #lens>, )*
-            #marker
-        }
-
-        impl<T: #p::Scalar> ::core::default::Default for #state<T> {
-            fn default() -> Self {
-                Self { #( #fields: #p::SVector::<T, #lens>::zeros(), )* #marker_init }
-            }
-        }
-
-        impl<T: #p::Scalar> #state<T> {
-            /// Back to the start of a sequence: every state zero.
-            pub fn reset(&mut self) {
-                *self = Self::default();
-            }
-        }
-
+        #state_struct
         #output_struct
 
         impl<T: #p::Scalar> #name<T> {
             #[doc = #step_doc]
             #[inline]
-            pub fn step(&self, state: &mut #state<T>, #x: &#p::SVector<T, #channels>) -> #step_ret {
+            #step {
                 self.__sn_step(state, #x.as_slice())
             }
 
             /// Every step of a sequence of `S` steps (a column per step, the
             /// memory of Keras's `(S, channels)`) from a fresh state: a
             /// column per step of each output, as [`Self::step`] gives them.
-            pub fn forward_steps<const S: usize>(&self, #x: &#p::SMatrix<T, #channels, { S }>) -> #steps_ret {
+            #forward_steps {
                 let mut __sn_state = #state::<T>::default();
                 let mut __sn_out = #zeros;
                 for __sn_t in 0..S {
