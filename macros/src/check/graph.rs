@@ -6,7 +6,7 @@
 use super::args::bind;
 use super::scope::Binding;
 use super::Checker;
-use crate::ir::{Graph, Head, OptimizerSpec, Shape};
+use crate::ir::{Graph, Head, Node, OptimizerSpec, Shape};
 use crate::parse::Expr;
 use crate::vocab::OptimizerKind;
 use proc_macro2::Span;
@@ -23,6 +23,10 @@ pub struct Interface {
     pub input_ids: Vec<bool>,
     /// `Model`'s outputs in order; `None` when `Model` could not be read.
     pub heads: Option<Vec<HeadSig>>,
+    /// The channels of an input whose steps have no length (`Input(shape =
+    /// (None, channels))`): such a network only streams, so its user calls
+    /// `step`, and the placeholder must have it too.
+    pub stream_channels: Option<usize>,
 }
 
 /// One output as far as it is known.
@@ -55,8 +59,14 @@ impl Interface {
                     })
                     .collect(),
             ),
+            stream_channels: stream_channels(graph.inputs.iter().map(|&i| &graph.nodes[i])),
         }
     }
+}
+
+/// The channels of the first of `inputs` whose steps have no length.
+fn stream_channels<'n>(inputs: impl IntoIterator<Item = &'n Node>) -> Option<usize> {
+    inputs.into_iter().find(|n| n.op.varying_steps().is_some()).map(|n| n.shape.last())
 }
 
 /// The shape of a head's training target: the head's, or one class index
@@ -124,6 +134,11 @@ impl Checker<'_> {
             }),
             input_ids: inputs
                 .map_or(Vec::new(), |e| items(e).iter().map(|it| node(it).is_some_and(|n| n.ids())).collect()),
+            // `Model`'s inputs, or every input declared when it cannot be read
+            stream_channels: match inputs {
+                Some(e) => stream_channels(items(e).iter().filter_map(node)),
+                None => stream_channels(&self.nodes),
+            },
             heads: outputs.map(|e| {
                 items(e)
                     .iter()
@@ -442,5 +457,51 @@ mod tests {
         let heads = failure.iface.heads.unwrap();
         assert_eq!(heads[0], HeadSig { name: Some("answer".into()), shape: Some(Shape::vector(5)), target: None });
         assert_eq!(heads[1], HeadSig { name: Some("score".into()), shape: None, target: None });
+    }
+
+    #[test]
+    fn the_interface_knows_a_network_streams_despite_errors() {
+        let iface = |tokens| match check(&crate::parse::parse(tokens).unwrap()) {
+            Err(failure) => failure.iface,
+            Ok(_) => panic!("expected errors"),
+        };
+        // a mistake in a layer: the graph is not built, `Model` is read
+        let broken_layer = iface(quote! {
+            pub struct Bad {
+                let x = Input(shape = (None, 3));
+                let h = GRU(8, return_sequences = true)(x);
+                let y = Dense(1, activation = sigmoidd)(h);
+                Model(x, y);
+            }
+        });
+        assert_eq!(broken_layer.stream_channels, Some(3));
+        // a mistake the graph shows: the graph is built
+        let two_inputs = iface(quote! {
+            pub struct Bad {
+                let x = Input(shape = (None, 2));
+                let z = Input(shape = (None, 2));
+                let y = GRU(4)(add([x, z]));
+                Model([x, z], y);
+            }
+        });
+        assert_eq!(two_inputs.stream_channels, Some(2));
+        // `Model` cannot be read: any input declared with steps without a length
+        let no_model = iface(quote! {
+            pub struct Bad {
+                let x = Input(shape = (None, 5));
+                let y = GRU(4)(x);
+                Model(inputs = x);
+            }
+        });
+        assert_eq!(no_model.stream_channels, Some(5));
+        // a sequence with a length does not make the placeholder stream
+        let fixed = iface(quote! {
+            pub struct Bad {
+                let x = Input(shape = (16, 3));
+                let y = GRU(4, activation = tanhh)(x);
+                Model(x, y);
+            }
+        });
+        assert_eq!(fixed.stream_channels, None);
     }
 }
