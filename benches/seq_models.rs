@@ -9,6 +9,7 @@
 //! cargo bench --bench seq_models             # Python baseline included
 //! QUICK=1 cargo bench --bench seq_models     # fewer rounds and epochs
 //! NO_PYTHON=1 cargo bench --bench seq_models # ours only
+//! cargo bench --features parallel --bench seq_models # `fit` on two threads, as Keras uses both cores
 //! ```
 //! The Python side is `benches/keras_seq_baseline.py` (`pip install keras
 //! jax`); it draws the weights, which ours loads and checks against Keras's
@@ -93,7 +94,12 @@ fn load_checked() -> Option<QaLstm<f32>> {
 
 fn main() {
     let quick = std::env::var_os("QUICK").is_some();
-    println!("kernels: {}", staticnet::kernels::simd());
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    println!(
+        "kernels: {}; feature parallel: {} ({threads} threads available; Keras uses all)",
+        staticnet::kernels::simd(),
+        if cfg!(feature = "parallel") { "on, `fit` splits each batch over two threads" } else { "off, one thread" }
+    );
     let base = baseline(quick);
     let model = base.as_ref().and_then(|_| load_checked()).unwrap_or_else(|| QaLstm::new(1234));
 
