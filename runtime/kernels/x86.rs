@@ -100,6 +100,8 @@ macro_rules! lane_ops {
         )*
     };
 }
+// The streaming step's kernels (`ops::recurrent::stream`) list theirs too.
+pub(crate) use lane_ops;
 
 macro_rules! kernels_body {
     ($e:ident, $feat:literal) => {

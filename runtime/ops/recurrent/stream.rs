@@ -7,6 +7,9 @@
 //! a time, each block's products and gates together, measured slower, as
 //! did two sums a row in the products.)
 
+#[cfg(target_arch = "x86_64")]
+mod x86;
+
 use super::cells::{self, with_activations};
 use super::{split_bias, state_len, Cell};
 use crate::kernels::gemm::Start;
@@ -38,6 +41,9 @@ pub fn step<T: Scalar>(
     let (h, c) = state[..state_len(cell, units)].split_at_mut(units);
     let out = &mut out[..units];
     let parts = Parts { cell, features, units, kernel, rk, bias_in, bias_rec, x_t };
+    if intrinsics(&parts, Runtime(features, units), h, c, out) {
+        return;
+    }
     // The products' buffers on the stack, no larger than needed: zeroing
     // 2 KB measured a tenth of a small layer's step.
     if g <= SMALL {
@@ -72,14 +78,17 @@ pub fn step_sized<T: Scalar, const F: usize, const U: usize>(
     out: &mut [T],
 ) {
     let g = cell.gates() * U;
-    if g > SMALL {
-        return step(cell, F, U, kernel, recurrent_kernel, bias, x_t, state, out);
-    }
     let (bias_in, bias_rec) = split_bias(cell, g, bias);
     let (kernel, rk, x_t) = (&kernel[..g * F], &recurrent_kernel[..g * U], &x_t[..F]);
     let (h, c) = state[..state_len(cell, U)].split_at_mut(U);
     let out = &mut out[..U];
     let parts = Parts { cell, features: F, units: U, kernel, rk, bias_in, bias_rec, x_t };
+    if intrinsics(&parts, Fixed::<F, U>, h, c, out) {
+        return;
+    }
+    if g > SMALL {
+        return step(cell, F, U, kernel, recurrent_kernel, bias, x_t, state, out);
+    }
     match cell {
         Cell::SimpleRnn { .. } => small_sized::<T, F, U, 1>(&parts, h, c, out),
         Cell::Gru { .. } => small_sized::<T, F, U, 3>(&parts, h, c, out),
@@ -103,6 +112,87 @@ fn small_sized<T: Scalar, const F: usize, const U: usize, const GATES: usize>(
         #[inline(always)]
         |act, ract| small_body(a, GATES, F, U, act, ract, h, c, out),
     );
+}
+
+/// The step on the x86-64 kernels of `x86` when they take it (`f32`, the
+/// default activations, a CPU with AVX2 and FMA); false, having done
+/// nothing, otherwise.
+#[inline(always)]
+fn intrinsics<T: Scalar>(a: &Parts<T>, sizes: impl Sizes, h: &mut [T], c: &mut [T], out: &mut [T]) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use crate::vocab::Activation::{Sigmoid, Tanh};
+        if T::BYTES != 4 {
+            return false;
+        }
+        let f32s = |s: &[T]| s.as_ptr().cast::<f32>();
+        let ptrs = x86::Ptrs {
+            kernel: f32s(a.kernel),
+            rk: f32s(a.rk),
+            bias_in: a.bias_in.map_or(core::ptr::null(), f32s),
+            bias_rec: a.bias_rec.map_or(core::ptr::null(), f32s),
+            x: f32s(a.x_t),
+            h: h.as_mut_ptr().cast(),
+            c: c.as_mut_ptr().cast(),
+            out: out.as_mut_ptr().cast(),
+        };
+        // SAFETY: `T` is `f32` (`Scalar` is sealed: `f32` and `f64`, and
+        // this one has 4 bytes); `step` cut each slice to the length
+        // `Ptrs` asks for (`c`: LSTM's `units`, as `state_len`).
+        return unsafe {
+            match a.cell {
+                Cell::SimpleRnn { activation: Tanh } => x86::step::<1, _>(sizes, &ptrs),
+                Cell::Gru { activation: Tanh, recurrent_activation: Sigmoid } => x86::step::<3, _>(sizes, &ptrs),
+                Cell::Lstm { activation: Tanh, recurrent_activation: Sigmoid } => x86::step::<4, _>(sizes, &ptrs),
+                _ => false,
+            }
+        };
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = (a, sizes, h, c, out);
+        false
+    }
+}
+
+/// The sizes of a step: features and units, known at compile time
+/// ([`Fixed`], so that the loops unroll) or not ([`Runtime`]).
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+trait Sizes: Copy {
+    /// Features.
+    fn f(self) -> usize;
+    /// Units.
+    fn u(self) -> usize;
+}
+
+/// Sizes known only at run time.
+#[derive(Clone, Copy)]
+struct Runtime(usize, usize);
+
+/// `F` features and `U` units.
+#[derive(Clone, Copy)]
+struct Fixed<const F: usize, const U: usize>;
+
+impl Sizes for Runtime {
+    #[inline(always)]
+    fn f(self) -> usize {
+        self.0
+    }
+    #[inline(always)]
+    fn u(self) -> usize {
+        self.1
+    }
+}
+
+impl<const F: usize, const U: usize> Sizes for Fixed<F, U> {
+    #[inline(always)]
+    fn f(self) -> usize {
+        F
+    }
+    #[inline(always)]
+    fn u(self) -> usize {
+        U
+    }
 }
 
 /// What [`step`] was given, its slices cut to their sizes.
