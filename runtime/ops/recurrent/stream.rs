@@ -44,16 +44,23 @@ pub fn step<T: Scalar>(
     if intrinsics(&parts, Runtime(features, units), h, c, out) {
         return;
     }
+    loops(&parts, h, c, out);
+}
+
+/// [`step`] on the generic loops.
+#[inline]
+fn loops<T: Scalar>(a: &Parts<T>, h: &mut [T], c: &mut [T], out: &mut [T]) {
+    let g = a.cell.gates() * a.units;
     // The products' buffers on the stack, no larger than needed: zeroing
     // 2 KB measured a tenth of a small layer's step.
     if g <= SMALL {
         // It updates `h` itself.
-        return small(&parts, h, c, out);
+        return small(a, h, c, out);
     }
     if g <= 128 {
-        step_blocks::<T, 128>(&parts, h, c, out);
+        step_blocks::<T, 128>(a, h, c, out);
     } else {
-        step_blocks::<T, 256>(&parts, h, c, out);
+        step_blocks::<T, 256>(a, h, c, out);
     }
     h.copy_from_slice(out);
 }
@@ -86,13 +93,21 @@ pub fn step_sized<T: Scalar, const F: usize, const U: usize>(
     if intrinsics(&parts, Fixed::<F, U>, h, c, out) {
         return;
     }
-    if g > SMALL {
-        return step(cell, F, U, kernel, recurrent_kernel, bias, x_t, state, out);
+    loops_sized::<T, F, U>(&parts, h, c, out);
+}
+
+/// [`step_sized`] where [`intrinsics`] does not take it. Out of line on
+/// x86-64, so that the intrinsics' path inlines into the caller without
+/// this one's stack frame.
+#[cfg_attr(target_arch = "x86_64", inline(never))]
+fn loops_sized<T: Scalar, const F: usize, const U: usize>(a: &Parts<T>, h: &mut [T], c: &mut [T], out: &mut [T]) {
+    if a.cell.gates() * U > SMALL {
+        return loops(a, h, c, out);
     }
-    match cell {
-        Cell::SimpleRnn { .. } => small_sized::<T, F, U, 1>(&parts, h, c, out),
-        Cell::Gru { .. } => small_sized::<T, F, U, 3>(&parts, h, c, out),
-        Cell::Lstm { .. } => small_sized::<T, F, U, 4>(&parts, h, c, out),
+    match a.cell {
+        Cell::SimpleRnn { .. } => small_sized::<T, F, U, 1>(a, h, c, out),
+        Cell::Gru { .. } => small_sized::<T, F, U, 3>(a, h, c, out),
+        Cell::Lstm { .. } => small_sized::<T, F, U, 4>(a, h, c, out),
     }
 }
 

@@ -81,19 +81,10 @@ macro_rules! step_body {
             } else {
                 1
             };
-            let (whole, tail) = (u / L, u % L);
-            let alone = whole + (tail > 0) as usize == 1;
-            // One group writes `h` as it goes; with several, every group
-            // reads the whole old `h`, which then changes at the end.
             macro_rules! groups {
-                ($cell:literal, $kinds:literal, $sets:literal) => {{
-                    for k in 0..whole {
-                        group::<$cell, $kinds, $sets, false, D>(d, k * L, L, p, alone);
-                    }
-                    if tail > 0 {
-                        group::<$cell, $kinds, $sets, true, D>(d, whole * L, tail, p, alone);
-                    }
-                }};
+                ($cell:literal, $kinds:literal, $sets:literal) => {
+                    groups::<$cell, $kinds, $sets, D>(d, p)
+                };
             }
             match (GATES, sets) {
                 (1, 4) => groups!(1, 1, 4),
@@ -106,18 +97,43 @@ macro_rules! step_body {
                 (_, 2) => groups!(4, 4, 2),
                 _ => groups!(4, 4, 1),
             }
-            if !alone {
-                copy(p.out, p.h, u);
-            }
         }
 
-        /// One group: units `u0..u0 + live` (`live` is `L` unless `TAIL`)
-        /// of a cell of `GATES` gates, `KINDS` sums per unit (GRU: z, r,
-        /// the candidate's recurrent part, its input part), each in `S`
-        /// sets. The new `h` goes to `out`, and to `h` too when `to_h`.
-        // Not inlined: in a loop over groups, the constants and the
-        // broadcasts of `h` would be hoisted out of it, all live at once,
-        // and spilled.
+        /// The groups of [`step`] (`KINDS` sums per unit in `S` sets, see
+        /// [`sums`]). One group writes `h` as it goes; with several, every
+        /// group reads the whole old `h`, which then changes at the end.
+        #[inline]
+        #[target_feature(enable = $feat)]
+        unsafe fn groups<const GATES: usize, const KINDS: usize, const S: usize, D: Sizes>(d: D, p: &Ptrs) {
+            let u = d.u();
+            let (whole, tail) = (u / L, u % L);
+            if whole + (tail > 0) as usize == 1 {
+                match tail {
+                    0 => finish::<GATES, KINDS, S, false>(sums::<GATES, KINDS, S, false, D>(d, 0, L, p), 0, L, p, true),
+                    _ => finish::<GATES, KINDS, S, true>(
+                        sums::<GATES, KINDS, S, true, D>(d, 0, tail, p),
+                        0,
+                        tail,
+                        p,
+                        true,
+                    ),
+                }
+                return;
+            }
+            for k in 0..whole {
+                group::<GATES, KINDS, S, false, D>(d, k * L, L, p);
+            }
+            if tail > 0 {
+                group::<GATES, KINDS, S, true, D>(d, whole * L, tail, p);
+            }
+            copy(p.out, p.h, u);
+        }
+
+        /// One of several groups, [`sums`] then [`finish`], the new `h` to
+        /// `out`. Not inlined: in a loop over groups, the constants would
+        /// be hoisted out of it, all live at once, and spilled. (Each
+        /// group's products ahead of the gates of the one before measured
+        /// slower.)
         #[inline(never)]
         #[target_feature(enable = $feat)]
         unsafe fn group<const GATES: usize, const KINDS: usize, const S: usize, const TAIL: bool, D: Sizes>(
@@ -125,8 +141,22 @@ macro_rules! step_body {
             u0: usize,
             live: usize,
             p: &Ptrs,
-            to_h: bool,
         ) {
+            finish::<GATES, KINDS, S, TAIL>(sums::<GATES, KINDS, S, TAIL, D>(d, u0, live, p), u0, live, p, false);
+        }
+
+        /// The sums of one group: units `u0..u0 + live` (`live` is `L`
+        /// unless `TAIL`) of a cell of `GATES` gates, `KINDS` sums per unit
+        /// (GRU: z, r, the candidate's recurrent part, its input part),
+        /// each summed in `S` sets.
+        #[inline]
+        #[target_feature(enable = $feat)]
+        unsafe fn sums<const GATES: usize, const KINDS: usize, const S: usize, const TAIL: bool, D: Sizes>(
+            d: D,
+            u0: usize,
+            live: usize,
+            p: &Ptrs,
+        ) -> [[V; KINDS]; S] {
             let (f, u) = (d.f(), d.u());
             let g = GATES * u;
             let m = mask_of(live);
@@ -147,14 +177,18 @@ macro_rules! step_body {
             // The columns of `a` (rows `g` apart) times the `n` values of
             // `v` for the gates `$gates`, column `j` into set `j % S`;
             // `kind` maps a gate to its sum.
+            // The columns of `a` (rows `g` apart) times the `n` values
+            // `$bcast` broadcasts (column `$j`), for the gates `$gates`,
+            // column `j` into set `j % S`; `kind` maps a gate to its sum.
             macro_rules! columns {
-                ($a:expr, $v:expr, $n:expr, $gates:expr, $kind:expr) => {{
-                    let (a, v, n, gates, kind_of) = ($a, $v, $n, $gates, $kind);
+                ($a:expr, $n:expr, $gates:expr, $kind:expr, $j:ident => $bcast:expr) => {{
+                    let (a, n, gates, kind_of) = ($a, $n, $gates, $kind);
                     let mut j = 0;
                     while j + S <= n {
                         for s in 0..S {
-                            let vj = splat(*v.add(j + s));
-                            let col = a.add((j + s) * g + u0);
+                            let $j = j + s;
+                            let vj = $bcast;
+                            let col = a.add($j * g + u0);
                             for &k in gates {
                                 let w = ld::<TAIL>(col.add(k * u), m);
                                 acc[s][kind_of(k)] = fma(w, vj, acc[s][kind_of(k)]);
@@ -164,8 +198,9 @@ macro_rules! step_body {
                     }
                     for s in 0..S {
                         if j + s < n {
-                            let vj = splat(*v.add(j + s));
-                            let col = a.add((j + s) * g + u0);
+                            let $j = j + s;
+                            let vj = $bcast;
+                            let col = a.add($j * g + u0);
                             for &k in gates {
                                 let w = ld::<TAIL>(col.add(k * u), m);
                                 acc[s][kind_of(k)] = fma(w, vj, acc[s][kind_of(k)]);
@@ -175,20 +210,58 @@ macro_rules! step_body {
                 }};
             }
             let all: &[usize] = &[0, 1, 2, 3][..GATES];
-            columns!(p.kernel, p.x, f, all, input_kind);
-            // The recurrent products in two passes over `h`, the gates that
-            // start the chain first (GRU: r, whose sigmoid the candidate
-            // waits on, and the candidate's; LSTM: i and the candidate),
-            // so that they do not queue behind the others' FMAs.
-            let (first, then): (&[usize], &[usize]) = match GATES {
-                1 => (&[0], &[]),
-                3 => (&[1, 2], &[0]),
-                _ => (&[0, 2], &[1, 3]),
-            };
+            columns!(p.kernel, f, all, input_kind, j => splat(*p.x.add(j)));
+            // The recurrent products a gate at a time, in the order the
+            // chain needs them (GRU: r, whose sigmoid the candidate waits
+            // on, the candidate's, then z; LSTM: i, the candidate, f, o):
+            // they are bound by the FMA units' throughput, and the first
+            // gate's activation then starts while the others' FMAs run.
             let h_old = p.h as *const f32;
-            columns!(p.rk, h_old, u, first, |k: usize| k);
-            columns!(p.rk, h_old, u, then, |k: usize| k);
-            // The sets added pairwise.
+            macro_rules! gate {
+                ($k:literal) => {
+                    columns!(p.rk, u, &[$k], |k: usize| k, j => splat(*h_old.add(j)))
+                };
+            }
+            match GATES {
+                1 => gate!(0),
+                // With several groups, two passes (the chain's two gates
+                // together) measured faster.
+                3 if u > L => {
+                    columns!(p.rk, u, &[1, 2], |k: usize| k, j => splat(*h_old.add(j)));
+                    gate!(0);
+                }
+                3 => {
+                    gate!(1);
+                    gate!(2);
+                    gate!(0);
+                }
+                _ if u > L => {
+                    columns!(p.rk, u, &[0, 2], |k: usize| k, j => splat(*h_old.add(j)));
+                    columns!(p.rk, u, &[1, 3], |k: usize| k, j => splat(*h_old.add(j)));
+                }
+                _ => {
+                    gate!(0);
+                    gate!(2);
+                    gate!(1);
+                    gate!(3);
+                }
+            }
+            acc
+        }
+
+        /// The gates of one group from its [`sums`]: the new `h` goes to
+        /// `out`, and to `h` too when `to_h`.
+        #[inline]
+        #[target_feature(enable = $feat)]
+        unsafe fn finish<const GATES: usize, const KINDS: usize, const S: usize, const TAIL: bool>(
+            acc: [[V; KINDS]; S],
+            u0: usize,
+            live: usize,
+            p: &Ptrs,
+            to_h: bool,
+        ) {
+            let m = mask_of(live);
+            // The sets added pairwise, where they are used.
             macro_rules! sum {
                 ($kind:expr) => {
                     match S {
@@ -202,7 +275,15 @@ macro_rules! step_body {
             let h_new = match GATES {
                 1 => tanh(sum!(0)),
                 3 => {
-                    let (z, r) = (sigmoid(sum!(0)), sigmoid(sum!(1)));
+                    // `r` first when this group is the whole step (its
+                    // sigmoid starts the chain); z first measured faster
+                    // with several groups.
+                    let (z, r) = if to_h {
+                        let r = sigmoid(sum!(1));
+                        (sigmoid(sum!(0)), r)
+                    } else {
+                        (sigmoid(sum!(0)), sigmoid(sum!(1)))
+                    };
                     let h_old = ld::<TAIL>(p.h.add(u0), m);
                     // `z·h` and `1 − z` wait on `z` only, so the last step
                     // after the candidate is one FMA.
@@ -268,12 +349,16 @@ macro_rules! step_body {
 
         /// `e^y = s·(1 + r·q(r))` as `(s, s·r, q(r))` for `y` already
         /// clamped, given `t = y·log2 e + SHIFTER` (which the caller
-        /// folds into its clamp's multiply).
+        /// folds into its clamp's multiply). The range reduction's second
+        /// part (`n·ln2_lo`, below 2e-4) scales `s` by `1 − n·ln2_lo`
+        /// beside the polynomial instead of coming before it: the error
+        /// left, `(n·ln2_lo)²/2`, is below a third of an ulp, and one FMA
+        /// leaves the chain.
         #[inline]
         #[target_feature(enable = $feat)]
         unsafe fn exp_parts(y: V, t: V) -> (V, V, V) {
             let n = sub(t, splat(SHIFTER));
-            let r = fnmadd(n, splat(LN2_LO), fnmadd(n, splat(LN2_HI), y));
+            let r = fnmadd(n, splat(LN2_HI), y);
             // `math::poly_f32` in Estrin's scheme, with FMA.
             let r2 = mul(r, r);
             let a = fma(r, splat(1.0 / 2.0), splat(1.0));
@@ -281,6 +366,7 @@ macro_rules! step_body {
             let c = fma(r2, splat(1.0 / 5040.0), fma(r, splat(1.0 / 720.0), splat(1.0 / 120.0)));
             let q = fma(mul(r2, r2), c, fma(r2, b, a));
             let s = pow2_of_shifted(t);
+            let s = fnmadd(s, mul(n, splat(LN2_LO)), s);
             (s, mul(s, r), q)
         }
 
@@ -303,6 +389,17 @@ macro_rules! step_body {
             let (s, sr, q) = exp_parts(mul(a, splat(-2.0)), fma(a, splat(-2.0 * LOG2E), splat(SHIFTER)));
             let t = div(fnmadd(sr, q, sub(splat(1.0), s)), fma(sr, q, add(s, splat(1.0))));
             with_sign_of(t, x)
+        }
+
+        /// [`sigmoid`] and [`tanh`] of `x` (whole vectors), for the tests.
+        #[cfg(test)]
+        #[target_feature(enable = $feat)]
+        pub(super) unsafe fn activations(x: &[f32], sig: &mut [f32], th: &mut [f32]) {
+            for i in (0..x.len()).step_by(L) {
+                let v = load(x.as_ptr().add(i));
+                storeu(sig.as_mut_ptr().add(i), sigmoid(v));
+                storeu(th.as_mut_ptr().add(i), tanh(v));
+            }
         }
     };
 }
@@ -383,4 +480,51 @@ mod avx512 {
     }
 
     step_body!("avx512f,avx2,fma", 16);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The vector sigmoid and tanh of every width this CPU runs, within a
+    /// few ulp of the exact values (f64's libm), as `math`'s, and at the
+    /// edges: infinities, NaN, signed zeros.
+    #[test]
+    fn activations_match_libm() {
+        let mut x: Vec<f32> =
+            (-200_000..=200_000).map(|i| (i as f64 * 1e-4 * (1.0 + (i as f64).abs() * 1e-5)) as f32).collect();
+        x.extend([0.0, -0.0, 1e-30, -1e-30, 88.0, -88.0, 100.0, -100.0, f32::INFINITY, f32::NEG_INFINITY, f32::NAN]);
+        x.resize(x.len().next_multiple_of(16), 0.5);
+        let check = |name: &str, run: unsafe fn(&[f32], &mut [f32], &mut [f32])| {
+            let (mut sig, mut th) = (vec![0.0; x.len()], vec![0.0; x.len()]);
+            // SAFETY: the caller runs only the widths this CPU has.
+            unsafe { run(&x, &mut sig, &mut th) };
+            let mut worst = [0.0f64; 2];
+            for ((&x, &s), &t) in x.iter().zip(&sig).zip(&th) {
+                let xd = x as f64;
+                let (want_s, want_t) = (1.0 / (1.0 + (-xd).exp()), xd.tanh());
+                if x.is_nan() {
+                    assert!(s.is_nan() && t.is_nan(), "{name}: NaN");
+                    continue;
+                }
+                let ulp = |got: f32, want: f64| {
+                    (got as f64 - want).abs() / want.abs().max(f64::MIN_POSITIVE) / f32::EPSILON as f64
+                };
+                if want_s > 1e-37 {
+                    worst[0] = worst[0].max(ulp(s, want_s));
+                } else {
+                    assert!((0.0..1e-37).contains(&s), "{name}: sigmoid({x}) = {s}");
+                }
+                worst[1] = worst[1].max(ulp(t, want_t));
+                assert_eq!(t.is_sign_negative(), x.is_sign_negative(), "{name}: the sign of tanh({x})");
+            }
+            assert!(worst.iter().all(|&w| w < 4.0), "{name}: worst errors in ulp (sigmoid, tanh): {worst:?}");
+        };
+        if level() == Level::Avx512 {
+            check("avx512", avx512::activations);
+        }
+        if level() != Level::Portable {
+            check("avx2", avx2::activations);
+        }
+    }
 }
