@@ -292,11 +292,23 @@ macro_rules! step_body {
                     fma(keep, cand, zh)
                 }
                 _ => {
-                    let (i, fg, o) = (sigmoid(sum!(0)), sigmoid(sum!(1)), sigmoid(sum!(3)));
-                    let cand = tanh(sum!(2));
-                    let c = fma(fg, ld::<TAIL>(p.c.add(u0), m), mul(i, cand));
-                    st::<TAIL>(p.c.add(u0), live, c);
-                    mul(o, tanh(c))
+                    if to_h {
+                        // `i·g` and `o·tanh c` as one division each, of
+                        // the denominators' product (as soon as the
+                        // chain); with several groups, measured slower.
+                        let (i, fg, o) = (sigmoid_den(sum!(0)), sigmoid(sum!(1)), sigmoid_den(sum!(3)));
+                        let (g_num, g_den) = tanh_parts(sum!(2));
+                        let c = fma(fg, ld::<TAIL>(p.c.add(u0), m), div(g_num, mul(i, g_den)));
+                        st::<TAIL>(p.c.add(u0), live, c);
+                        let (t_num, t_den) = tanh_parts(c);
+                        div(t_num, mul(o, t_den))
+                    } else {
+                        let (i, fg, o) = (sigmoid(sum!(0)), sigmoid(sum!(1)), sigmoid(sum!(3)));
+                        let cand = tanh(sum!(2));
+                        let c = fma(fg, ld::<TAIL>(p.c.add(u0), m), mul(i, cand));
+                        st::<TAIL>(p.c.add(u0), live, c);
+                        mul(o, tanh(c))
+                    }
                 }
             };
             st::<TAIL>(p.out.add(u0), live, h_new);
@@ -374,10 +386,18 @@ macro_rules! step_body {
         #[inline]
         #[target_feature(enable = $feat)]
         unsafe fn sigmoid(x: V) -> V {
+            div(splat(1.0), sigmoid_den(x))
+        }
+
+        /// `1 + e^−x`, the sigmoid's denominator (where a product of
+        /// fractions can share one division).
+        #[inline]
+        #[target_feature(enable = $feat)]
+        unsafe fn sigmoid_den(x: V) -> V {
             // Clamped with `x` second, so that a NaN stays.
             let x = max(splat(-88.0), min(splat(88.0), x));
             let (s, sr, q) = exp_parts(neg(x), fma(x, splat(-LOG2E), splat(SHIFTER)));
-            div(splat(1.0), fma(sr, q, add(s, splat(1.0))))
+            fma(sr, q, add(s, splat(1.0)))
         }
 
         /// `tanh x`, as `math::tanh`: `(1 − e^−2|x|) / (1 + e^−2|x|)`
@@ -385,10 +405,18 @@ macro_rules! step_body {
         #[inline]
         #[target_feature(enable = $feat)]
         unsafe fn tanh(x: V) -> V {
+            let (num, den) = tanh_parts(x);
+            div(num, den)
+        }
+
+        /// [`tanh`] as a fraction, the sign on the numerator.
+        #[inline]
+        #[target_feature(enable = $feat)]
+        unsafe fn tanh_parts(x: V) -> (V, V) {
             let a = min(splat(44.0), abs(x));
             let (s, sr, q) = exp_parts(mul(a, splat(-2.0)), fma(a, splat(-2.0 * LOG2E), splat(SHIFTER)));
-            let t = div(fnmadd(sr, q, sub(splat(1.0), s)), fma(sr, q, add(s, splat(1.0))));
-            with_sign_of(t, x)
+            let num = fnmadd(sr, q, sub(splat(1.0), s));
+            (with_sign_of(num, x), fma(sr, q, add(s, splat(1.0))))
         }
 
         /// [`sigmoid`] and [`tanh`] of `x` (whole vectors), for the tests.
