@@ -7,13 +7,18 @@
 //! The units are taken one vector (`L` units) at a time, a group: its rows
 //! of every gate are summed in registers, in `S` sets that take the
 //! columns in turn (so the dependent FMAs of a row are `U / S`, not `U`),
-//! then added, and the gates finish in registers. A group's inputs and
-//! biases start its sums, so only the recurrent columns wait on `h`; GRU's
-//! candidate keeps its input part apart, as `r` multiplies only the
-//! recurrent one. Sigmoid and tanh are [`math`](super::super::math)'s (the
-//! same range reduction and polynomial) evaluated with FMA. The units past
-//! the last whole vector (AVX2 only: AVX-512 takes multiples of 16) load
-//! and store through masks.
+//! then added, and the gates finish in registers. The products are bound
+//! by the FMA units' throughput, so they run a gate at a time, in the
+//! order the chain needs them, and the first gate's activation overlaps
+//! the others' products. A group's inputs and biases start its sums, so
+//! only the recurrent columns wait on `h`; GRU's candidate keeps its
+//! input part apart, as `r` multiplies only the recurrent one. Sigmoid and
+//! tanh are [`math`](super::super::math)'s (the same polynomial), evaluated
+//! with FMA and the range reduction's second part folded into the power
+//! of two (within 4 ulp, as `math`'s). AVX-512 takes multiples of 16
+//! units; the AVX2 kernels take the rest, the units past the last whole
+//! vector through masks. Results differ from the generic loops' by
+//! rounding only (FMA, the order of the sums).
 // Pointers and sizes: the caller (`stream`) cut every slice to its length.
 #![allow(unsafe_op_in_unsafe_fn)]
 
@@ -47,7 +52,7 @@ pub(super) unsafe fn step<const GATES: usize, D: Sizes>(d: D, p: &Ptrs) -> bool 
     match level() {
         Level::Portable => return false,
         // SAFETY: the CPU has AVX-512F.
-        Level::Avx512 if d.u() % avx512::L == 0 => avx512::step::<GATES, D>(d, p),
+        Level::Avx512 if d.u().is_multiple_of(avx512::L) => avx512::step::<GATES, D>(d, p),
         // SAFETY: the CPU has AVX2 and FMA (AVX-512F implies them).
         _ => avx2::step::<GATES, D>(d, p),
     }
