@@ -300,21 +300,26 @@ macro_rules! step_body {
             let h_new = match GATES {
                 1 => tanh(sum!(0)),
                 3 => {
-                    // `r` first when this group is the whole step (its
-                    // sigmoid starts the chain); z first measured faster
-                    // with several groups.
-                    let (z, r) = if to_h {
-                        let r = sigmoid(sum!(1));
-                        (sigmoid(sum!(0)), r)
-                    } else {
-                        (sigmoid(sum!(0)), sigmoid(sum!(1)))
-                    };
                     let h_old = ld::<TAIL>(p.h.add(u0), m);
-                    // `z·h` and `1 − z` wait on `z` only, so the last step
-                    // after the candidate is one FMA.
-                    let (zh, keep) = (mul(z, h_old), sub(one, z));
-                    let cand = tanh(fma(r, sum!(2), sum!(3)));
-                    fma(keep, cand, zh)
+                    if to_h {
+                        // When this group is the whole step: `r` first (its
+                        // sigmoid starts the chain), and `r·rec` as one
+                        // division by its denominator. (z first and `r` a
+                        // division of its own measured faster with several
+                        // groups.)
+                        let r_den = sigmoid_den(sum!(1));
+                        let z = sigmoid(sum!(0));
+                        let (zh, keep) = (mul(z, h_old), sub(one, z));
+                        let cand = tanh(add(div(sum!(2), r_den), sum!(3)));
+                        fma(keep, cand, zh)
+                    } else {
+                        let (z, r) = (sigmoid(sum!(0)), sigmoid(sum!(1)));
+                        // `z·h` and `1 − z` wait on `z` only, so the last
+                        // step after the candidate is one FMA.
+                        let (zh, keep) = (mul(z, h_old), sub(one, z));
+                        let cand = tanh(fma(r, sum!(2), sum!(3)));
+                        fma(keep, cand, zh)
+                    }
                 }
                 _ => {
                     if to_h {
