@@ -8,9 +8,10 @@
 //! of every gate are summed in registers, in `S` sets that take the
 //! columns in turn (so the dependent FMAs of a row are `U / S`, not `U`),
 //! then added, and the gates finish in registers. The products are bound
-//! by the FMA units' throughput, so they run a gate at a time, in the
-//! order the chain needs them, and the first gate's activation overlaps
-//! the others' products. A group's inputs and biases start its sums, so
+//! by the FMA units' throughput, so in a step of one group they run a gate
+//! at a time, in the order the chain needs them, and the first gate's
+//! activation overlaps the others' products (with several groups, fewer
+//! passes over `h` measured faster). A group's inputs and biases start its sums, so
 //! only the recurrent columns wait on `h`; GRU's candidate keeps its
 //! input part apart, as `r` multiplies only the recurrent one. Sigmoid and
 //! tanh are [`math`](super::super::math)'s (the same polynomial), evaluated
