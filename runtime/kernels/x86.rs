@@ -100,6 +100,8 @@ macro_rules! lane_ops {
         )*
     };
 }
+// The streaming step's kernels (`ops::recurrent::stream`) list theirs too.
+pub(crate) use lane_ops;
 
 macro_rules! kernels_body {
     ($e:ident, $feat:literal) => {
@@ -462,7 +464,36 @@ macro_rules! kernels_body {
                 return OneSample::Activated;
             }
             let relu = act == Activation::Relu;
-            matvec_inline(M, K, a, M, x, c, Epilogue { keep: false, bias, relu, scale: core::ptr::null() });
+            if M == 1 && K >= 2 * L {
+                // One output (a regression or audio head): a dot product of
+                // whole vectors, as the row is contiguous, rather than a
+                // column of one masked lane per input. (At one vector of
+                // inputs, measured slower: a causal convolution's Dense(1)
+                // head with AVX2, 48 → 54 ns.)
+                let mut acc = [zero(); 2];
+                let mut p = 0;
+                while p + 2 * L <= K {
+                    acc[0] = fma(load(a.add(p)), load(x.add(p)), acc[0]);
+                    acc[1] = fma(load(a.add(p + L)), load(x.add(p + L)), acc[1]);
+                    p += 2 * L;
+                }
+                if p + L <= K {
+                    acc[0] = fma(load(a.add(p)), load(x.add(p)), acc[0]);
+                    p += L;
+                }
+                if p < K {
+                    let mask = mask_of(K - p);
+                    acc[1] = fma(mload(a.add(p), mask), mload(x.add(p), mask), acc[1]);
+                }
+                let mut y = hsum_pairwise(add(acc[0], acc[1]));
+                if !bias.is_null() {
+                    y += *bias;
+                }
+                // A NaN stays NaN, as Keras's `relu` keeps it.
+                *c = if relu && y < 0.0 { 0.0 } else { y };
+            } else {
+                matvec_inline(M, K, a, M, x, c, Epilogue { keep: false, bias, relu, scale: core::ptr::null() });
+            }
             if relu || act == Activation::Linear {
                 OneSample::Activated
             } else {
@@ -717,6 +748,23 @@ macro_rules! kernels_body {
                     *cp = v;
                 }
             }
+        }
+
+        /// The sum of `x`'s lanes in halves (log2 `L` dependent adds, not
+        /// `L − 1`).
+        #[inline]
+        #[target_feature(enable = $feat)]
+        unsafe fn hsum_pairwise(x: V) -> E {
+            let mut lanes = [0.0 as E; L];
+            storeu(lanes.as_mut_ptr(), x);
+            let mut n = L;
+            while n > 1 {
+                n /= 2;
+                for i in 0..n {
+                    lanes[i] += lanes[i + n];
+                }
+            }
+            lanes[0]
         }
 
         #[inline]

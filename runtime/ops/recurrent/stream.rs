@@ -1,11 +1,24 @@
 //! The streaming step: one sample, one time step, the recurrent layer's
-//! state carried by the caller. A layer of a few units is mostly latency
-//! (in a GRU step, two activations one after the other) and fixed costs,
-//! so the small ones (every gate's rows within 96) run their two products
-//! on loops inlined beside the gate arithmetic, all compiled for the CPU's
-//! SIMD at once; larger ones use the matrix-vector kernel. (Eight units at
-//! a time, each block's products and gates together, measured slower, as
-//! did two sums a row in the products.)
+//! state carried by the caller. A step is mostly latency (in a GRU step,
+//! the recurrent product, then two activations one after the other) and
+//! fixed costs.
+//!
+//! - `f32` with Keras's default activations on x86-64 with AVX2 and FMA
+//!   (or AVX-512F): module `x86`, intrinsics for the whole step, the
+//!   products as FMAs in several sets of sums, a gate at a time in the
+//!   order the chain needs them, and the activations with FMA, all in
+//!   registers; [`step_sized`] passes the sizes as constants, so the
+//!   loops unroll.
+//! - Elsewhere (`f64`, other activations, the portable level, other
+//!   targets): the small layers (every gate's rows within 96) run their
+//!   two products on loops inlined beside the gate arithmetic, all
+//!   compiled for the CPU's SIMD at once; larger ones use the
+//!   matrix-vector kernel. (Eight units at a time, each block's products
+//!   and gates together, measured slower, as did two sums a row in the
+//!   products.)
+
+#[cfg(target_arch = "x86_64")]
+mod x86;
 
 use super::cells::{self, with_activations};
 use super::{split_bias, state_len, Cell};
@@ -38,16 +51,26 @@ pub fn step<T: Scalar>(
     let (h, c) = state[..state_len(cell, units)].split_at_mut(units);
     let out = &mut out[..units];
     let parts = Parts { cell, features, units, kernel, rk, bias_in, bias_rec, x_t };
+    if intrinsics(&parts, Runtime(features, units), h, c, out) {
+        return;
+    }
+    loops(&parts, h, c, out);
+}
+
+/// [`step`] on the generic loops.
+#[inline]
+fn loops<T: Scalar>(a: &Parts<T>, h: &mut [T], c: &mut [T], out: &mut [T]) {
+    let g = a.cell.gates() * a.units;
     // The products' buffers on the stack, no larger than needed: zeroing
     // 2 KB measured a tenth of a small layer's step.
     if g <= SMALL {
         // It updates `h` itself.
-        return small(&parts, h, c, out);
+        return small(a, h, c, out);
     }
     if g <= 128 {
-        step_blocks::<T, 128>(&parts, h, c, out);
+        step_blocks::<T, 128>(a, h, c, out);
     } else {
-        step_blocks::<T, 256>(&parts, h, c, out);
+        step_blocks::<T, 256>(a, h, c, out);
     }
     h.copy_from_slice(out);
 }
@@ -72,18 +95,29 @@ pub fn step_sized<T: Scalar, const F: usize, const U: usize>(
     out: &mut [T],
 ) {
     let g = cell.gates() * U;
-    if g > SMALL {
-        return step(cell, F, U, kernel, recurrent_kernel, bias, x_t, state, out);
-    }
     let (bias_in, bias_rec) = split_bias(cell, g, bias);
     let (kernel, rk, x_t) = (&kernel[..g * F], &recurrent_kernel[..g * U], &x_t[..F]);
     let (h, c) = state[..state_len(cell, U)].split_at_mut(U);
     let out = &mut out[..U];
     let parts = Parts { cell, features: F, units: U, kernel, rk, bias_in, bias_rec, x_t };
-    match cell {
-        Cell::SimpleRnn { .. } => small_sized::<T, F, U, 1>(&parts, h, c, out),
-        Cell::Gru { .. } => small_sized::<T, F, U, 3>(&parts, h, c, out),
-        Cell::Lstm { .. } => small_sized::<T, F, U, 4>(&parts, h, c, out),
+    if intrinsics(&parts, Fixed::<F, U>, h, c, out) {
+        return;
+    }
+    loops_sized::<T, F, U>(&parts, h, c, out);
+}
+
+/// [`step_sized`] where [`intrinsics`] does not take it. Out of line on
+/// x86-64, so that the intrinsics' path inlines into the caller without
+/// this one's stack frame.
+#[cfg_attr(target_arch = "x86_64", inline(never))]
+fn loops_sized<T: Scalar, const F: usize, const U: usize>(a: &Parts<T>, h: &mut [T], c: &mut [T], out: &mut [T]) {
+    if a.cell.gates() * U > SMALL {
+        return loops(a, h, c, out);
+    }
+    match a.cell {
+        Cell::SimpleRnn { .. } => small_sized::<T, F, U, 1>(a, h, c, out),
+        Cell::Gru { .. } => small_sized::<T, F, U, 3>(a, h, c, out),
+        Cell::Lstm { .. } => small_sized::<T, F, U, 4>(a, h, c, out),
     }
 }
 
@@ -103,6 +137,87 @@ fn small_sized<T: Scalar, const F: usize, const U: usize, const GATES: usize>(
         #[inline(always)]
         |act, ract| small_body(a, GATES, F, U, act, ract, h, c, out),
     );
+}
+
+/// The step on the x86-64 kernels of `x86` when they take it (`f32`, the
+/// default activations, a CPU with AVX2 and FMA); false, having done
+/// nothing, otherwise.
+#[inline(always)]
+fn intrinsics<T: Scalar>(a: &Parts<T>, sizes: impl Sizes, h: &mut [T], c: &mut [T], out: &mut [T]) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use crate::vocab::Activation::{Sigmoid, Tanh};
+        if T::BYTES != 4 {
+            return false;
+        }
+        let f32s = |s: &[T]| s.as_ptr().cast::<f32>();
+        let ptrs = x86::Ptrs {
+            kernel: f32s(a.kernel),
+            rk: f32s(a.rk),
+            bias_in: a.bias_in.map_or(core::ptr::null(), f32s),
+            bias_rec: a.bias_rec.map_or(core::ptr::null(), f32s),
+            x: f32s(a.x_t),
+            h: h.as_mut_ptr().cast(),
+            c: c.as_mut_ptr().cast(),
+            out: out.as_mut_ptr().cast(),
+        };
+        // SAFETY: `T` is `f32` (`Scalar` is sealed: `f32` and `f64`, and
+        // this one has 4 bytes); `step` cut each slice to the length
+        // `Ptrs` asks for (`c`: LSTM's `units`, as `state_len`).
+        unsafe {
+            match a.cell {
+                Cell::SimpleRnn { activation: Tanh } => x86::step::<1, _>(sizes, &ptrs),
+                Cell::Gru { activation: Tanh, recurrent_activation: Sigmoid } => x86::step::<3, _>(sizes, &ptrs),
+                Cell::Lstm { activation: Tanh, recurrent_activation: Sigmoid } => x86::step::<4, _>(sizes, &ptrs),
+                _ => false,
+            }
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = (a, sizes, h, c, out);
+        false
+    }
+}
+
+/// The sizes of a step: features and units, known at compile time
+/// ([`Fixed`], so that the loops unroll) or not ([`Runtime`]).
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+trait Sizes: Copy {
+    /// Features.
+    fn f(self) -> usize;
+    /// Units.
+    fn u(self) -> usize;
+}
+
+/// Sizes known only at run time.
+#[derive(Clone, Copy)]
+struct Runtime(usize, usize);
+
+/// `F` features and `U` units.
+#[derive(Clone, Copy)]
+struct Fixed<const F: usize, const U: usize>;
+
+impl Sizes for Runtime {
+    #[inline(always)]
+    fn f(self) -> usize {
+        self.0
+    }
+    #[inline(always)]
+    fn u(self) -> usize {
+        self.1
+    }
+}
+
+impl<const F: usize, const U: usize> Sizes for Fixed<F, U> {
+    #[inline(always)]
+    fn f(self) -> usize {
+        F
+    }
+    #[inline(always)]
+    fn u(self) -> usize {
+        U
+    }
 }
 
 /// What [`step`] was given, its slices cut to their sizes.
