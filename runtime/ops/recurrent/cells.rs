@@ -1,6 +1,7 @@
 //! One sample's gate arithmetic at one step, forward and backward, shared
-//! by the batch passes and the streaming step (so the two agree to the
-//! last bit but for the order of the products' sums).
+//! by the batch passes and the streaming step where it does not take the
+//! x86-64 intrinsics (`stream::x86`), so that the two agree to the last bit
+//! but for the order of the products' sums.
 //!
 //! A block of `len` units is held gate by gate: `p` and `rec` are `g`
 //! runs of `len` values (Keras's gate order), `p` the input projection

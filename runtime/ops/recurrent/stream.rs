@@ -18,7 +18,7 @@
 //!   products.)
 
 #[cfg(target_arch = "x86_64")]
-mod x86;
+pub(super) mod x86;
 
 use super::cells::{self, with_activations};
 use super::{split_bias, state_len, Cell};
@@ -29,7 +29,9 @@ use crate::Scalar;
 /// One streaming step for one sample: `x_t` has `features` values, `state`
 /// ([`state_len`] values: `h`, then LSTM's `c`) is updated, `out` gets the
 /// new `h` (`units` values). Equals [`forward`](super::forward) with `return_sequences`
-/// step by step, but for the order of the products' sums.
+/// step by step, but for rounding: the order of the products' sums, and on
+/// x86-64 the fused multiply-adds of the `f32` path with default
+/// activations (see the module's docs).
 ///
 /// # Panics
 /// If a slice is shorter than the sizes need.

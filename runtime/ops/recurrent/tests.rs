@@ -194,6 +194,29 @@ fn forward_matches_reference() {
     }
 }
 
+/// The f32 LSTM and GRU with the default activations (on x86-64 the FMA
+/// gate kernels, `fused_lstm` and `fused_gru`) at widths that take whole
+/// vectors of AVX2 and AVX-512 and their tails, and forward's `work` as
+/// backward needs it.
+#[test]
+fn f32_gates_match_reference_at_every_width() {
+    let cells = [
+        Cell::Lstm { activation: A::Tanh, recurrent_activation: A::Sigmoid },
+        Cell::Gru { activation: A::Tanh, recurrent_activation: A::Sigmoid },
+    ];
+    for (seed, (cell, units)) in cells.into_iter().flat_map(|c| [8, 16, 20, 32, 40].map(|u| (c, u))).enumerate() {
+        let s = Shape { steps: 4, features: 3, units, return_sequences: true, reverse: false };
+        let case = Case::new(cell, s, 3, true, 100 + seed as u64);
+        let want = case.reference();
+        let (got, work) = case.forward::<f32>();
+        let err = max_diff(&to_f64(&got), &want);
+        assert!(err < 1e-5, "f32 {cell:?}({units}): {err}");
+        let (_, work64) = case.forward::<f64>();
+        let err = rel_diff(&to_f64(&work), &work64);
+        assert!(err < 1e-5, "f32 {cell:?}({units}) work: {err}");
+    }
+}
+
 /// The gradients of `Σ w·out` (fixed random `w`) against central
 /// differences, `dx` added to what it held.
 #[test]

@@ -66,6 +66,60 @@ pub(super) unsafe fn step<const GATES: usize, D: Sizes>(d: D, p: &Ptrs) -> bool 
     true
 }
 
+/// The batch forward's gate arithmetic of an LSTM with the default
+/// activations for one sample and step ([`cells::lstm`](super::super::cells)
+/// without `SAVE`, with FMA): `p` (`4u`: the input projections with their
+/// bias) and `rec` (`4u`: the recurrent products) give the gates, which
+/// replace `p` (i, f, g, o); `c` (`u`) becomes the new cell state and
+/// `h_new` (`u`) the new `h`. False, having done nothing, on a CPU without
+/// AVX2 and FMA (or when they are turned off).
+///
+/// # Safety
+/// The pointers must hold those lengths, `p`, `c` and `h_new` apart.
+#[inline(always)]
+pub(in crate::ops::recurrent) unsafe fn lstm_gates(
+    u: usize,
+    p: *mut f32,
+    rec: *const f32,
+    c: *mut f32,
+    h_new: *mut f32,
+) -> bool {
+    match level() {
+        Level::Portable => return false,
+        // SAFETY: the CPU has AVX-512F.
+        Level::Avx512 if u >= avx512::L => avx512::lstm_gates(u, p, rec, c, h_new),
+        // SAFETY: the CPU has AVX2 and FMA (AVX-512F implies them).
+        _ => avx2::lstm_gates(u, p, rec, c, h_new),
+    }
+    true
+}
+
+/// [`lstm_gates`] for a GRU (`reset_after`, default activations;
+/// [`cells::gru`](super::super::cells) without `SAVE`, with FMA): `p` and
+/// `rec` hold `3u` values (z, r, h̃), the gates replace `p`, `h` (`u`) is
+/// the previous state and `h_new` (`u`) gets the new one.
+///
+/// # Safety
+/// The pointers must hold those lengths, `p` and `h_new` apart from the
+/// others.
+#[inline(always)]
+pub(in crate::ops::recurrent) unsafe fn gru_gates(
+    u: usize,
+    p: *mut f32,
+    rec: *const f32,
+    h: *const f32,
+    h_new: *mut f32,
+) -> bool {
+    match level() {
+        Level::Portable => return false,
+        // SAFETY: the CPU has AVX-512F.
+        Level::Avx512 if u >= avx512::L => avx512::gru_gates(u, p, rec, h, h_new),
+        // SAFETY: the CPU has AVX2 and FMA (AVX-512F implies them).
+        _ => avx2::gru_gates(u, p, rec, h, h_new),
+    }
+    true
+}
+
 /// The constants of `math`'s `f32` functions (see there).
 const LOG2E: f32 = core::f32::consts::LOG2_E;
 const SHIFTER: f32 = 12_582_912.0; // 1.5·2^23
@@ -480,6 +534,92 @@ macro_rules! step_body {
             let (s, sr, q) = exp_parts(mul(a, splat(-2.0)), fma(a, splat(-2.0 * LOG2E), splat(SHIFTER)));
             let num = fnmadd(sr, q, sub(splat(1.0), s));
             (with_sign_of(num, x), fma(sr, q, add(s, splat(1.0))))
+        }
+
+        /// See [`super::lstm_gates`].
+        ///
+        /// # Safety
+        /// The CPU must have the module's features; pointers as
+        /// `super::lstm_gates`.
+        #[target_feature(enable = $feat)]
+        pub(super) unsafe fn lstm_gates(u: usize, p: *mut f32, rec: *const f32, c: *mut f32, h_new: *mut f32) {
+            let mut k = 0;
+            while k < u {
+                let live = (u - k).min(L);
+                if live == L {
+                    lstm_lanes::<false>(u, k, live, p, rec, c, h_new);
+                } else {
+                    lstm_lanes::<true>(u, k, live, p, rec, c, h_new);
+                }
+                k += L;
+            }
+        }
+
+        /// [`lstm_gates`] for the units `k..k + live`.
+        #[inline]
+        #[target_feature(enable = $feat)]
+        unsafe fn lstm_lanes<const TAIL: bool>(
+            u: usize,
+            k: usize,
+            live: usize,
+            p: *mut f32,
+            rec: *const f32,
+            c: *mut f32,
+            h_new: *mut f32,
+        ) {
+            let m = mask_of(live);
+            let pre = |gate: usize| add(ld::<TAIL>(p.add(gate * u + k), m), ld::<TAIL>(rec.add(gate * u + k), m));
+            let (i, f, g, o) = (sigmoid(pre(0)), sigmoid(pre(1)), tanh(pre(2)), sigmoid(pre(3)));
+            let c_new = fma(f, ld::<TAIL>(c.add(k), m), mul(i, g));
+            st::<TAIL>(c.add(k), live, c_new);
+            st::<TAIL>(h_new.add(k), live, mul(o, tanh(c_new)));
+            for (gate, v) in [i, f, g, o].into_iter().enumerate() {
+                st::<TAIL>(p.add(gate * u + k), live, v);
+            }
+        }
+
+        /// See [`super::gru_gates`].
+        ///
+        /// # Safety
+        /// The CPU must have the module's features; pointers as
+        /// `super::gru_gates`.
+        #[target_feature(enable = $feat)]
+        pub(super) unsafe fn gru_gates(u: usize, p: *mut f32, rec: *const f32, h: *const f32, h_new: *mut f32) {
+            let mut k = 0;
+            while k < u {
+                let live = (u - k).min(L);
+                if live == L {
+                    gru_lanes::<false>(u, k, live, p, rec, h, h_new);
+                } else {
+                    gru_lanes::<true>(u, k, live, p, rec, h, h_new);
+                }
+                k += L;
+            }
+        }
+
+        /// [`gru_gates`] for the units `k..k + live`.
+        #[inline]
+        #[target_feature(enable = $feat)]
+        unsafe fn gru_lanes<const TAIL: bool>(
+            u: usize,
+            k: usize,
+            live: usize,
+            p: *mut f32,
+            rec: *const f32,
+            h: *const f32,
+            h_new: *mut f32,
+        ) {
+            let m = mask_of(live);
+            let (pz, pr, ph) = (p.add(k), p.add(u + k), p.add(2 * u + k));
+            let z = sigmoid(add(ld::<TAIL>(pz, m), ld::<TAIL>(rec.add(k), m)));
+            let r = sigmoid(add(ld::<TAIL>(pr, m), ld::<TAIL>(rec.add(u + k), m)));
+            let cand = tanh(fma(r, ld::<TAIL>(rec.add(2 * u + k), m), ld::<TAIL>(ph, m)));
+            // z·h + (1 − z)·h̃
+            let keep = sub(splat(1.0), z);
+            st::<TAIL>(h_new.add(k), live, fma(keep, cand, mul(z, ld::<TAIL>(h.add(k), m))));
+            st::<TAIL>(pz, live, z);
+            st::<TAIL>(pr, live, r);
+            st::<TAIL>(ph, live, cand);
         }
 
         /// [`sigmoid`] and [`tanh`] of `x` (whole vectors), for the tests.
