@@ -466,11 +466,7 @@ macro_rules! step_body {
         #[target_feature(enable = $feat)]
         unsafe fn st<const TAIL: bool>(p: *mut f32, live: usize, x: V) {
             if TAIL {
-                let mut all = [0.0f32; L];
-                storeu(all.as_mut_ptr(), x);
-                for (i, &v) in all.iter().enumerate().take(live) {
-                    *p.add(i) = v;
-                }
+                mstore(p, mask_of(live), x)
             } else {
                 storeu(p, x)
             }
@@ -635,34 +631,19 @@ macro_rules! step_body {
     };
 }
 
-/// AVX2+FMA: 8 lanes, 16 registers.
+/// AVX2+FMA: 8 lanes, 16 registers. The lane operations are the matrix
+/// kernels' (`kernels::x86`), but for the three the activations add.
 mod avx2 {
     use super::{Ptrs, Sizes};
     use super::{LN2_HI, LN2_LO, LOG2E, SHIFTER};
+    pub(super) use crate::kernels::x86::avx2::f32::L;
+    use crate::kernels::x86::avx2::f32::{
+        abs, add, div, fma, fnmadd, load, mask_of, max, min, mload, mstore, mul, splat, storeu, sub, zero, M, V,
+    };
     use core::arch::x86_64::*;
 
-    type V = __m256;
-    type M = __m256i;
-    pub(super) const L: usize = 8;
-
     crate::kernels::x86::lane_ops! { "avx2,fma";
-        fn zero() -> V = _mm256_setzero_ps();
-        fn load(p: *const f32) -> V = _mm256_loadu_ps(p);
-        fn mload(p: *const f32, m: M) -> V = _mm256_maskload_ps(p, m);
-        fn storeu(p: *mut f32, x: V) = _mm256_storeu_ps(p, x);
-        fn mask_of(live: usize) -> M =
-            _mm256_cmpgt_epi32(_mm256_set1_epi32(live.min(L) as i32), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-        fn splat(x: f32) -> V = _mm256_set1_ps(x);
-        fn fma(a: V, b: V, c: V) -> V = _mm256_fmadd_ps(a, b, c);
-        fn fnmadd(a: V, b: V, c: V) -> V = _mm256_fnmadd_ps(a, b, c);
-        fn add(a: V, b: V) -> V = _mm256_add_ps(a, b);
-        fn sub(a: V, b: V) -> V = _mm256_sub_ps(a, b);
-        fn mul(a: V, b: V) -> V = _mm256_mul_ps(a, b);
-        fn div(a: V, b: V) -> V = _mm256_div_ps(a, b);
-        fn max(a: V, b: V) -> V = _mm256_max_ps(a, b);
-        fn min(a: V, b: V) -> V = _mm256_min_ps(a, b);
         fn neg(x: V) -> V = _mm256_xor_ps(x, _mm256_set1_ps(-0.0));
-        fn abs(x: V) -> V = _mm256_andnot_ps(_mm256_set1_ps(-0.0), x);
         fn with_sign_of(x: V, s: V) -> V = _mm256_or_ps(x, _mm256_and_ps(s, _mm256_set1_ps(-0.0)));
         fn pow2_of_shifted(t: V) -> V = _mm256_castsi256_ps(_mm256_slli_epi32::<23>(_mm256_add_epi32(
             _mm256_castps_si256(t),
@@ -673,33 +654,18 @@ mod avx2 {
     step_body!("avx2,fma", 8);
 }
 
-/// AVX-512F: 16 lanes, 32 registers.
+/// AVX-512F: 16 lanes, 32 registers, the lane operations as [`avx2`]'s.
 mod avx512 {
     use super::{Ptrs, Sizes};
     use super::{LN2_HI, LN2_LO, LOG2E, SHIFTER};
+    pub(super) use crate::kernels::x86::avx512::f32::L;
+    use crate::kernels::x86::avx512::f32::{
+        abs, add, div, fma, fnmadd, load, mask_of, max, min, mload, mstore, mul, splat, storeu, sub, zero, M, V,
+    };
     use core::arch::x86_64::*;
 
-    type V = __m512;
-    type M = __mmask16;
-    pub(super) const L: usize = 16;
-
     crate::kernels::x86::lane_ops! { "avx512f,avx2,fma";
-        fn zero() -> V = _mm512_setzero_ps();
-        fn load(p: *const f32) -> V = _mm512_loadu_ps(p);
-        fn mload(p: *const f32, m: M) -> V = _mm512_maskz_loadu_ps(m, p);
-        fn storeu(p: *mut f32, x: V) = _mm512_storeu_ps(p, x);
-        fn mask_of(live: usize) -> M = if live >= L { M::MAX } else { (1 << live) - 1 };
-        fn splat(x: f32) -> V = _mm512_set1_ps(x);
-        fn fma(a: V, b: V, c: V) -> V = _mm512_fmadd_ps(a, b, c);
-        fn fnmadd(a: V, b: V, c: V) -> V = _mm512_fnmadd_ps(a, b, c);
-        fn add(a: V, b: V) -> V = _mm512_add_ps(a, b);
-        fn sub(a: V, b: V) -> V = _mm512_sub_ps(a, b);
-        fn mul(a: V, b: V) -> V = _mm512_mul_ps(a, b);
-        fn div(a: V, b: V) -> V = _mm512_div_ps(a, b);
-        fn max(a: V, b: V) -> V = _mm512_max_ps(a, b);
-        fn min(a: V, b: V) -> V = _mm512_min_ps(a, b);
         fn neg(x: V) -> V = _mm512_castsi512_ps(_mm512_xor_epi32(_mm512_castps_si512(x), _mm512_set1_epi32(i32::MIN)));
-        fn abs(x: V) -> V = _mm512_abs_ps(x);
         fn with_sign_of(x: V, s: V) -> V = _mm512_castsi512_ps(_mm512_or_epi32(
             _mm512_castps_si512(x),
             _mm512_and_epi32(_mm512_castps_si512(s), _mm512_set1_epi32(i32::MIN)),
