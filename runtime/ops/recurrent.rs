@@ -381,7 +381,7 @@ fn run<T: Scalar>(
                             if train {
                                 w.rh[col * u..][..u].copy_from_slice(&r[2 * u..3 * u]);
                             }
-                            if fused_gru(cell, saves_pre, u, p, r, h_prev, h_new) {
+                            if fused_gates(cell, saves_pre, u, p, r, h_prev, h_new) {
                                 // Done with FMA on x86-64.
                             } else if saves_pre {
                                 cells::gru::<T, true>(act, ract, u, p, r, h_prev, h_new, &mut w.pre[col * g..]);
@@ -392,7 +392,7 @@ fn run<T: Scalar>(
                         Cell::Lstm { .. } => {
                             let (c_prev, c) = pair(&mut w.c[sample * slots_per * u..], before, after, u);
                             c.copy_from_slice(c_prev);
-                            if fused_lstm(cell, saves_pre, u, p, r, c, h_new) {
+                            if fused_gates(cell, saves_pre, u, p, r, c, h_new) {
                                 // Done with FMA on x86-64.
                             } else if saves_pre {
                                 cells::lstm::<T, true>(act, ract, u, p, r, c, h_new, &mut w.pre[col * g..]);
@@ -457,72 +457,39 @@ impl<T: Scalar> Transposed<T> {
     }
 }
 
-/// The LSTM gates of one sample and step with the x86-64 kernel
-/// (`stream::x86::lstm_gates`, FMA) where it applies: `f32`, the default
-/// activations, no pre-activations to keep, a CPU with AVX2 and FMA.
+/// The gates of one sample and step of a GRU or LSTM with the x86-64
+/// kernel (`stream::x86::batch_gates`, FMA) where it applies: `f32`, the
+/// default activations, no pre-activations to keep, a CPU with AVX2 and
+/// FMA. `state` is LSTM's `c` (updated) or GRU's previous `h` (read).
 /// False, having done nothing, elsewhere.
 #[inline(always)]
-fn fused_lstm<T: Scalar>(
+fn fused_gates<T: Scalar>(
     cell: Cell,
     saves_pre: bool,
     u: usize,
     p: &mut [T],
     rec: &[T],
-    c: &mut [T],
+    state: &mut [T],
     h_new: &mut [T],
 ) -> bool {
     #[cfg(target_arch = "x86_64")]
-    if T::BYTES == 4
-        && !saves_pre
-        && cell == (Cell::Lstm { activation: Activation::Tanh, recurrent_activation: Activation::Sigmoid })
-    {
-        let (p, rec, c, h_new) = (&mut p[..4 * u], &rec[..4 * u], &mut c[..u], &mut h_new[..u]);
+    if T::BYTES == 4 && !saves_pre && cell.activations() == (Activation::Tanh, Activation::Sigmoid) {
+        let g = cell.gates() * u;
+        let (p, rec, state, h_new) = (&mut p[..g], &rec[..g], &mut state[..u], &mut h_new[..u]);
+        let (p, rec, state, h_new) =
+            (p.as_mut_ptr().cast(), rec.as_ptr().cast(), state.as_mut_ptr().cast(), h_new.as_mut_ptr().cast());
         // SAFETY: `T` is `f32` (`Scalar` is sealed: `f32` and `f64`, and
         // this one has 4 bytes); the slices have the lengths the kernel
         // reads and writes, and distinct `&mut` do not overlap.
         return unsafe {
-            stream::x86::lstm_gates(
-                u,
-                p.as_mut_ptr().cast(),
-                rec.as_ptr().cast(),
-                c.as_mut_ptr().cast(),
-                h_new.as_mut_ptr().cast(),
-            )
+            match cell {
+                Cell::Lstm { .. } => stream::x86::batch_gates::<4>(u, p, rec, state, h_new),
+                Cell::Gru { .. } => stream::x86::batch_gates::<3>(u, p, rec, state, h_new),
+                Cell::SimpleRnn { .. } => false,
+            }
         };
     }
-    let _ = (cell, saves_pre, u, p, rec, c, h_new);
-    false
-}
-
-/// [`fused_lstm`] for a GRU: `stream::x86::gru_gates`.
-#[inline(always)]
-fn fused_gru<T: Scalar>(
-    cell: Cell,
-    saves_pre: bool,
-    u: usize,
-    p: &mut [T],
-    rec: &[T],
-    h: &[T],
-    h_new: &mut [T],
-) -> bool {
-    #[cfg(target_arch = "x86_64")]
-    if T::BYTES == 4
-        && !saves_pre
-        && cell == (Cell::Gru { activation: Activation::Tanh, recurrent_activation: Activation::Sigmoid })
-    {
-        let (p, rec, h, h_new) = (&mut p[..3 * u], &rec[..3 * u], &h[..u], &mut h_new[..u]);
-        // SAFETY: as `fused_lstm`'s.
-        return unsafe {
-            stream::x86::gru_gates(
-                u,
-                p.as_mut_ptr().cast(),
-                rec.as_ptr().cast(),
-                h.as_ptr().cast(),
-                h_new.as_mut_ptr().cast(),
-            )
-        };
-    }
-    let _ = (cell, saves_pre, u, p, rec, h, h_new);
+    let _ = (cell, saves_pre, u, p, rec, state, h_new);
     false
 }
 

@@ -195,7 +195,7 @@ fn forward_matches_reference() {
 }
 
 /// The f32 LSTM and GRU with the default activations (on x86-64 the FMA
-/// gate kernels, `fused_lstm` and `fused_gru`) at widths that take whole
+/// gate kernel, `fused_gates`) at widths that take whole
 /// vectors of AVX2 and AVX-512 and their tails, and forward's `work` as
 /// backward needs it.
 #[test]

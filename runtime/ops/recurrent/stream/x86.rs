@@ -66,56 +66,33 @@ pub(super) unsafe fn step<const GATES: usize, D: Sizes>(d: D, p: &Ptrs) -> bool 
     true
 }
 
-/// The batch forward's gate arithmetic of an LSTM with the default
-/// activations for one sample and step ([`cells::lstm`](super::super::cells)
-/// without `SAVE`, with FMA): `p` (`4u`: the input projections with their
-/// bias) and `rec` (`4u`: the recurrent products) give the gates, which
-/// replace `p` (i, f, g, o); `c` (`u`) becomes the new cell state and
-/// `h_new` (`u`) the new `h`. False, having done nothing, on a CPU without
-/// AVX2 and FMA (or when they are turned off).
+/// The batch forward's gate arithmetic for one sample and step of a cell
+/// with the default activations, `cells::lstm` or `cells::gru` without
+/// `SAVE` (GRU: `reset_after`), with FMA. `p` (`GATES·u`: the input
+/// projections with their bias) and `rec` (`GATES·u`: the recurrent
+/// products) give the gates, which replace `p` (LSTM i, f, g, o; GRU z, r,
+/// h̃); `state` (`u`) is LSTM's `c`, made the new cell state, or GRU's
+/// previous `h`, read only; `h_new` (`u`) gets the new `h`. False, having
+/// done nothing, on a CPU without AVX2 and FMA (or when they are turned
+/// off).
 ///
 /// # Safety
-/// The pointers must hold those lengths, `p`, `c` and `h_new` apart.
+/// `GATES` is 3 or 4; the pointers must hold those lengths, `p`, `state`
+/// and `h_new` apart.
 #[inline(always)]
-pub(in crate::ops::recurrent) unsafe fn lstm_gates(
+pub(in crate::ops::recurrent) unsafe fn batch_gates<const GATES: usize>(
     u: usize,
     p: *mut f32,
     rec: *const f32,
-    c: *mut f32,
+    state: *mut f32,
     h_new: *mut f32,
 ) -> bool {
     match level() {
         Level::Portable => return false,
         // SAFETY: the CPU has AVX-512F.
-        Level::Avx512 if u >= avx512::L => avx512::lstm_gates(u, p, rec, c, h_new),
+        Level::Avx512 if u >= avx512::L => avx512::batch_gates::<GATES>(u, p, rec, state, h_new),
         // SAFETY: the CPU has AVX2 and FMA (AVX-512F implies them).
-        _ => avx2::lstm_gates(u, p, rec, c, h_new),
-    }
-    true
-}
-
-/// [`lstm_gates`] for a GRU (`reset_after`, default activations;
-/// [`cells::gru`](super::super::cells) without `SAVE`, with FMA): `p` and
-/// `rec` hold `3u` values (z, r, h̃), the gates replace `p`, `h` (`u`) is
-/// the previous state and `h_new` (`u`) gets the new one.
-///
-/// # Safety
-/// The pointers must hold those lengths, `p` and `h_new` apart from the
-/// others.
-#[inline(always)]
-pub(in crate::ops::recurrent) unsafe fn gru_gates(
-    u: usize,
-    p: *mut f32,
-    rec: *const f32,
-    h: *const f32,
-    h_new: *mut f32,
-) -> bool {
-    match level() {
-        Level::Portable => return false,
-        // SAFETY: the CPU has AVX-512F.
-        Level::Avx512 if u >= avx512::L => avx512::gru_gates(u, p, rec, h, h_new),
-        // SAFETY: the CPU has AVX2 and FMA (AVX-512F implies them).
-        _ => avx2::gru_gates(u, p, rec, h, h_new),
+        _ => avx2::batch_gates::<GATES>(u, p, rec, state, h_new),
     }
     true
 }
@@ -532,26 +509,33 @@ macro_rules! step_body {
             (with_sign_of(num, x), fma(sr, q, add(s, splat(1.0))))
         }
 
-        /// See [`super::lstm_gates`].
+        /// See [`super::batch_gates`].
         ///
         /// # Safety
         /// The CPU must have the module's features; pointers as
-        /// `super::lstm_gates`.
+        /// `super::batch_gates`.
         #[target_feature(enable = $feat)]
-        pub(super) unsafe fn lstm_gates(u: usize, p: *mut f32, rec: *const f32, c: *mut f32, h_new: *mut f32) {
+        pub(super) unsafe fn batch_gates<const GATES: usize>(
+            u: usize,
+            p: *mut f32,
+            rec: *const f32,
+            state: *mut f32,
+            h_new: *mut f32,
+        ) {
             let mut k = 0;
             while k < u {
                 let live = (u - k).min(L);
-                if live == L {
-                    lstm_lanes::<false>(u, k, live, p, rec, c, h_new);
-                } else {
-                    lstm_lanes::<true>(u, k, live, p, rec, c, h_new);
+                match (GATES, live == L) {
+                    (4, true) => lstm_lanes::<false>(u, k, live, p, rec, state, h_new),
+                    (4, false) => lstm_lanes::<true>(u, k, live, p, rec, state, h_new),
+                    (_, true) => gru_lanes::<false>(u, k, live, p, rec, state, h_new),
+                    (_, false) => gru_lanes::<true>(u, k, live, p, rec, state, h_new),
                 }
                 k += L;
             }
         }
 
-        /// [`lstm_gates`] for the units `k..k + live`.
+        /// [`batch_gates`] of an LSTM for the units `k..k + live`.
         #[inline]
         #[target_feature(enable = $feat)]
         unsafe fn lstm_lanes<const TAIL: bool>(
@@ -574,26 +558,7 @@ macro_rules! step_body {
             }
         }
 
-        /// See [`super::gru_gates`].
-        ///
-        /// # Safety
-        /// The CPU must have the module's features; pointers as
-        /// `super::gru_gates`.
-        #[target_feature(enable = $feat)]
-        pub(super) unsafe fn gru_gates(u: usize, p: *mut f32, rec: *const f32, h: *const f32, h_new: *mut f32) {
-            let mut k = 0;
-            while k < u {
-                let live = (u - k).min(L);
-                if live == L {
-                    gru_lanes::<false>(u, k, live, p, rec, h, h_new);
-                } else {
-                    gru_lanes::<true>(u, k, live, p, rec, h, h_new);
-                }
-                k += L;
-            }
-        }
-
-        /// [`gru_gates`] for the units `k..k + live`.
+        /// [`batch_gates`] of a GRU for the units `k..k + live`.
         #[inline]
         #[target_feature(enable = $feat)]
         unsafe fn gru_lanes<const TAIL: bool>(
