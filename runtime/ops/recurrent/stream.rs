@@ -47,12 +47,7 @@ pub fn step<T: Scalar>(
     state: &mut [T],
     out: &mut [T],
 ) {
-    let g = cell.gates() * units;
-    let (bias_in, bias_rec) = split_bias(cell, g, bias);
-    let (kernel, rk, x_t) = (&kernel[..g * features], &recurrent_kernel[..g * units], &x_t[..features]);
-    let (h, c) = state[..state_len(cell, units)].split_at_mut(units);
-    let out = &mut out[..units];
-    let parts = Parts { cell, features, units, kernel, rk, bias_in, bias_rec, x_t };
+    let (parts, h, c, out) = Parts::cut(cell, features, units, kernel, recurrent_kernel, bias, x_t, state, out);
     if intrinsics(&parts, Runtime(features, units), h, c, out) {
         return;
     }
@@ -96,12 +91,7 @@ pub fn step_sized<T: Scalar, const F: usize, const U: usize>(
     state: &mut [T],
     out: &mut [T],
 ) {
-    let g = cell.gates() * U;
-    let (bias_in, bias_rec) = split_bias(cell, g, bias);
-    let (kernel, rk, x_t) = (&kernel[..g * F], &recurrent_kernel[..g * U], &x_t[..F]);
-    let (h, c) = state[..state_len(cell, U)].split_at_mut(U);
-    let out = &mut out[..U];
-    let parts = Parts { cell, features: F, units: U, kernel, rk, bias_in, bias_rec, x_t };
+    let (parts, h, c, out) = Parts::cut(cell, F, U, kernel, recurrent_kernel, bias, x_t, state, out);
     if intrinsics(&parts, Fixed::<F, U>, h, c, out) {
         return;
     }
@@ -232,6 +222,30 @@ struct Parts<'a, T> {
     bias_in: Option<&'a [T]>,
     bias_rec: Option<&'a [T]>,
     x_t: &'a [T],
+}
+
+impl<'a, T> Parts<'a, T> {
+    /// [`step`]'s arguments cut to their sizes, with the state split into
+    /// `h` and (LSTM) `c`, and `out` cut to `units`.
+    #[allow(clippy::too_many_arguments, clippy::type_complexity)]
+    #[inline(always)]
+    fn cut<'s>(
+        cell: Cell,
+        features: usize,
+        units: usize,
+        kernel: &'a [T],
+        recurrent_kernel: &'a [T],
+        bias: Option<&'a [T]>,
+        x_t: &'a [T],
+        state: &'s mut [T],
+        out: &'s mut [T],
+    ) -> (Self, &'s mut [T], &'s mut [T], &'s mut [T]) {
+        let g = cell.gates() * units;
+        let (bias_in, bias_rec) = split_bias(cell, g, bias);
+        let (kernel, rk, x_t) = (&kernel[..g * features], &recurrent_kernel[..g * units], &x_t[..features]);
+        let (h, c) = state[..state_len(cell, units)].split_at_mut(units);
+        (Parts { cell, features, units, kernel, rk, bias_in, bias_rec, x_t }, h, c, &mut out[..units])
+    }
 }
 
 /// The most rows (gates·units) that [`small`] takes: six blocks of sums,
