@@ -222,37 +222,34 @@ macro_rules! step_body {
                     acc[0][k] = add(acc[0][k], ld::<TAIL>(p.bias_rec.add(row), m));
                 }
             }
-            // The columns of `a` (rows `g` apart) times the `n` values of
-            // `v` for the gates `$gates`, column `j` into set `j % S`;
-            // `kind` maps a gate to its sum.
             // The columns of `a` (rows `g` apart) times the `n` values
             // `$bcast` broadcasts (column `$j`), for the gates `$gates`,
             // column `j` into set `j % S`; `kind` maps a gate to its sum.
             macro_rules! columns {
                 ($a:expr, $n:expr, $gates:expr, $kind:expr, $j:ident => $bcast:expr) => {{
                     let (a, n, gates, kind_of) = ($a, $n, $gates, $kind);
-                    let mut j = 0;
-                    while j + S <= n {
-                        for s in 0..S {
-                            let $j = j + s;
+                    // Column `$j` into set `s`.
+                    macro_rules! column {
+                        ($s:expr, $col:expr) => {{
+                            let (s, $j) = ($s, $col);
                             let vj = $bcast;
                             let col = a.add($j * g + u0);
                             for &k in gates {
                                 let w = ld::<TAIL>(col.add(k * u), m);
                                 acc[s][kind_of(k)] = fma(w, vj, acc[s][kind_of(k)]);
                             }
+                        }};
+                    }
+                    let mut j = 0;
+                    while j + S <= n {
+                        for s in 0..S {
+                            column!(s, j + s);
                         }
                         j += S;
                     }
                     for s in 0..S {
                         if j + s < n {
-                            let $j = j + s;
-                            let vj = $bcast;
-                            let col = a.add($j * g + u0);
-                            for &k in gates {
-                                let w = ld::<TAIL>(col.add(k * u), m);
-                                acc[s][kind_of(k)] = fma(w, vj, acc[s][kind_of(k)]);
-                            }
+                            column!(s, j + s);
                         }
                     }
                 }};
