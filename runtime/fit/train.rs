@@ -14,7 +14,7 @@ use super::history::History;
 use super::metrics::{log_names, Accum};
 use super::options::FitOptions;
 use super::stopping::Stopper;
-use crate::network::{Data, Train};
+use crate::network::{Data, Network, Train};
 use crate::optim::Optimizer;
 use crate::rng::{self, SplitMix64};
 use crate::Scalar;
@@ -340,6 +340,22 @@ impl<T: Scalar, M: Train<T>> Pass<T, M> {
     }
 }
 
+/// Samples `lo..hi` of each gathered array (inputs or targets), array
+/// `k` holding `width(k)` values a sample.
+fn samples_of<T>(buffers: &[Vec<T>], width: impl Fn(usize) -> usize, lo: usize, hi: usize) -> Slices<'_, T> {
+    Slices::new(buffers.len(), |k| &buffers[k][width(k) * lo..width(k) * hi])
+}
+
+/// The values per sample of input `i`.
+fn input_width<T: Scalar, M: Network<T>>(i: usize) -> usize {
+    M::INPUT_WIDTHS[i]
+}
+
+/// The values per sample of head `h`'s target.
+fn target_width<T: Scalar, M: Network<T>>(h: usize) -> usize {
+    M::HEADS[h].target_width
+}
+
 /// The batches that [`Step::train`] splits between two threads: at least
 /// this many scalars of workspace (batch size times `TRAIN_ROWS`), a few
 /// tens of microseconds of work, where handing half to a helper (about a
@@ -403,9 +419,10 @@ impl<T: Scalar, M: Train<T>> Step<T, M> {
         if self.passes.len() == 2 && M::TRAIN_ROWS * n >= self.split_from {
             return self.train_halves(model, optimizer, n, weighted, dropout_seed, acc);
         }
-        let (inputs, targets) = (&self.inputs, &self.targets);
-        let ins = Slices::new(inputs.len(), |i| &inputs[i][..M::INPUT_WIDTHS[i] * n]);
-        let outs = Slices::new(targets.len(), |h| &targets[h][..M::HEADS[h].target_width * n]);
+        let (ins, outs) = (
+            samples_of(&self.inputs, input_width::<T, M>, 0, n),
+            samples_of(&self.targets, target_width::<T, M>, 0, n),
+        );
         let weights = weighted.then(|| &self.weights[..n]);
         let pass = &mut self.passes[0];
         let total = pass.run(model, n, ins.as_slice(), outs.as_slice(), weights, dropout_seed).as_f64();
@@ -433,14 +450,8 @@ impl<T: Scalar, M: Train<T>> Step<T, M> {
         let half = n.div_ceil(2);
         let ranges = [(0, half), (half, n)];
         let (inputs, targets, weights) = (&self.inputs, &self.targets, &self.weights);
-        let input_slices = |(lo, hi): (usize, usize)| {
-            Slices::new(inputs.len(), move |i| &inputs[i][M::INPUT_WIDTHS[i] * lo..M::INPUT_WIDTHS[i] * hi])
-        };
-        let target_slices = |(lo, hi): (usize, usize)| {
-            Slices::new(targets.len(), move |h| {
-                &targets[h][M::HEADS[h].target_width * lo..M::HEADS[h].target_width * hi]
-            })
-        };
+        let input_slices = |(lo, hi): (usize, usize)| samples_of(inputs, input_width::<T, M>, lo, hi);
+        let target_slices = |(lo, hi): (usize, usize)| samples_of(targets, target_width::<T, M>, lo, hi);
         let [first, second] = &mut self.passes[..] else { unreachable!("two passes") };
         let passes = [Mutex::new(first), Mutex::new(second)];
         let shared: &M = model;
