@@ -22,7 +22,7 @@ pub(crate) enum Level {
 /// `STATICNET_NO_AVX512` stops at AVX2 (both read once), so every path can
 /// be tested and timed on a CPU that has the faster ones. Always
 /// [`Level::Portable`] off x86-64.
-#[inline]
+#[inline(always)]
 pub(crate) fn level() -> Level {
     #[cfg(not(target_arch = "x86_64"))]
     {
@@ -41,20 +41,7 @@ pub(crate) fn level() -> Level {
             1 => Level::Portable,
             2 => Level::Avx2,
             3 => Level::Avx512,
-            _ => {
-                let asked = |name: &str| std::env::var_os(name).is_some();
-                let level = if asked("STATICNET_PORTABLE")
-                    || !(std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma"))
-                {
-                    Level::Portable
-                } else if std::is_x86_feature_detected!("avx512f") && !asked("STATICNET_NO_AVX512") {
-                    Level::Avx512
-                } else {
-                    Level::Avx2
-                };
-                LEVEL.store(level as u8, Ordering::Relaxed);
-                level
-            }
+            _ => detect(&LEVEL),
         }
     }
     #[cfg(all(
@@ -112,6 +99,27 @@ pub(crate) fn wide<R>(f: impl FnOnce() -> R) -> R {
         return unsafe { avx2(f) };
     }
     f()
+}
+
+/// [`level`]'s first call: what the CPU has and the environment allows,
+/// kept in `slot`. Out of line, so that `level` inlines as one load and a
+/// match (the streaming step asks at every call).
+#[cfg(all(target_arch = "x86_64", not(target_feature = "avx512f"), feature = "std"))]
+#[cold]
+#[inline(never)]
+fn detect(slot: &core::sync::atomic::AtomicU8) -> Level {
+    let asked = |name: &str| std::env::var_os(name).is_some();
+    let level = if asked("STATICNET_PORTABLE")
+        || !(std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma"))
+    {
+        Level::Portable
+    } else if std::is_x86_feature_detected!("avx512f") && !asked("STATICNET_NO_AVX512") {
+        Level::Avx512
+    } else {
+        Level::Avx2
+    };
+    slot.store(level as u8, core::sync::atomic::Ordering::Relaxed);
+    level
 }
 
 #[cfg(test)]
