@@ -274,7 +274,7 @@ fn backward_matches_finite_differences() {
 
 /// `step` over a sequence gives `forward`'s every `h`: in f64 to 1e-12,
 /// in f32 within 1e-5 of f64; with units enough that a step computes them
-/// in several blocks too.
+/// in several blocks too (32: AVX-512's two groups in one pass).
 #[test]
 fn step_matches_forward() {
     fn run<T: Scalar>(case: &Case) -> Vec<f64> {
@@ -293,7 +293,7 @@ fn step_matches_forward() {
     }
     let mut seed = 1000;
     for cell in cells() {
-        for units in [1, 4, 7, 16, 24, 30, 64, 65, 86, 257] {
+        for units in [1, 4, 7, 16, 24, 30, 32, 64, 65, 86, 257] {
             for (features, with_bias) in [(1, true), (3, false)] {
                 seed += 1;
                 let s = Shape { steps: 6, features, units, return_sequences: true, reverse: false };
@@ -369,6 +369,7 @@ fn sized_step_equals_step() {
             check::<f32, 2, 24>(cell, with_bias, seed);
             check::<f64, 4, 32>(cell, with_bias, seed);
             check::<f32, 1, 64>(cell, with_bias, seed);
+            check::<f32, 3, 32>(cell, with_bias, seed);
         }
     }
 }
