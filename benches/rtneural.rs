@@ -16,10 +16,13 @@
 //! input is a sine plus noise, 4096 samples looped; every output goes into
 //! a checksum. The protocol is bench.cpp's: `ROUNDS` rounds of `STEPS` steps
 //! per pass, rounds interleaved across cases, after a warm-up. Passes
-//! alternate between our binary and RTNeural's four (run as subprocesses,
-//! {Eigen, xsimd} × {default x86-64 flags, `-march=native`}), so both see
-//! the same machine; a figure is the fastest round of all passes (`min`)
-//! and the median of the passes' medians, in ns per step. Ratios are ours
+//! alternate between ours and RTNeural's four builds ({Eigen, xsimd} ×
+//! {default x86-64 flags, `-march=native`}), so both see the same machine,
+//! and every pass is a process of its own, this binary's included (so each
+//! side's fastest round is the best of as many draws of memory addresses,
+//! which move a step's time by up to 15% on Zen 4); a figure is the fastest
+//! round of all passes (`min`) and the median of the passes' medians, in
+//! ns per step. Ratios are ours
 //! over RTNeural's best build in the x86-64 columns (what our default build
 //! compares with: it dispatches to AVX2 or AVX-512 kernels at run time, no
 //! `target-cpu` flag) and in the native columns, fastest round against
@@ -328,27 +331,26 @@ fn build_rtneural() -> Result<PathBuf, String> {
     }
 }
 
-/// One run of one RTNeural binary: (case, median, min) per line.
-fn run_rtneural(bin: &Path, rounds: usize, steps: usize) -> Result<Vec<(String, f64, f64)>, String> {
-    let out = Command::new(bin)
-        .arg(rounds.to_string())
-        .arg(steps.to_string())
-        .output()
-        .map_err(|e| format!("{}: {e}", bin.display()))?;
+/// One run of a bench process, RTNeural's or ours (bench.cpp's output: a
+/// line per case, `name median min max checksum`): (case, median, min,
+/// checksum) per line.
+fn run_process(mut cmd: Command, rounds: usize, steps: usize) -> Result<Vec<(String, f64, f64, f64)>, String> {
+    let what = format!("{cmd:?}");
+    let out = cmd.arg(rounds.to_string()).arg(steps.to_string()).output().map_err(|e| format!("{what}: {e}"))?;
     if !out.status.success() {
-        return Err(format!("{} failed: {}", bin.display(), String::from_utf8_lossy(&out.stderr)));
+        return Err(format!("{what} failed: {}", String::from_utf8_lossy(&out.stderr)));
     }
     let text = String::from_utf8_lossy(&out.stdout);
     if text.contains("NON-FINITE") {
-        return Err(format!("{}: a non-finite checksum\n{text}", bin.display()));
+        return Err(format!("{what}: a non-finite checksum\n{text}"));
     }
     Ok(text
         .lines()
         .filter_map(|l| {
             let f: Vec<&str> = l.split_whitespace().collect();
             match f[..] {
-                [case, median, min, _max, _checksum, ..] => {
-                    Some((case.to_string(), median.parse().ok()?, min.parse().ok()?))
+                [case, median, min, _max, checksum, ..] => {
+                    Some((case.to_string(), median.parse().ok()?, min.parse().ok()?, checksum.parse().ok()?))
                 }
                 _ => None,
             }
@@ -356,9 +358,43 @@ fn run_rtneural(bin: &Path, rounds: usize, steps: usize) -> Result<Vec<(String, 
         .collect())
 }
 
-/// One pass of ours: a warm-up the first time, then `rounds` rounds of
-/// `steps` steps, interleaved across cases.
-fn our_pass(cases: &mut [Case], figures: &mut [Figures], rounds: usize, steps: usize) {
+/// The environment variable that makes this binary one pass of ours (see
+/// [`our_pass`]).
+const OUR_PASS: &str = "STATICNET_RTNEURAL_PASS";
+
+/// One pass of ours, in a process of its own as each of RTNeural's is:
+/// the models and their state are allocated afresh, at new addresses.
+/// (Zen 4 measured some runs of the same binary 5–15% slower than others,
+/// an address effect; with all our passes in one process, our fastest
+/// round came from one draw of addresses against the best of five of
+/// theirs.) The process runs [`our_pass_here`].
+fn our_pass(cases: &mut [Case], figures: &mut [Figures], rounds: usize, steps: usize) -> Result<(), String> {
+    let exe = std::env::current_exe().map_err(|e| format!("this bench's path: {e}"))?;
+    let mut cmd = Command::new(exe);
+    cmd.env(OUR_PASS, "1");
+    for (case, median, min, checksum) in run_process(cmd, rounds, steps)? {
+        if let Some(k) = cases.iter().position(|c| c.key == case) {
+            figures[k].medians.push(median);
+            figures[k].mins.push(min);
+            // Every pass streams the same samples through the same model.
+            let c = &mut cases[k];
+            if c.checksum != 0.0 && c.checksum != checksum {
+                return Err(format!("{}: checksum {checksum:e} in one pass, {:e} in another", c.label, c.checksum));
+            }
+            c.checksum = checksum;
+        }
+    }
+    Ok(())
+}
+
+/// What a process of [`our_pass`] runs, printing bench.cpp's lines: a
+/// warm-up, then `rounds` rounds of `steps` steps, interleaved across
+/// cases.
+fn our_pass_here(rounds: usize, steps: usize) {
+    let mut cases = selected_cases();
+    for c in &mut cases {
+        c.checksum += (c.run)(steps.max(100_000));
+    }
     let mut ns = vec![Vec::with_capacity(rounds); cases.len()];
     for _ in 0..rounds {
         for (c, t) in cases.iter_mut().zip(&mut ns) {
@@ -367,20 +403,29 @@ fn our_pass(cases: &mut [Case], figures: &mut [Figures], rounds: usize, steps: u
             t.push(start.elapsed().as_secs_f64() * 1e9 / steps as f64);
         }
     }
-    for (t, f) in ns.iter_mut().zip(figures) {
+    for (c, t) in cases.iter().zip(&mut ns) {
         t.sort_by(f64::total_cmp);
-        f.medians.push(t[t.len() / 2]);
-        f.mins.push(t[0]);
+        let finite = if c.checksum.is_finite() { "" } else { " NON-FINITE" };
+        println!("{} {:.1} {:.1} {:.1} {:.9e}{finite}", c.key, t[t.len() / 2], t[0], t[t.len() - 1], c.checksum);
     }
+}
+
+/// The cases, but for those `CASE` leaves out.
+fn selected_cases() -> Vec<Case> {
+    let mut cases = cases();
+    if let Ok(only) = std::env::var("CASE") {
+        cases.retain(|c| c.key.contains(&only));
+    }
+    cases
 }
 
 /// One pass of RTNeural's: each build in turn, `rounds` rounds of `steps`
 /// steps (after its own warm-up).
 fn their_pass(dir: &Path, cases: &[Case], theirs: &mut [Vec<Figures>], rounds: usize, steps: usize) {
     for (b, (build, _)) in BUILDS.iter().enumerate() {
-        match run_rtneural(&dir.join(format!("bench_{build}")), rounds, steps) {
+        match run_process(Command::new(dir.join(format!("bench_{build}"))), rounds, steps) {
             Ok(lines) => {
-                for (case, median, min) in lines {
+                for (case, median, min, _) in lines {
                     if let Some(k) = cases.iter().position(|c| c.key == case) {
                         theirs[k][b].medians.push(median);
                         theirs[k][b].mins.push(min);
@@ -402,10 +447,11 @@ fn main() {
     let rounds = env_usize("ROUNDS", if quick { 7 } else { 31 }).max(1);
     let steps = env_usize("STEPS", if quick { 10_000 } else { 20_000 }).max(1);
 
-    let mut cases = cases();
-    if let Ok(only) = std::env::var("CASE") {
-        cases.retain(|c| c.key.contains(&only));
+    if std::env::var_os(OUR_PASS).is_some() {
+        let arg = |i: usize| std::env::args().nth(i).and_then(|a| a.parse().ok()).unwrap_or(1);
+        return our_pass_here(arg(1), arg(2));
     }
+    let mut cases = selected_cases();
     let rtneural =
         if std::env::var_os("NO_CPP").is_some() { Err("NO_CPP is set".to_string()) } else { build_rtneural() };
     if let Err(why) = &rtneural {
@@ -430,16 +476,18 @@ fn main() {
     // (case, build) → figures
     let mut theirs = vec![vec![Figures::default(); BUILDS.len()]; cases.len()];
     let mut loads = Vec::new();
-    for c in &mut cases {
-        c.checksum += (c.run)(steps.max(100_000));
-    }
     for pass in 0..passes {
         loads.push(load());
         // Alternate which side goes first.
         let order: &[bool] = if pass % 2 == 0 { &[true, false] } else { &[false, true] };
         for &our_turn in order {
             match (&rtneural, our_turn) {
-                (_, true) => our_pass(&mut cases, &mut ours, rounds, steps),
+                (_, true) => {
+                    if let Err(e) = our_pass(&mut cases, &mut ours, rounds, steps) {
+                        eprintln!("{e}");
+                        std::process::exit(1);
+                    }
+                }
                 (Ok(dir), false) => their_pass(dir, &cases, &mut theirs, rounds, steps),
                 (Err(_), false) => {}
             }
