@@ -150,32 +150,45 @@ fn forward_quantizes_and_dequantizes_at_the_edges() {
     assert_eq!(y.argmax().0, p.argmax().0);
 }
 
-staticnet::network! {
-    /// The keyword-spotting DS-CNN of tests/keras_parity_conv.rs (random
-    /// weights, batch normalizations not the identity), with TFLite's
-    /// scales: batch normalizations folded into the convolutions and the
-    /// activations fused, as TFLite's converter does.
-    pub struct Kws {
-        let mfcc = Input(shape = (49, 10, 1));
-        let x = Conv2D(16, (10, 4), strides = (2, 2), padding = "same", use_bias = false, name = "conv0")(mfcc);
-        let x = BatchNormalization(name = "bn0")(x);
-        let x = Activation(relu, name = "relu0")(x);
-        let x = DepthwiseConv2D((3, 3), padding = "same", use_bias = false, name = "dw1")(x);
-        let x = BatchNormalization(name = "bn_dw1")(x);
-        let x = Activation(relu, name = "relu_dw1")(x);
-        let x = Conv2D(16, (1, 1), use_bias = false, name = "pw1")(x);
-        let x = BatchNormalization(name = "bn_pw1")(x);
-        let x = Activation(relu, name = "relu_pw1")(x);
-        let x = DepthwiseConv2D((3, 3), padding = "same", use_bias = false, name = "dw2")(x);
-        let x = BatchNormalization(name = "bn_dw2")(x);
-        let x = Activation(relu, name = "relu_dw2")(x);
-        let x = Conv2D(16, (1, 1), use_bias = false, name = "pw2")(x);
-        let x = BatchNormalization(name = "bn_pw2")(x);
-        let x = Activation(relu, name = "relu_pw2")(x);
-        let x = SeparableConv2D(16, (3, 3), padding = "same", activation = relu, name = "sep")(x);
-        let x = GlobalAveragePooling2D(name = "gap")(x);
-        let fc = Dense(12, activation = softmax, name = "fc")(x);
-        Model(mfcc, fc);
+/// The keyword-spotting DS-CNN of tests/keras_parity_conv.rs (random
+/// weights, batch normalizations not the identity) as `$name`, its weights
+/// and quantization given by `$how`.
+macro_rules! kws_network {
+    ($(#[$doc:meta])* $name:ident { $($how:tt)* }) => {
+        staticnet::network! {
+            $(#[$doc])*
+            pub struct $name {
+                let mfcc = Input(shape = (49, 10, 1));
+                let x = Conv2D(16, (10, 4), strides = (2, 2), padding = "same", use_bias = false, name = "conv0")(mfcc);
+                let x = BatchNormalization(name = "bn0")(x);
+                let x = Activation(relu, name = "relu0")(x);
+                let x = DepthwiseConv2D((3, 3), padding = "same", use_bias = false, name = "dw1")(x);
+                let x = BatchNormalization(name = "bn_dw1")(x);
+                let x = Activation(relu, name = "relu_dw1")(x);
+                let x = Conv2D(16, (1, 1), use_bias = false, name = "pw1")(x);
+                let x = BatchNormalization(name = "bn_pw1")(x);
+                let x = Activation(relu, name = "relu_pw1")(x);
+                let x = DepthwiseConv2D((3, 3), padding = "same", use_bias = false, name = "dw2")(x);
+                let x = BatchNormalization(name = "bn_dw2")(x);
+                let x = Activation(relu, name = "relu_dw2")(x);
+                let x = Conv2D(16, (1, 1), use_bias = false, name = "pw2")(x);
+                let x = BatchNormalization(name = "bn_pw2")(x);
+                let x = Activation(relu, name = "relu_pw2")(x);
+                let x = SeparableConv2D(16, (3, 3), padding = "same", activation = relu, name = "sep")(x);
+                let x = GlobalAveragePooling2D(name = "gap")(x);
+                let fc = Dense(12, activation = softmax, name = "fc")(x);
+                Model(mfcc, fc);
+                $($how)*
+            }
+        }
+    };
+}
+
+kws_network! {
+    /// The DS-CNN with TFLite's scales: batch normalizations folded into
+    /// the convolutions and the activations fused, as TFLite's converter
+    /// does.
+    Kws {
         weights("tests/fixtures/int8_kws.weights.safetensors");
         quantize(int8, scales = "tests/fixtures/int8_kws.scales.safetensors");
     }
@@ -291,31 +304,11 @@ fn pooling_cnn_int8_outputs_equal_tflites_exactly() {
     );
 }
 
-staticnet::network! {
+kws_network! {
     /// The DS-CNN calibrated by staticnet (64 random inputs, as TFLite's
     /// converter was given), for the calibrated path of convolutions,
     /// folded normalizations and the mean.
-    pub struct KwsCalibrated {
-        let mfcc = Input(shape = (49, 10, 1));
-        let x = Conv2D(16, (10, 4), strides = (2, 2), padding = "same", use_bias = false, name = "conv0")(mfcc);
-        let x = BatchNormalization(name = "bn0")(x);
-        let x = Activation(relu, name = "relu0")(x);
-        let x = DepthwiseConv2D((3, 3), padding = "same", use_bias = false, name = "dw1")(x);
-        let x = BatchNormalization(name = "bn_dw1")(x);
-        let x = Activation(relu, name = "relu_dw1")(x);
-        let x = Conv2D(16, (1, 1), use_bias = false, name = "pw1")(x);
-        let x = BatchNormalization(name = "bn_pw1")(x);
-        let x = Activation(relu, name = "relu_pw1")(x);
-        let x = DepthwiseConv2D((3, 3), padding = "same", use_bias = false, name = "dw2")(x);
-        let x = BatchNormalization(name = "bn_dw2")(x);
-        let x = Activation(relu, name = "relu_dw2")(x);
-        let x = Conv2D(16, (1, 1), use_bias = false, name = "pw2")(x);
-        let x = BatchNormalization(name = "bn_pw2")(x);
-        let x = Activation(relu, name = "relu_pw2")(x);
-        let x = SeparableConv2D(16, (3, 3), padding = "same", activation = relu, name = "sep")(x);
-        let x = GlobalAveragePooling2D(name = "gap")(x);
-        let fc = Dense(12, activation = softmax, name = "fc")(x);
-        Model(mfcc, fc);
+    KwsCalibrated {
         weights("tests/fixtures/int8_kws.weights.safetensors");
         quantize(int8, calibration = "tests/fixtures/int8_kws_calibration.safetensors");
     }
