@@ -15,96 +15,36 @@
 //! to f32 and predict Keras's outputs to 1e-4.
 
 mod common;
+#[path = "common/parity.rs"]
+#[macro_use]
+mod parity;
 
 use common::*;
+use parity::*;
 use staticnet::nalgebra::SVector;
-use staticnet::{Mode, Network, Optimizer, Scalar, Train};
+use staticnet::{Network, Scalar};
 
-/// Compiles the network and keeps its text, to check it against the fixture.
-macro_rules! converted_network {
-    ($($t:tt)*) => {
-        staticnet::network! { $($t)* }
-        const NETWORK_TEXT: &str = stringify!($($t)*);
+/// A block's tests, given its struct and fixture and a `per_sample`
+/// function (`forward` on each sample against Keras's outputs): in f64 and
+/// f32, [`check`] then `per_sample`; and the weights it bakes in (the
+/// converter's f32 file), then `per_sample` on its `PRETRAINED` model.
+macro_rules! parity_tests {
+    ($model:ident, $fixture:literal) => {
+        fn run<T: Scalar>() {
+            let (f, model) = check::<T, $model<T>, _>($fixture, NETWORK_TEXT, $model::<T>::optimizer());
+            per_sample(&f, &model);
+        }
+
+        precision_tests!(run);
+
+        #[test]
+        fn baked_weights_match_keras() {
+            let f = Fixture::load($fixture);
+            let model = $model::<f32>::PRETRAINED;
+            assert_baked(&f, &model);
+            per_sample(&f, &model);
+        }
     };
-}
-
-fn load<T: Scalar, M: Network<T>>(f: &Fixture) -> M {
-    staticnet::weights::from_safetensors_prefixed::<T, M>(&f.bytes, "weights/").expect("fixture weights")
-}
-
-fn fixture_values<T: Scalar>(f: &Fixture, key: &str) -> Vec<T> {
-    f.get(key).iter().map(|&v| T::of_f64(v)).collect()
-}
-
-/// Every parameter tensor of `model` (trainable ones only, with
-/// `trainable_only`) against `{prefix}{name}` in the fixture.
-fn assert_params<T: Scalar, M: Network<T>>(f: &Fixture, prefix: &str, model: &M, trainable_only: bool) {
-    for (i, info) in M::TENSORS.iter().enumerate() {
-        if trainable_only && !info.trainable {
-            continue;
-        }
-        let key = format!("{prefix}{}", info.name);
-        assert_close(&key, model.tensor(i), f.get(&key));
-    }
-}
-
-/// The fixture's batch through the traits `fit` uses: outputs in inference
-/// mode, loss and gradients, three optimizer steps. Returns the fixture and
-/// the model with its initial weights, for the one-sample checks.
-fn check<T: Scalar, M: Train<T>, O: Optimizer<T, M>>(name: &str, text: &str, mut optimizer: O) -> (Fixture, M) {
-    let f = Fixture::load(name);
-    f.assert_network_text(text);
-    let n: usize = f.metadata["batch"].parse().expect("batch size");
-    let steps: usize = f.metadata["steps"].parse().expect("steps");
-    let inputs: Vec<Vec<T>> = M::INPUT_NAMES.iter().map(|i| fixture_values(&f, &format!("input/{i}"))).collect();
-    let targets: Vec<Vec<T>> = M::HEADS.iter().map(|h| fixture_values(&f, &format!("target/{}", h.name))).collect();
-    let ins: Vec<&[T]> = inputs.iter().map(|v| v.as_slice()).collect();
-    let tgs: Vec<&[T]> = targets.iter().map(|v| v.as_slice()).collect();
-    let initial: M = load(&f);
-    let mut model = initial.clone();
-    let mut ws = vec![T::zero(); M::TRAIN_ROWS * n];
-    let mut stats = vec![T::zero(); M::STATS_LEN];
-
-    model.forward_slices(n, &ins, &mut ws, Mode::Inference, &mut stats);
-    for (h, head) in M::HEADS.iter().enumerate() {
-        let at = M::HEAD_OFFSETS[h] * n;
-        assert_close(
-            &format!("batch output {}", head.name),
-            &ws[at..at + head.width * n],
-            f.get(&format!("expect/output/{}", head.name)),
-        );
-    }
-
-    let mut grads = M::zeros();
-    let mut head_losses = vec![T::zero(); M::HEADS.len()];
-    let total = model.loss_and_grad_slices(n, &ins, &tgs, None, &mut ws, &mut stats, &mut grads, &mut head_losses, 0);
-    assert_scalar_close("loss", total, f.scalar("expect/loss"));
-    if M::HEADS.len() > 1 {
-        for (h, head) in M::HEADS.iter().enumerate() {
-            let key = format!("expect/loss/{}", head.name);
-            assert_scalar_close(&key, head_losses[h], f.scalar(&key));
-        }
-    }
-    assert_params(&f, "expect/grad/", &grads, true);
-
-    for step in 0..steps {
-        for i in 0..M::TENSORS.len() {
-            grads.tensor_mut(i).fill(T::zero());
-        }
-        let total =
-            model.loss_and_grad_slices(n, &ins, &tgs, None, &mut ws, &mut stats, &mut grads, &mut head_losses, 0);
-        assert_scalar_close(&format!("step {step} loss"), total, f.scalar(&format!("expect/step_loss/{step}")));
-        model.update_moving_statistics(&stats);
-        optimizer.apply(&mut model, &grads);
-    }
-    assert_params(&f, "expect/step3/", &model, false);
-    (f, initial)
-}
-
-/// Sample `s` of input `name`.
-#[allow(dead_code)]
-fn values<T: Scalar, const N: usize>(f: &Fixture, name: &str, s: usize) -> SVector<T, N> {
-    SVector::from_iterator(f.get(&format!("input/{name}"))[s * N..(s + 1) * N].iter().map(|&v| T::of_f64(v)))
 }
 
 /// Sample `s` of token-id input `name` (stored as exact f64 values).
@@ -123,15 +63,10 @@ fn assert_baked<M: Network<f32>>(f: &Fixture, model: &M) {
     }
 }
 
-/// Head `head`'s expected output for sample `s`.
-fn expected<'f>(f: &'f Fixture, head: &str, s: usize, width: usize) -> &'f [f64] {
-    &f.get(&format!("expect/output/{head}"))[s * width..(s + 1) * width]
-}
-
 mod seed_mlp {
     use super::*;
 
-    converted_network! {
+    fixture_network! {
         pub struct SeedMlp {
             let input_tensor = Input(64);
             let dense = Dense(32, activation = relu, name = "dense")(input_tensor);
@@ -143,41 +78,21 @@ mod seed_mlp {
         }
     }
 
-    fn run<T: Scalar>() {
-        let (f, model) = check::<T, SeedMlp<T>, _>("convert_seed_mlp", NETWORK_TEXT, SeedMlp::<T>::optimizer());
+    /// `forward` on each sample against Keras's outputs.
+    fn per_sample<T: Scalar>(f: &Fixture, model: &SeedMlp<T>) {
         for s in 0..8 {
-            let out = model.forward(&values::<T, 64>(&f, "input_tensor", s));
-            assert_close("forward dense_2", out.as_slice(), expected(&f, "dense_2", s, 10));
+            let out = model.forward(&sample::<T, 64>(f, "input_tensor", s));
+            assert_close("forward dense_2", out.as_slice(), expected(f, "dense_2", s, 10));
         }
     }
 
-    #[test]
-    fn f64_matches_keras() {
-        run::<f64>();
-    }
-
-    #[test]
-    fn f32_matches_keras() {
-        run::<f32>();
-    }
-
-    /// The weights the block bakes in: the converter's f32 file.
-    #[test]
-    fn baked_weights_match_keras() {
-        let f = Fixture::load("convert_seed_mlp");
-        let model = SeedMlp::<f32>::PRETRAINED;
-        assert_baked(&f, &model);
-        for s in 0..8 {
-            let out = model.forward(&values::<f32, 64>(&f, "input_tensor", s));
-            assert_close("forward dense_2", out.as_slice(), expected(&f, "dense_2", s, 10));
-        }
-    }
+    parity_tests!(SeedMlp, "convert_seed_mlp");
 }
 
 mod seed_qa {
     use super::*;
 
-    converted_network! {
+    fixture_network! {
         pub struct QuestionAnswer {
             let text = Input(40);
             let question = Input(24);
@@ -195,42 +110,21 @@ mod seed_qa {
         }
     }
 
-    fn run<T: Scalar>() {
-        let (f, model) =
-            check::<T, QuestionAnswer<T>, _>("convert_seed_qa", NETWORK_TEXT, QuestionAnswer::<T>::optimizer());
+    /// `forward` on each sample against Keras's outputs.
+    fn per_sample<T: Scalar>(f: &Fixture, model: &QuestionAnswer<T>) {
         for s in 0..8 {
-            let out = model.forward(&values::<T, 40>(&f, "text", s), &values::<T, 24>(&f, "question", s));
-            assert_close("forward answer", out.as_slice(), expected(&f, "answer", s, 10));
+            let out = model.forward(&sample::<T, 40>(f, "text", s), &sample::<T, 24>(f, "question", s));
+            assert_close("forward answer", out.as_slice(), expected(f, "answer", s, 10));
         }
     }
 
-    #[test]
-    fn f64_matches_keras() {
-        run::<f64>();
-    }
-
-    #[test]
-    fn f32_matches_keras() {
-        run::<f32>();
-    }
-
-    /// The weights the block bakes in: the converter's f32 file.
-    #[test]
-    fn baked_weights_match_keras() {
-        let f = Fixture::load("convert_seed_qa");
-        let model = QuestionAnswer::<f32>::PRETRAINED;
-        assert_baked(&f, &model);
-        for s in 0..8 {
-            let out = model.forward(&values::<f32, 40>(&f, "text", s), &values::<f32, 24>(&f, "question", s));
-            assert_close("forward answer", out.as_slice(), expected(&f, "answer", s, 10));
-        }
-    }
+    parity_tests!(QuestionAnswer, "convert_seed_qa");
 }
 
 mod seed_posts {
     use super::*;
 
-    converted_network! {
+    fixture_network! {
         pub struct Posts {
             let posts = Input(48);
             let dense = Dense(32, activation = relu, name = "dense")(posts);
@@ -248,45 +142,23 @@ mod seed_posts {
         }
     }
 
-    fn run<T: Scalar>() {
-        let (f, model) = check::<T, Posts<T>, _>("convert_seed_posts", NETWORK_TEXT, Posts::<T>::optimizer());
+    /// `forward` on each sample against Keras's outputs.
+    fn per_sample<T: Scalar>(f: &Fixture, model: &Posts<T>) {
         for s in 0..8 {
-            let out = model.forward(&values::<T, 48>(&f, "posts", s));
-            assert_close("forward age", out.age.as_slice(), expected(&f, "age", s, 1));
-            assert_close("forward income", out.income.as_slice(), expected(&f, "income", s, 10));
-            assert_close("forward gender", out.gender.as_slice(), expected(&f, "gender", s, 1));
+            let out = model.forward(&sample::<T, 48>(f, "posts", s));
+            assert_close("forward age", out.age.as_slice(), expected(f, "age", s, 1));
+            assert_close("forward income", out.income.as_slice(), expected(f, "income", s, 10));
+            assert_close("forward gender", out.gender.as_slice(), expected(f, "gender", s, 1));
         }
     }
 
-    #[test]
-    fn f64_matches_keras() {
-        run::<f64>();
-    }
-
-    #[test]
-    fn f32_matches_keras() {
-        run::<f32>();
-    }
-
-    /// The weights the block bakes in: the converter's f32 file.
-    #[test]
-    fn baked_weights_match_keras() {
-        let f = Fixture::load("convert_seed_posts");
-        let model = Posts::<f32>::PRETRAINED;
-        assert_baked(&f, &model);
-        for s in 0..8 {
-            let out = model.forward(&values::<f32, 48>(&f, "posts", s));
-            assert_close("forward age", out.age.as_slice(), expected(&f, "age", s, 1));
-            assert_close("forward income", out.income.as_slice(), expected(&f, "income", s, 10));
-            assert_close("forward gender", out.gender.as_slice(), expected(&f, "gender", s, 1));
-        }
-    }
+    parity_tests!(Posts, "convert_seed_posts");
 }
 
 mod image_cnn {
     use super::*;
 
-    converted_network! {
+    fixture_network! {
         pub struct ImageCnn {
             let image = Input(shape = (12, 12, 2));
             let pad = ZeroPadding2D(name = "pad")(image);
@@ -316,43 +188,22 @@ mod image_cnn {
         }
     }
 
-    fn run<T: Scalar>() {
-        let (f, model) = check::<T, ImageCnn<T>, _>("convert_image_cnn", NETWORK_TEXT, ImageCnn::<T>::optimizer());
+    /// `forward` on each sample against Keras's outputs.
+    fn per_sample<T: Scalar>(f: &Fixture, model: &ImageCnn<T>) {
         for s in 0..8 {
-            let out = model.forward(&values::<T, 288>(&f, "image", s));
-            assert_close("forward cls", out.cls.as_slice(), expected(&f, "cls", s, 4));
-            assert_close("forward score", out.score.as_slice(), expected(&f, "score", s, 1));
+            let out = model.forward(&sample::<T, 288>(f, "image", s));
+            assert_close("forward cls", out.cls.as_slice(), expected(f, "cls", s, 4));
+            assert_close("forward score", out.score.as_slice(), expected(f, "score", s, 1));
         }
     }
 
-    #[test]
-    fn f64_matches_keras() {
-        run::<f64>();
-    }
-
-    #[test]
-    fn f32_matches_keras() {
-        run::<f32>();
-    }
-
-    /// The weights the block bakes in: the converter's f32 file.
-    #[test]
-    fn baked_weights_match_keras() {
-        let f = Fixture::load("convert_image_cnn");
-        let model = ImageCnn::<f32>::PRETRAINED;
-        assert_baked(&f, &model);
-        for s in 0..8 {
-            let out = model.forward(&values::<f32, 288>(&f, "image", s));
-            assert_close("forward cls", out.cls.as_slice(), expected(&f, "cls", s, 4));
-            assert_close("forward score", out.score.as_slice(), expected(&f, "score", s, 1));
-        }
-    }
+    parity_tests!(ImageCnn, "convert_image_cnn");
 }
 
 mod sensor_conv1d {
     use super::*;
 
-    converted_network! {
+    fixture_network! {
         pub struct SensorConv1d {
             let imu = Input(shape = (20, 3));
             let pad = ZeroPadding1D((2, 0), name = "pad")(imu);
@@ -380,44 +231,22 @@ mod sensor_conv1d {
         }
     }
 
-    fn run<T: Scalar>() {
-        let (f, model) =
-            check::<T, SensorConv1d<T>, _>("convert_sensor_conv1d", NETWORK_TEXT, SensorConv1d::<T>::optimizer());
+    /// `forward` on each sample against Keras's outputs.
+    fn per_sample<T: Scalar>(f: &Fixture, model: &SensorConv1d<T>) {
         for s in 0..8 {
-            let out = model.forward(&values::<T, 60>(&f, "imu", s));
-            assert_close("forward kind", out.kind.as_slice(), expected(&f, "kind", s, 3));
-            assert_close("forward sim", out.sim.as_slice(), expected(&f, "sim", s, 1));
+            let out = model.forward(&sample::<T, 60>(f, "imu", s));
+            assert_close("forward kind", out.kind.as_slice(), expected(f, "kind", s, 3));
+            assert_close("forward sim", out.sim.as_slice(), expected(f, "sim", s, 1));
         }
     }
 
-    #[test]
-    fn f64_matches_keras() {
-        run::<f64>();
-    }
-
-    #[test]
-    fn f32_matches_keras() {
-        run::<f32>();
-    }
-
-    /// The weights the block bakes in: the converter's f32 file.
-    #[test]
-    fn baked_weights_match_keras() {
-        let f = Fixture::load("convert_sensor_conv1d");
-        let model = SensorConv1d::<f32>::PRETRAINED;
-        assert_baked(&f, &model);
-        for s in 0..8 {
-            let out = model.forward(&values::<f32, 60>(&f, "imu", s));
-            assert_close("forward kind", out.kind.as_slice(), expected(&f, "kind", s, 3));
-            assert_close("forward sim", out.sim.as_slice(), expected(&f, "sim", s, 1));
-        }
-    }
+    parity_tests!(SensorConv1d, "convert_sensor_conv1d");
 }
 
 mod text_rnn {
     use super::*;
 
-    converted_network! {
+    fixture_network! {
         pub struct TextRnn {
             let tokens = Input(shape = (10,), dtype = "int32");
             let signal = Input(shape = (10, 2));
@@ -440,41 +269,21 @@ mod text_rnn {
         }
     }
 
-    fn run<T: Scalar>() {
-        let (f, model) = check::<T, TextRnn<T>, _>("convert_text_rnn", NETWORK_TEXT, TextRnn::<T>::optimizer());
+    /// `forward` on each sample against Keras's outputs.
+    fn per_sample<T: Scalar>(f: &Fixture, model: &TextRnn<T>) {
         for s in 0..8 {
-            let out = model.forward(&ids::<10>(&f, "tokens", s), &values::<T, 20>(&f, "signal", s));
-            assert_close("forward out", out.as_slice(), expected(&f, "out", s, 3));
+            let out = model.forward(&ids::<10>(f, "tokens", s), &sample::<T, 20>(f, "signal", s));
+            assert_close("forward out", out.as_slice(), expected(f, "out", s, 3));
         }
     }
 
-    #[test]
-    fn f64_matches_keras() {
-        run::<f64>();
-    }
-
-    #[test]
-    fn f32_matches_keras() {
-        run::<f32>();
-    }
-
-    /// The weights the block bakes in: the converter's f32 file.
-    #[test]
-    fn baked_weights_match_keras() {
-        let f = Fixture::load("convert_text_rnn");
-        let model = TextRnn::<f32>::PRETRAINED;
-        assert_baked(&f, &model);
-        for s in 0..8 {
-            let out = model.forward(&ids::<10>(&f, "tokens", s), &values::<f32, 20>(&f, "signal", s));
-            assert_close("forward out", out.as_slice(), expected(&f, "out", s, 3));
-        }
-    }
+    parity_tests!(TextRnn, "convert_text_rnn");
 }
 
 mod siamese {
     use super::*;
 
-    converted_network! {
+    fixture_network! {
         pub struct Siamese {
             let left = Input(8);
             let right = Input(8);
@@ -506,43 +315,22 @@ mod siamese {
         }
     }
 
-    fn run<T: Scalar>() {
-        let (f, model) = check::<T, Siamese<T>, _>("convert_siamese", NETWORK_TEXT, Siamese::<T>::optimizer());
+    /// `forward` on each sample against Keras's outputs.
+    fn per_sample<T: Scalar>(f: &Fixture, model: &Siamese<T>) {
         for s in 0..8 {
-            let out = model.forward(&values::<T, 8>(&f, "left", s), &values::<T, 8>(&f, "right", s));
-            assert_close("forward same", out.same.as_slice(), expected(&f, "same", s, 1));
-            assert_close("forward dist", out.dist.as_slice(), expected(&f, "dist", s, 1));
+            let out = model.forward(&sample::<T, 8>(f, "left", s), &sample::<T, 8>(f, "right", s));
+            assert_close("forward same", out.same.as_slice(), expected(f, "same", s, 1));
+            assert_close("forward dist", out.dist.as_slice(), expected(f, "dist", s, 1));
         }
     }
 
-    #[test]
-    fn f64_matches_keras() {
-        run::<f64>();
-    }
-
-    #[test]
-    fn f32_matches_keras() {
-        run::<f32>();
-    }
-
-    /// The weights the block bakes in: the converter's f32 file.
-    #[test]
-    fn baked_weights_match_keras() {
-        let f = Fixture::load("convert_siamese");
-        let model = Siamese::<f32>::PRETRAINED;
-        assert_baked(&f, &model);
-        for s in 0..8 {
-            let out = model.forward(&values::<f32, 8>(&f, "left", s), &values::<f32, 8>(&f, "right", s));
-            assert_close("forward same", out.same.as_slice(), expected(&f, "same", s, 1));
-            assert_close("forward dist", out.dist.as_slice(), expected(&f, "dist", s, 1));
-        }
-    }
+    parity_tests!(Siamese, "convert_siamese");
 }
 
 mod shared_lstm_qa {
     use super::*;
 
-    converted_network! {
+    fixture_network! {
         pub struct SharedLstmQa {
             let text = Input(shape = (10,), dtype = "int32");
             let question = Input(shape = (10,), dtype = "int32");
@@ -565,34 +353,13 @@ mod shared_lstm_qa {
         }
     }
 
-    fn run<T: Scalar>() {
-        let (f, model) =
-            check::<T, SharedLstmQa<T>, _>("convert_shared_lstm_qa", NETWORK_TEXT, SharedLstmQa::<T>::optimizer());
+    /// `forward` on each sample against Keras's outputs.
+    fn per_sample<T: Scalar>(f: &Fixture, model: &SharedLstmQa<T>) {
         for s in 0..8 {
-            let out = model.forward(&ids::<10>(&f, "text", s), &ids::<10>(&f, "question", s));
-            assert_close("forward answer", out.as_slice(), expected(&f, "answer", s, 16));
+            let out = model.forward(&ids::<10>(f, "text", s), &ids::<10>(f, "question", s));
+            assert_close("forward answer", out.as_slice(), expected(f, "answer", s, 16));
         }
     }
 
-    #[test]
-    fn f64_matches_keras() {
-        run::<f64>();
-    }
-
-    #[test]
-    fn f32_matches_keras() {
-        run::<f32>();
-    }
-
-    /// The weights the block bakes in: the converter's f32 file.
-    #[test]
-    fn baked_weights_match_keras() {
-        let f = Fixture::load("convert_shared_lstm_qa");
-        let model = SharedLstmQa::<f32>::PRETRAINED;
-        assert_baked(&f, &model);
-        for s in 0..8 {
-            let out = model.forward(&ids::<10>(&f, "text", s), &ids::<10>(&f, "question", s));
-            assert_close("forward answer", out.as_slice(), expected(&f, "answer", s, 16));
-        }
-    }
+    parity_tests!(SharedLstmQa, "convert_shared_lstm_qa");
 }

@@ -3,22 +3,14 @@
 //! `train_step`s of each model's own optimizer, in f64 and in f32.
 
 mod common;
+#[path = "common/parity.rs"]
+#[macro_use]
+mod parity;
 
 use common::*;
+use parity::*;
 use staticnet::nalgebra::SVector;
-use staticnet::{Network, Scalar};
-
-/// Compiles the network and keeps its text, to check it against the fixture.
-macro_rules! fixture_network {
-    ($($t:tt)*) => {
-        staticnet::network! { $($t)* }
-        const NETWORK_TEXT: &str = stringify!($($t)*);
-    };
-}
-
-fn load<T: Scalar, M: Network<T>>(f: &Fixture) -> M {
-    staticnet::weights::from_safetensors_prefixed::<T, M>(&f.bytes, "weights/").expect("fixture weights")
-}
+use staticnet::Scalar;
 
 mod seed_mlp {
     use super::*;
@@ -58,15 +50,7 @@ mod seed_mlp {
         assert_tensors(&f, "expect/step3/", &model);
     }
 
-    #[test]
-    fn f64_matches_keras() {
-        check::<f64>();
-    }
-
-    #[test]
-    fn f32_matches_keras() {
-        check::<f32>();
-    }
+    precision_tests!(check);
 }
 
 mod seed_qa {
@@ -113,15 +97,7 @@ mod seed_qa {
         assert_tensors(&f, "expect/step3/", &model);
     }
 
-    #[test]
-    fn f64_matches_keras() {
-        check::<f64>();
-    }
-
-    #[test]
-    fn f32_matches_keras() {
-        check::<f32>();
-    }
+    precision_tests!(check);
 }
 
 mod seed_posts {
@@ -202,13 +178,5 @@ mod seed_posts {
         assert_tensors(&f, "expect/step3/", &model);
     }
 
-    #[test]
-    fn f64_matches_keras() {
-        check::<f64>();
-    }
-
-    #[test]
-    fn f32_matches_keras() {
-        check::<f32>();
-    }
+    precision_tests!(check);
 }

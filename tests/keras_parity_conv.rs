@@ -61,15 +61,7 @@ mod conv1d_sensor {
         assert_params(&f, "expect/step3/", &trained, false);
     }
 
-    #[test]
-    fn f64_matches_keras() {
-        run::<f64>();
-    }
-
-    #[test]
-    fn f32_matches_keras() {
-        run::<f32>();
-    }
+    precision_tests!(run);
 }
 
 mod kws_dscnn {
@@ -109,15 +101,7 @@ mod kws_dscnn {
         }
     }
 
-    #[test]
-    fn f64_matches_keras() {
-        run::<f64>();
-    }
-
-    #[test]
-    fn f32_matches_keras() {
-        run::<f32>();
-    }
+    precision_tests!(run);
 }
 
 mod residual_image {
@@ -154,15 +138,7 @@ mod residual_image {
         }
     }
 
-    #[test]
-    fn f64_matches_keras() {
-        run::<f64>();
-    }
-
-    #[test]
-    fn f32_matches_keras() {
-        run::<f32>();
-    }
+    precision_tests!(run);
 }
 
 mod image_branches {
@@ -202,15 +178,7 @@ mod image_branches {
         }
     }
 
-    #[test]
-    fn f64_matches_keras() {
-        run::<f64>();
-    }
-
-    #[test]
-    fn f32_matches_keras() {
-        run::<f32>();
-    }
+    precision_tests!(run);
 }
 
 mod signal_branches {
@@ -242,13 +210,5 @@ mod signal_branches {
         }
     }
 
-    #[test]
-    fn f64_matches_keras() {
-        run::<f64>();
-    }
-
-    #[test]
-    fn f32_matches_keras() {
-        run::<f32>();
-    }
+    precision_tests!(run);
 }

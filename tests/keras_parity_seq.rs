@@ -45,15 +45,7 @@ mod seed_qa_lstm {
         }
     }
 
-    #[test]
-    fn f64_matches_keras() {
-        run::<f64>();
-    }
-
-    #[test]
-    fn f32_matches_keras() {
-        run::<f32>();
-    }
+    precision_tests!(run);
 }
 
 mod sequence_stack {
@@ -103,15 +95,7 @@ mod sequence_stack {
         assert_params(&f, "expect/step3/", &trained, false);
     }
 
-    #[test]
-    fn f64_matches_keras() {
-        run::<f64>();
-    }
-
-    #[test]
-    fn f32_matches_keras() {
-        run::<f32>();
-    }
+    precision_tests!(run);
 }
 
 mod bidi_merges {
@@ -143,15 +127,7 @@ mod bidi_merges {
         }
     }
 
-    #[test]
-    fn f64_matches_keras() {
-        run::<f64>();
-    }
-
-    #[test]
-    fn f32_matches_keras() {
-        run::<f32>();
-    }
+    precision_tests!(run);
 }
 
 mod per_step_head {
@@ -185,15 +161,7 @@ mod per_step_head {
         }
     }
 
-    #[test]
-    fn f64_matches_keras() {
-        run::<f64>();
-    }
-
-    #[test]
-    fn f32_matches_keras() {
-        run::<f32>();
-    }
+    precision_tests!(run);
 }
 
 mod causal_stream {
@@ -226,13 +194,5 @@ mod causal_stream {
         }
     }
 
-    #[test]
-    fn f64_matches_keras() {
-        run::<f64>();
-    }
-
-    #[test]
-    fn f32_matches_keras() {
-        run::<f32>();
-    }
+    precision_tests!(run);
 }

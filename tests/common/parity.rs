@@ -1,8 +1,8 @@
 //! The harness the Keras parity tests share: a fixture's network compiled
 //! and checked against its text, its weights loaded, and the batch, loss,
-//! gradient and optimizer-step comparisons in f64 and f32. Included by
-//! `#[path]` from the parity tests that use all of it (a module of
-//! `common` would be dead code in the other tests).
+//! gradient and optimizer-step comparisons in f64 and f32, and the two
+//! tests that run them. Included by `#[path]` from the parity tests (a
+//! module of `common` would be dead code in the other tests).
 #![allow(dead_code)]
 
 use super::common::*;
@@ -14,6 +14,22 @@ macro_rules! fixture_network {
     ($($t:tt)*) => {
         staticnet::network! { $($t)* }
         const NETWORK_TEXT: &str = stringify!($($t)*);
+    };
+}
+
+/// A module's two tests: `f64_matches_keras` runs `$run::<f64>()`, and
+/// `f32_matches_keras` `$run::<f32>()`.
+macro_rules! precision_tests {
+    ($run:ident) => {
+        #[test]
+        fn f64_matches_keras() {
+            $run::<f64>();
+        }
+
+        #[test]
+        fn f32_matches_keras() {
+            $run::<f32>();
+        }
     };
 }
 
@@ -37,13 +53,18 @@ pub fn assert_params<T: Scalar, M: Network<T>>(f: &Fixture, prefix: &str, model:
     }
 }
 
-/// Everything the fixture holds, through the traits `fit` uses: returns
-/// the model with its initial weights, for the one-sample checks.
+/// Everything the fixture holds, through the traits `fit` uses: the batch's
+/// outputs in inference mode, the loss (total and per head) and every
+/// gradient, then the fixture's optimizer steps (`steps`, moving statistics
+/// included) and every tensor after them. Returns the fixture and the model
+/// with its initial weights, for the one-sample checks.
 pub fn check<T: Scalar, M: Train<T>, O: Optimizer<T, M>>(name: &str, text: &str, mut optimizer: O) -> (Fixture, M) {
     let f = Fixture::load(name);
     f.assert_network_text(text);
     let n: usize = f.metadata["batch"].parse().expect("batch size");
-    let heads: Vec<String> = serde_list(&f.metadata["heads"]);
+    let steps: usize = f.metadata["steps"].parse().expect("steps");
+    let heads: Vec<&str> = M::HEADS.iter().map(|h| h.name).collect();
+    assert_eq!(heads, serde_list(&f.metadata["heads"]), "the heads, in the fixture and the model");
     let inputs: Vec<Vec<T>> = M::INPUT_NAMES.iter().map(|i| values(&f, &format!("input/{i}"))).collect();
     let targets: Vec<Vec<T>> = heads.iter().map(|h| values(&f, &format!("target/{h}"))).collect();
     let ins: Vec<&[T]> = inputs.iter().map(|v| v.as_slice()).collect();
@@ -74,7 +95,7 @@ pub fn check<T: Scalar, M: Train<T>, O: Optimizer<T, M>>(name: &str, text: &str,
     }
     assert_params(&f, "expect/grad/", &grads, true);
 
-    for step in 0..3 {
+    for step in 0..steps {
         for i in 0..M::TENSORS.len() {
             grads.tensor_mut(i).fill(T::zero());
         }
