@@ -5,9 +5,8 @@
 //! ```sh
 //! cargo run --release --example digits_cnn [seed]   # seed 7 by default
 //! ```
+#[macro_use]
 mod common;
-
-use std::time::Instant;
 
 staticnet::network! {
     /// Two convolutions over the 8×8 image, a pooling between them, and a
@@ -24,39 +23,8 @@ staticnet::network! {
     }
 }
 
-/// What one training run measured.
-pub struct Outcome {
-    /// Accuracy on the held-out fifth, in 0..=1.
-    pub test_accuracy: f64,
-    /// Wall time of `fit`, in seconds.
-    pub train_seconds: f64,
-    /// The trained model.
-    pub model: DigitsCnn<f32>,
-}
-
-/// Trains the network on the split drawn with `seed` and tests it.
-pub fn train_and_test(seed: u64, verbose: bool) -> Result<Outcome, Box<dyn std::error::Error>> {
-    let data = common::load_digits()?;
-    let (train, test) = data.split(seed);
-    // A sample of shape (8, 8, 1) is its 64 pixels in row-major order: the
-    // same columns as the dense classifier's.
-    let (x_train, y_train) = (data.inputs(&train), data.one_hot(&train));
-    let (x_test, y_test) = (data.inputs(&test), data.one_hot(&test));
-    if verbose {
-        println!("{} training and {} test images", train.len(), test.len());
-        println!("{}", DigitsCnn::<f32>::summary());
-    }
-    let mut model = DigitsCnn::<f32>::new(seed);
-    let mut optimizer = DigitsCnn::<f32>::optimizer();
-    let options =
-        staticnet::FitOptions::new().epochs(50).batch_size(32).seed(seed).verbose(if verbose { 2 } else { 0 });
-    let start = Instant::now();
-    staticnet::fit(&mut model, &mut optimizer, &x_train, &y_train, &options)?;
-    let train_seconds = start.elapsed().as_secs_f64();
-    let test_logs = staticnet::evaluate(&model, &x_test, &y_test, 256)?;
-    let test_accuracy = test_logs.get("accuracy").unwrap_or(f64::NAN);
-    Ok(Outcome { test_accuracy, train_seconds, model })
-}
+// A sample is its 64 pixels row by row, the dense classifier's columns.
+digits_training!(DigitsCnn);
 
 #[allow(dead_code)]
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -64,18 +32,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let outcome = train_and_test(seed, true)?;
     println!("test accuracy: {:.2}%", outcome.test_accuracy * 100.0);
     println!("training time: {:.2} s for 50 epochs", outcome.train_seconds);
-    let pixels = common::load_digits()?;
-    let (_, test) = pixels.split(seed);
-    let one = staticnet::nalgebra::SVector::<f32, 64>::from_column_slice(pixels.inputs(&test[..1]).as_slice());
-    let start = Instant::now();
-    let rounds = 10_000;
-    let mut class = 0;
-    for _ in 0..rounds {
-        class = std::hint::black_box(&outcome.model).forward(std::hint::black_box(&one)).argmax().0;
-    }
-    println!(
-        "one image through `forward`: {:.1} µs (class {class})",
-        start.elapsed().as_secs_f64() * 1e6 / rounds as f64
-    );
+    time_forward(&outcome.model, seed)?;
     Ok(())
 }

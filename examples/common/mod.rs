@@ -96,6 +96,71 @@ impl Digits {
     }
 }
 
+/// The training run and timing of the examples that read the digits with
+/// another network than `digits`'s (`$model`, whose input is the 64 pixels
+/// row by row), on the same data, split and loop as `digits` (a stratified
+/// 80/20 split, batch 32, 50 epochs) with the optimizer of its `compile`:
+/// `Outcome`, `train_and_test(seed, verbose)` and `time_forward`.
+#[allow(unused_macros)]
+macro_rules! digits_training {
+    ($model:ident) => {
+        /// What one training run measured.
+        pub struct Outcome {
+            /// Accuracy on the held-out fifth, in 0..=1.
+            pub test_accuracy: f64,
+            /// Wall time of `fit`, in seconds.
+            pub train_seconds: f64,
+            /// The trained model.
+            pub model: $model<f32>,
+        }
+
+        /// Trains the network on the split drawn with `seed` and tests it.
+        pub fn train_and_test(seed: u64, verbose: bool) -> Result<Outcome, Box<dyn std::error::Error>> {
+            let data = common::load_digits()?;
+            let (train, test) = data.split(seed);
+            let (x_train, y_train) = (data.inputs(&train), data.one_hot(&train));
+            let (x_test, y_test) = (data.inputs(&test), data.one_hot(&test));
+            if verbose {
+                println!("{} training and {} test images", train.len(), test.len());
+                println!("{}", $model::<f32>::summary());
+            }
+            let mut model = $model::<f32>::new(seed);
+            let mut optimizer = $model::<f32>::optimizer();
+            let options =
+                staticnet::FitOptions::new().epochs(50).batch_size(32).seed(seed).verbose(if verbose { 2 } else { 0 });
+            let start = std::time::Instant::now();
+            staticnet::fit(&mut model, &mut optimizer, &x_train, &y_train, &options)?;
+            let train_seconds = start.elapsed().as_secs_f64();
+            let test_logs = staticnet::evaluate(&model, &x_test, &y_test, 256)?;
+            let test_accuracy = test_logs.get("accuracy").unwrap_or(f64::NAN);
+            Ok(Outcome { test_accuracy, train_seconds, model })
+        }
+
+        /// Prints the time of `forward` on the first test image of the
+        /// split drawn with `seed`, and returns the image.
+        #[allow(dead_code)]
+        fn time_forward(
+            model: &$model<f32>,
+            seed: u64,
+        ) -> Result<staticnet::nalgebra::SVector<f32, 64>, Box<dyn std::error::Error>> {
+            let pixels = common::load_digits()?;
+            let (_, test) = pixels.split(seed);
+            let one = staticnet::nalgebra::SVector::<f32, 64>::from_column_slice(pixels.inputs(&test[..1]).as_slice());
+            let start = std::time::Instant::now();
+            let rounds = 10_000;
+            let mut class = 0;
+            for _ in 0..rounds {
+                class = std::hint::black_box(model).forward(std::hint::black_box(&one)).argmax().0;
+            }
+            println!(
+                "one image through `forward`: {:.1} µs (class {class})",
+                start.elapsed().as_secs_f64() * 1e6 / rounds as f64
+            );
+            Ok(one)
+        }
+    };
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
