@@ -24,7 +24,7 @@ pub trait Case {
     /// What one call takes.
     type In;
     /// What one call returns.
-    type Out;
+    type Out: Values;
     /// Prepares the case's state (a model to train, a stream's state);
     /// called once before the first input.
     fn setup() {}
@@ -35,7 +35,35 @@ pub trait Case {
     /// The same call with the model left out (the `baseline` feature).
     fn baseline(x: &Self::In) -> Self::Out;
     /// The numbers to print and compare.
-    fn values(y: &Self::Out) -> &[f32];
+    fn values(y: &Self::Out) -> &[f32] {
+        y.values()
+    }
+}
+
+/// An output's numbers, in order.
+pub trait Values {
+    /// The numbers to print and compare.
+    fn values(&self) -> &[f32];
+}
+
+impl<const R: usize, const C: usize> Values for SMatrix<f32, R, C> {
+    fn values(&self) -> &[f32] {
+        self.as_slice()
+    }
+}
+
+impl<const N: usize> Values for [f32; N] {
+    fn values(&self) -> &[f32] {
+        self
+    }
+}
+
+/// MicroFlow's outputs: matrices of the nalgebra it names (0.32).
+#[cfg(any(feature = "mf-sine", feature = "mf-speech"))]
+impl<const R: usize, const C: usize> Values for nalgebra::SMatrix<f32, R, C> {
+    fn values(&self) -> &[f32] {
+        self.as_slice()
+    }
 }
 
 /// A mutable `static` for a case's state: one core, no interrupts touch it.
@@ -140,9 +168,6 @@ pub mod digits {
         fn baseline(x: &Self::In) -> Self::Out {
             x.fixed_rows::<10>(0).into_owned()
         }
-        fn values(y: &Self::Out) -> &[f32] {
-            y.as_slice()
-        }
     }
 }
 
@@ -208,9 +233,6 @@ pub mod train {
         fn baseline(b: &Batch) -> [f32; 3] {
             [b.x[0], b.action[0], b.value[0]]
         }
-        fn values(y: &[f32; 3]) -> &[f32] {
-            y
-        }
     }
 }
 
@@ -256,9 +278,6 @@ pub mod train_tiny {
         }
         fn baseline((x, _): &Self::In) -> [f32; 1] {
             [x[0]]
-        }
-        fn values(y: &[f32; 1]) -> &[f32] {
-            y
         }
     }
 }
@@ -309,9 +328,6 @@ pub mod gru {
         }
         fn baseline(x: &Self::In) -> Self::Out {
             *x
-        }
-        fn values(y: &Self::Out) -> &[f32] {
-            y.as_slice()
         }
     }
 }
@@ -387,9 +403,6 @@ pub mod vision {
             fn baseline(b: &Batch<1>) -> Self::Out {
                 b.classes
             }
-            fn values(y: &Self::Out) -> &[f32] {
-                y.as_slice()
-            }
         }
     }
 
@@ -423,9 +436,6 @@ pub mod vision {
             fn baseline(b: &Batch<4>) -> [f32; 1] {
                 [b.images[0]]
             }
-            fn values(y: &[f32; 1]) -> &[f32] {
-                y
-            }
         }
     }
 }
@@ -436,48 +446,104 @@ const SINE_INPUTS: [f32; 4] = [0.5, 1.0, 2.0, 4.0];
 #[cfg(any(feature = "sine", feature = "sine-int8", feature = "mf-sine"))]
 const SINE_LABELS: &[&str] = &["0.5", "1.0", "2.0", "4.0"];
 
+/// MicroFlow's `sine` example model (Dense 1→16 relu→16 relu→1, its int8
+/// weights dequantized by tools/tflite_to_safetensors.py into
+/// `models/sine.safetensors`) as `$name`, `$more` ending its text (int8's
+/// `quantize`), and the case `$case` that runs the module's `SINE`.
+#[allow(unused_macros)]
+macro_rules! sine_case {
+    ($case:literal, $(#[$doc:meta])* $name:ident { $($more:tt)* }) => {
+        staticnet::network! {
+            $(#[$doc])*
+            pub struct $name {
+                let x = Input(1);
+                let h = Dense(16, activation = relu)(x);
+                let h = Dense(16, activation = relu)(h);
+                let y = Dense(1)(h);
+                Model(x, y);
+                weights("models/sine.safetensors");
+                $($more)*
+            }
+        }
+
+        /// The case.
+        pub struct Case;
+
+        impl super::Case for Case {
+            const NAME: &'static str = $case;
+            const LABELS: &'static [&'static str] = SINE_LABELS;
+            type In = SVector<f32, 1>;
+            type Out = SVector<f32, 1>;
+            fn input(i: usize) -> Self::In {
+                SVector::from([SINE_INPUTS[i]])
+            }
+            fn run(x: &Self::In) -> Self::Out {
+                SINE.forward(x)
+            }
+            fn baseline(x: &Self::In) -> Self::Out {
+                *x
+            }
+        }
+    };
+}
+
+/// MicroFlow's `speech` example model (micro_speech: a 10×8 depthwise
+/// convolution with stride 2 and 8 filters, relu, Dense 4000→4, softmax;
+/// its int8 weights dequantized into `models/speech.safetensors`) as
+/// `$name`, `$more` ending its text (int8's `quantize`), and the case
+/// `$case` that runs the module's `SPEECH`.
+#[allow(unused_macros)]
+macro_rules! speech_case {
+    ($case:literal, $(#[$doc:meta])* $name:ident { $($more:tt)* }) => {
+        staticnet::network! {
+            $(#[$doc])*
+            pub struct $name {
+                let frames = Input(1960);
+                let x = Reshape((49, 40, 1))(frames);
+                let x = DepthwiseConv2D((10, 8), strides = 2, padding = "same", depth_multiplier = 8, activation = relu)(x);
+                let x = Flatten()(x);
+                let y = Dense(4, activation = softmax)(x);
+                Model(frames, y);
+                weights("models/speech.safetensors");
+                $($more)*
+            }
+        }
+
+        /// The case.
+        pub struct Case;
+
+        impl super::Case for Case {
+            const NAME: &'static str = $case;
+            const LABELS: &'static [&'static str] = SPEECH_LABELS;
+            type In = SVector<f32, 1960>;
+            type Out = SVector<f32, 4>;
+            fn input(i: usize) -> Self::In {
+                SVector::from_fn(|at, _| speech_input(i, at))
+            }
+            fn run(x: &Self::In) -> Self::Out {
+                SPEECH.forward(x)
+            }
+            fn baseline(x: &Self::In) -> Self::Out {
+                x.fixed_rows::<4>(0).into_owned()
+            }
+        }
+    };
+}
+
 /// MicroFlow's `sine` example model (Dense 1→16 relu→16 relu→1) in f32,
 /// with its int8 weights dequantized by tools/tflite_to_safetensors.py.
 #[cfg(feature = "sine")]
 pub mod sine {
     use super::*;
 
-    staticnet::network! {
+    sine_case! {
+        "sine",
         /// y ≈ sin(x) for x in [0, 2π].
-        pub struct Sine {
-            let x = Input(1);
-            let h = Dense(16, activation = relu)(x);
-            let h = Dense(16, activation = relu)(h);
-            let y = Dense(1)(h);
-            Model(x, y);
-            weights("models/sine.safetensors");
-        }
+        Sine {}
     }
 
     /// In read-only memory.
     pub static SINE: Sine<f32> = Sine::<f32>::PRETRAINED;
-
-    /// The case.
-    pub struct Case;
-
-    impl super::Case for Case {
-        const NAME: &'static str = "sine";
-        const LABELS: &'static [&'static str] = SINE_LABELS;
-        type In = SVector<f32, 1>;
-        type Out = SVector<f32, 1>;
-        fn input(i: usize) -> Self::In {
-            SVector::from([SINE_INPUTS[i]])
-        }
-        fn run(x: &Self::In) -> Self::Out {
-            SINE.forward(x)
-        }
-        fn baseline(x: &Self::In) -> Self::Out {
-            *x
-        }
-        fn values(y: &Self::Out) -> &[f32] {
-            y.as_slice()
-        }
-    }
 }
 
 /// The speech inputs: 1960 values (49 frames of 40 features), all 0.5 as
@@ -501,43 +567,14 @@ const SPEECH_LABELS: &[&str] = &["half", "pattern"];
 pub mod speech {
     use super::*;
 
-    staticnet::network! {
+    speech_case! {
+        "speech",
         /// "silence", "unknown", "yes", "no" from 49 frames of 40 features.
-        pub struct Speech {
-            let frames = Input(1960);
-            let x = Reshape((49, 40, 1))(frames);
-            let x = DepthwiseConv2D((10, 8), strides = 2, padding = "same", depth_multiplier = 8, activation = relu)(x);
-            let x = Flatten()(x);
-            let y = Dense(4, activation = softmax)(x);
-            Model(frames, y);
-            weights("models/speech.safetensors");
-        }
+        Speech {}
     }
 
     /// In read-only memory.
     pub static SPEECH: Speech<f32> = Speech::<f32>::PRETRAINED;
-
-    /// The case.
-    pub struct Case;
-
-    impl super::Case for Case {
-        const NAME: &'static str = "speech";
-        const LABELS: &'static [&'static str] = SPEECH_LABELS;
-        type In = SVector<f32, 1960>;
-        type Out = SVector<f32, 4>;
-        fn input(i: usize) -> Self::In {
-            SVector::from_fn(|at, _| speech_input(i, at))
-        }
-        fn run(x: &Self::In) -> Self::Out {
-            SPEECH.forward(x)
-        }
-        fn baseline(x: &Self::In) -> Self::Out {
-            x.fixed_rows::<4>(0).into_owned()
-        }
-        fn values(y: &Self::Out) -> &[f32] {
-            y.as_slice()
-        }
-    }
 }
 
 /// MicroFlow's sine model in staticnet's int8 (`quantize(int8, scales =
@@ -548,43 +585,16 @@ pub mod speech {
 pub mod sine_int8 {
     use super::*;
 
-    staticnet::network! {
+    sine_case! {
+        "sine-int8",
         /// y ≈ sin(x), in int8.
-        pub struct Sine8 {
-            let x = Input(1);
-            let h = Dense(16, activation = relu)(x);
-            let h = Dense(16, activation = relu)(h);
-            let y = Dense(1)(h);
-            Model(x, y);
-            weights("models/sine.safetensors");
+        Sine8 {
             quantize(int8, scales = "models/sine_scales.safetensors");
         }
     }
 
     /// In read-only memory.
     pub static SINE: Sine8Int8 = Sine8Int8::PRETRAINED;
-
-    /// The case.
-    pub struct Case;
-
-    impl super::Case for Case {
-        const NAME: &'static str = "sine-int8";
-        const LABELS: &'static [&'static str] = SINE_LABELS;
-        type In = SVector<f32, 1>;
-        type Out = SVector<f32, 1>;
-        fn input(i: usize) -> Self::In {
-            SVector::from([SINE_INPUTS[i]])
-        }
-        fn run(x: &Self::In) -> Self::Out {
-            SINE.forward(x)
-        }
-        fn baseline(x: &Self::In) -> Self::Out {
-            *x
-        }
-        fn values(y: &Self::Out) -> &[f32] {
-            y.as_slice()
-        }
-    }
 }
 
 /// MicroFlow's speech model in staticnet's int8, on TFLite's scales
@@ -593,44 +603,16 @@ pub mod sine_int8 {
 pub mod speech_int8 {
     use super::*;
 
-    staticnet::network! {
+    speech_case! {
+        "speech-int8",
         /// "silence", "unknown", "yes", "no", in int8.
-        pub struct Speech8 {
-            let frames = Input(1960);
-            let x = Reshape((49, 40, 1))(frames);
-            let x = DepthwiseConv2D((10, 8), strides = 2, padding = "same", depth_multiplier = 8, activation = relu)(x);
-            let x = Flatten()(x);
-            let y = Dense(4, activation = softmax)(x);
-            Model(frames, y);
-            weights("models/speech.safetensors");
+        Speech8 {
             quantize(int8, scales = "models/speech_scales.safetensors");
         }
     }
 
     /// In read-only memory.
     pub static SPEECH: Speech8Int8 = Speech8Int8::PRETRAINED;
-
-    /// The case.
-    pub struct Case;
-
-    impl super::Case for Case {
-        const NAME: &'static str = "speech-int8";
-        const LABELS: &'static [&'static str] = SPEECH_LABELS;
-        type In = SVector<f32, 1960>;
-        type Out = SVector<f32, 4>;
-        fn input(i: usize) -> Self::In {
-            SVector::from_fn(|at, _| speech_input(i, at))
-        }
-        fn run(x: &Self::In) -> Self::Out {
-            SPEECH.forward(x)
-        }
-        fn baseline(x: &Self::In) -> Self::Out {
-            x.fixed_rows::<4>(0).into_owned()
-        }
-        fn values(y: &Self::Out) -> &[f32] {
-            y.as_slice()
-        }
-    }
 }
 
 /// MicroFlow 0.1.3 itself on its `sine.tflite` (int8), for the comparison.
@@ -659,9 +641,6 @@ pub mod mf_sine {
         }
         fn baseline(x: &f32) -> Self::Out {
             matrix![*x]
-        }
-        fn values(y: &Self::Out) -> &[f32] {
-            y.as_slice()
         }
     }
 }
@@ -692,9 +671,6 @@ pub mod mf_speech {
         }
         fn baseline(x: &Self::In) -> Self::Out {
             Buffer2D::from_element(x[0])
-        }
-        fn values(y: &Self::Out) -> &[f32] {
-            y.as_slice()
         }
     }
 }
