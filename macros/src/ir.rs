@@ -278,6 +278,11 @@ impl Graph {
         (!kinds.contains(&Stream::Whole)).then_some(kinds)
     }
 
+    /// The streaming state's fields (see [`state_fields`]).
+    pub fn state_fields(&self) -> Vec<StateField> {
+        state_fields(&self.nodes)
+    }
+
     /// The graph of one step: every sequence `(steps, c)` becomes the
     /// vector `(c,)` of its current step; vectors (a recurrent layer's
     /// last state, so far) stay.
@@ -363,4 +368,39 @@ mod tests {
         assert_eq!((s.size(), s.last(), s.positions()), (3920, 8, 490));
         assert_eq!(s.with_last(3), Shape(vec![49, 10, 3]));
     }
+}
+
+/// One field of a streaming model's state: a stateful layer's carry.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StateField {
+    /// The layer's node name (the field's name).
+    pub name: String,
+    /// Its scalars.
+    pub len: usize,
+    /// The field's doc line.
+    pub doc: String,
+}
+
+/// The state's fields of the streaming model these nodes make: one per
+/// layer that carries values from step to step, in order. Nodes whose
+/// inputs are among them are all that is needed, so the placeholder of a
+/// broken network gets the fields of the layers that were built.
+pub fn state_fields(nodes: &[Node]) -> Vec<StateField> {
+    nodes
+        .iter()
+        .filter(|node| !node.is_input())
+        .filter_map(|node| {
+            let in_shapes: Vec<&Shape> = node.inputs.iter().map(|&i| &nodes[i].shape).collect();
+            let Stream::Stateful(len) = node.op.stream(&in_shapes) else { return None };
+            let doc = match node.op.class() {
+                "LSTM" => format!("`{}` (LSTM): `h`, then `c` ({len} values).", node.name),
+                "Conv1D" => format!(
+                    "`{}` (causal Conv1D): the last input frames its taps reach back to, oldest first ({len} values).",
+                    node.name
+                ),
+                class => format!("`{}` ({class}): `h` ({len} values).", node.name),
+            };
+            (len > 0).then(|| StateField { name: node.name.clone(), len, doc })
+        })
+        .collect()
 }

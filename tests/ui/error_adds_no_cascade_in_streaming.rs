@@ -1,6 +1,7 @@
 // A network with steps without a length and a mistake: the placeholder
-// has the streaming API too (`{Name}State`, `step`, `forward_steps`), so
-// user code that streams through it reports only the mistake itself.
+// has the streaming API too (`{Name}State` with the fields of the layers
+// built before the mistake, `step`, `forward_steps`), so user code that
+// streams through it reports only the mistake itself.
 use staticnet::nalgebra::{SMatrix, SVector};
 
 staticnet::network! {
@@ -20,7 +21,7 @@ fn main() {
         let y = model.step(&mut state, &SVector::from([t as f32 * 0.1]));
         last = y[0];
     }
-    println!("{last} {:?}", state.clone());
+    println!("{last} {:?} {}", state.clone(), state.gru[0]);
     state.reset();
     assert_eq!(state, DetectorState::default());
     let steps = model.forward_steps::<8>(&SMatrix::<f32, 1, 8>::zeros());

@@ -6,7 +6,7 @@
 use super::args::bind;
 use super::scope::Binding;
 use super::Checker;
-use crate::ir::{Graph, Head, Node, OptimizerSpec, Shape};
+use crate::ir::{state_fields, Graph, Head, Node, OptimizerSpec, Shape, StateField};
 use crate::parse::Expr;
 use crate::vocab::OptimizerKind;
 use proc_macro2::Span;
@@ -27,6 +27,8 @@ pub struct Interface {
     /// (None, channels))`): such a network only streams, so its user calls
     /// `step`, and the placeholder must have it too.
     pub stream_channels: Option<usize>,
+    /// The streaming state's fields, of the layers that were built.
+    pub stream_state: Vec<StateField>,
 }
 
 /// One output as far as it is known.
@@ -60,6 +62,7 @@ impl Interface {
                     .collect(),
             ),
             stream_channels: stream_channels(graph.inputs.iter().map(|&i| &graph.nodes[i])),
+            stream_state: graph.state_fields(),
         }
     }
 }
@@ -139,6 +142,7 @@ impl Checker<'_> {
                 Some(e) => stream_channels(items(e).iter().filter_map(node)),
                 None => stream_channels(&self.nodes),
             },
+            stream_state: state_fields(&self.nodes),
             heads: outputs.map(|e| {
                 items(e)
                     .iter()
@@ -475,6 +479,9 @@ mod tests {
             }
         });
         assert_eq!(broken_layer.stream_channels, Some(3));
+        // the state's fields: of the layers built before the mistake
+        let fields = |i: &Interface| i.stream_state.iter().map(|f| (f.name.clone(), f.len)).collect::<Vec<_>>();
+        assert_eq!(fields(&broken_layer), [("gru".to_string(), 8)]);
         // a mistake the graph shows: the graph is built
         let two_inputs = iface(quote! {
             pub struct Bad {
@@ -485,6 +492,7 @@ mod tests {
             }
         });
         assert_eq!(two_inputs.stream_channels, Some(2));
+        assert_eq!(fields(&two_inputs), [("gru".to_string(), 4)]);
         // `Model` cannot be read: any input declared with steps without a length
         let no_model = iface(quote! {
             pub struct Bad {

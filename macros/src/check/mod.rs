@@ -38,7 +38,7 @@ use syn::ext::IdentExt;
 /// its interface.
 pub struct Failure {
     pub error: syn::Error,
-    pub iface: Interface,
+    pub iface: Box<Interface>,
     /// A network called as a layer that has no description yet: expand to
     /// its descriptor macro, which calls `network!` again with it.
     pub wanted: Option<Box<syn::Ident>>,
@@ -53,10 +53,10 @@ pub fn check(def: &NetworkDef) -> Result<Graph, Failure> {
     let wanted = checked.wanted.map(Box::new);
     match (ctx.into_error(), checked.graph) {
         (None, Some(g)) if wanted.is_none() => Ok(g),
-        (Some(error), _) => Err(Failure { error, iface: checked.iface, wanted }),
+        (Some(error), _) => Err(Failure { error, iface: Box::new(checked.iface), wanted }),
         (None, _) => Err(Failure {
             error: syn::Error::new(def.name.span(), "the network could not be checked"),
-            iface: checked.iface,
+            iface: Box::new(checked.iface),
             wanted,
         }),
     }

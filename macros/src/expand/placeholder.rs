@@ -4,8 +4,9 @@
 //! same [`Sig`] as the real ones), its head fields, and the runtime traits,
 //! so that user code calling it, or passing it to `fit`, compiles on and
 //! adds no errors of its own. A network with steps without a length also
-//! gets the streaming API (`{Name}State`, `step`, `forward_steps`), which
-//! is all such a network's user can call.
+//! gets the streaming API (`{Name}State`, with the fields of the stateful
+//! layers built before the mistake, `step`, `forward_steps`), which is all
+//! such a network's user can call.
 //!
 //! Nothing here can run: the placeholder exists only when the crate already
 //! fails to compile, so method bodies are `loop {}` and never panic.
@@ -42,7 +43,8 @@ pub fn emit(vis: &syn::Visibility, name: &Ident, iface: &Interface) -> TokenStre
             // head's size is its values at one step
             let heads = sig.heads.iter().map(|h| (h.field.clone(), h.size)).collect();
             let ss = StreamSig::new(name, format_ident!("__sn_input0"), channels, heads);
-            let (state_struct, output_struct) = (ss.state_struct(vis, &[]), ss.output_struct(vis, true));
+            let state = super::stream::state_fields(&iface.stream_state);
+            let (state_struct, output_struct) = (ss.state_struct(vis, &state), ss.output_struct(vis, true));
             let (step, forward_steps) = (ss.decl_step(), ss.decl_forward_steps());
             (quote!(#state_struct #output_struct), quote!(#step { loop {} } #forward_steps { loop {} }))
         }

@@ -6,7 +6,7 @@
 
 use super::sig::heads_struct;
 use super::{ident, pass, private};
-use crate::ir::{Graph, Layout, Slot};
+use crate::ir::{Graph, Layout, Slot, StateField};
 use crate::ops::{lit, Stream};
 use proc_macro2::{Ident, Literal, TokenStream};
 use quote::{format_ident, quote};
@@ -135,6 +135,11 @@ impl StreamSig {
     }
 }
 
+/// The state struct's fields: (field, values, doc) per stateful layer.
+pub fn state_fields(fields: &[StateField]) -> Vec<(Ident, usize, String)> {
+    fields.iter().map(|f| (ident(&f.name), f.len, f.doc.clone())).collect()
+}
+
 /// The types and methods of a streaming model, or nothing when `g` cannot
 /// stream.
 pub fn emit(name: &Ident, vis: &syn::Visibility, g: &Graph) -> TokenStream {
@@ -147,26 +152,7 @@ pub fn emit(name: &Ident, vis: &syn::Visibility, g: &Graph) -> TokenStream {
     let (state, step_output) = (&sig.state, &sig.step_output);
 
     // The state: one vector per stateful layer, zeros at the start.
-    let stateful: Vec<(Ident, usize, String)> = kinds
-        .iter()
-        .enumerate()
-        .filter_map(|(k, s)| match s {
-            Stream::Stateful(len) if *len > 0 => Some((k, *len)),
-            _ => None,
-        })
-        .map(|(k, n)| {
-            let node = &g.nodes[k];
-            let doc = match node.op.class() {
-                "LSTM" => format!("`{}` (LSTM): `h`, then `c` ({n} values).", node.name),
-                "Conv1D" => format!(
-                    "`{}` (causal Conv1D): the last input frames its taps reach back to, oldest first ({n} values).",
-                    node.name
-                ),
-                class => format!("`{}` ({class}): `h` ({n} values).", node.name),
-            };
-            (ident(&node.name), n, doc)
-        })
-        .collect();
+    let stateful = state_fields(&g.state_fields());
     let state_struct = sig.state_struct(vis, &stateful);
     // The output of one step (and of `forward_steps`, a column per step).
     let output_struct = sig.output_struct(vis, false);
