@@ -11,16 +11,16 @@
 //! by the FMA units' throughput, so in a step of one group they run a gate
 //! at a time, in the order the chain needs them, and the first gate's
 //! activation overlaps the others' products (with several groups, fewer
-//! passes over `h` measured faster; two with AVX-512 run their products
-//! together, then their gates). A group's inputs and biases start its sums, so
+//! passes over `h` measured faster; whole groups go in pairs, a pair's
+//! products together, then its gates). A group's inputs and biases start its sums, so
 //! only the recurrent columns wait on `h`; GRU's candidate keeps its
 //! input part apart, as `r` multiplies only the recurrent one. Sigmoid and
 //! tanh are [`math`](super::super::math)'s (the same polynomial), evaluated
 //! with FMA and the range reduction's second part folded into the power
 //! of two (within 4 ulp, as `math`'s). AVX-512 takes multiples of 16
 //! units; the AVX2 kernels take the rest up to 16 KB of recurrent kernel
-//! (past it the generic loops were faster), the units past the last whole
-//! vector through masks. Results differ from the generic loops' by
+//! (past it the generic loops were faster, but for whole pairs of groups),
+//! the units past the last whole vector through masks. Results differ from the generic loops' by
 //! rounding only (FMA, the order of the sums).
 // Pointers and sizes: the caller (`stream`) cut every slice to its length.
 #![allow(unsafe_op_in_unsafe_fn)]
@@ -59,8 +59,8 @@ pub(super) unsafe fn step<const GATES: usize, D: Sizes>(d: D, p: &Ptrs) -> bool 
         // A group of AVX2's reads half of each cache line of the weights,
         // so where they do not stay in L1 (past 16 KB), every line comes
         // from L2 twice a step: GRU(64) measured 805 ns on the generic
-        // loops, 918 here.
-        _ if GATES * d.u() * d.u() > 4096 => return false,
+        // loops, 918 here. Groups in pairs read whole lines (555 ns).
+        _ if GATES * d.u() * d.u() > 4096 && !(GATES > 1 && d.u().is_multiple_of(2 * avx2::L)) => return false,
         // SAFETY: the CPU has AVX2 and FMA (AVX-512F implies them).
         _ => avx2::step::<GATES, D>(d, p),
     }
@@ -201,11 +201,23 @@ macro_rules! step_body {
                 }
                 return;
             }
-            // Two whole groups, with the registers for both: their
-            // products in one pass over `h`, then their gates.
-            if GATES != 1 && tail == 0 && whole == 2 && $budget >= 16 {
-                for (k, acc) in both::<GATES, KINDS, D>(d, p).into_iter().enumerate() {
-                    finish::<GATES, KINDS, 1, false>([acc], k * L, L, p, true);
+            // Whole groups in pairs: a pair's products in one pass over
+            // `h`, then its gates (with AVX-512, only two groups: four
+            // measured slower so, GRU(64) 471 → 498 ns).
+            if GATES != 1 && tail == 0 && whole % 2 == 0 && (whole == 2 || $budget < 16) {
+                // One pair reads `h` before it writes it.
+                let one_pair = whole == 2;
+                for u0 in (0..u).step_by(2 * L) {
+                    for (k, acc) in both::<GATES, KINDS, D>(d, u0, p).into_iter().enumerate() {
+                        if $budget >= 16 {
+                            finish::<GATES, KINDS, 1, false>([acc], u0 + k * L, L, p, one_pair);
+                        } else {
+                            finish_apart::<GATES, KINDS>(acc, u0 + k * L, p, one_pair);
+                        }
+                    }
+                }
+                if !one_pair {
+                    copy(p.out, p.h, u);
                 }
                 return;
             }
@@ -340,25 +352,25 @@ macro_rules! step_body {
             acc
         }
 
-        /// The sums of a step of two whole groups, as [`sums`]'s in one
-        /// set, in one pass over `h`: each `h` value, broadcast once,
-        /// serves both groups' rows, and every product is done before
-        /// any gate, so `h` takes the new values at once (LSTM(32) 158 →
-        /// 149 ns against a group at a time, GRU(32) 122 → 112; slower
-        /// with AVX2's sixteen registers, and with four groups).
+        /// The sums of the two whole groups from unit `u0`, as [`sums`]'s
+        /// in one set, in one pass over `h`: each `h` value, broadcast
+        /// once, serves both groups' rows, which fill whole cache lines
+        /// with AVX2. With AVX-512, LSTM(32) 158 → 149 ns against a group
+        /// at a time, GRU(32) 122 → 112; with AVX2, GRU(16) 81 → 62,
+        /// GRU(32) 200 → 146, LSTM(16) 100 → 79.
         #[inline]
         #[target_feature(enable = $feat)]
-        unsafe fn both<const GATES: usize, const KINDS: usize, D: Sizes>(d: D, p: &Ptrs) -> [[V; KINDS]; 2] {
+        unsafe fn both<const GATES: usize, const KINDS: usize, D: Sizes>(d: D, u0: usize, p: &Ptrs) -> [[V; KINDS]; 2] {
             let u = d.u();
             let g = GATES * u;
-            let mut acc = [start::<GATES, KINDS, 1, false, D>(d, 0, L, p)[0], start::<GATES, KINDS, 1, false, D>(d, L, L, p)[0]];
+            let mut acc = [start::<GATES, KINDS, 1, false, D>(d, u0, L, p)[0], start::<GATES, KINDS, 1, false, D>(d, u0 + L, L, p)[0]];
             let h_old = p.h as *const f32;
             for j in 0..u {
                 let vj = splat(*h_old.add(j));
                 let col = p.rk.add(j * g);
                 for (k0, acc) in acc.iter_mut().enumerate() {
                     for k in 0..GATES {
-                        acc[k] = fma(load(col.add(k * u + k0 * L)), vj, acc[k]);
+                        acc[k] = fma(load(col.add(k * u + u0 + k0 * L)), vj, acc[k]);
                     }
                 }
             }
@@ -443,6 +455,15 @@ macro_rules! step_body {
             if to_h {
                 st::<TAIL>(p.h.add(u0), live, h_new);
             }
+        }
+
+        /// [`finish`] of one group of a pair, out of line: with AVX2's
+        /// sixteen registers, the two groups' gates interleaved spill
+        /// (GRU(16) 85 ns inlined, 62 so).
+        #[inline(never)]
+        #[target_feature(enable = $feat)]
+        unsafe fn finish_apart<const GATES: usize, const KINDS: usize>(acc: [V; KINDS], u0: usize, p: &Ptrs, to_h: bool) {
+            finish::<GATES, KINDS, 1, false>([acc], u0, L, p, to_h);
         }
 
         /// The sets of sums added pairwise.
