@@ -16,20 +16,23 @@
 //! input is a sine plus noise, 4096 samples looped; every output goes into
 //! a checksum. The protocol is bench.cpp's: `ROUNDS` rounds of `STEPS` steps
 //! per pass, rounds interleaved across cases, after a warm-up. Passes
-//! alternate between ours and RTNeural's four builds ({Eigen, xsimd} ×
-//! {default x86-64 flags, `-march=native`}), so both see the same machine,
+//! alternate between ours and RTNeural's six builds ({Eigen, xsimd} ×
+//! {default x86-64 flags, `-march=x86-64-v3` (AVX2 and FMA),
+//! `-march=native`}), so both see the same machine,
 //! and every pass is a process of its own, this binary's included (so each
 //! side's fastest round is the best of as many draws of memory addresses,
 //! which move a step's time by up to 15% on Zen 4); a figure is the fastest
 //! round of all passes (`min`) and the median of the passes' medians, in
-//! ns per step. Ratios are ours
-//! over RTNeural's best build in the x86-64 columns (what our default build
-//! compares with: it dispatches to AVX2 or AVX-512 kernels at run time, no
-//! `target-cpu` flag) and in the native columns, fastest round against
-//! fastest round (below 1: ours is faster).
+//! ns per step. Ratios are ours over RTNeural's best build of each pair of
+//! columns, fastest round against fastest round (below 1: ours is faster):
+//! the x86-64 builds are what our default build compares with (it
+//! dispatches to AVX2 or AVX-512 kernels at run time, no `target-cpu`
+//! flag); `x86-64-v3` is a CPU with AVX2 and FMA but not AVX-512, which ours
+//! matches with `STATICNET_NO_AVX512=1`; native is this CPU.
 //!
 //! ```sh
 //! cargo bench --bench rtneural                 # PASSES=5 ROUNDS=31 STEPS=20000
+//! STATICNET_NO_AVX512=1 cargo bench --bench rtneural   # ours at AVX2, against the x86-64-v3 builds
 //! QUICK=1 cargo bench --bench rtneural         # PASSES=2 ROUNDS=7 STEPS=10000
 //! NO_CPP=1 cargo bench --bench rtneural        # ours only
 //! PASSES=3 ROUNDS=31 STEPS=100000 cargo bench --bench rtneural   # the anchors' run
@@ -219,12 +222,17 @@ fn cases() -> Vec<Case> {
 }
 
 /// RTNeural's builds, in the table's column order.
-const BUILDS: [(&str, &str); 4] = [
+const BUILDS: [(&str, &str); 6] = [
     ("eigen_default", "Eigen x86-64"),
     ("xsimd_default", "xsimd x86-64"),
+    ("eigen_v3", "Eigen x86-64-v3"),
+    ("xsimd_v3", "xsimd x86-64-v3"),
     ("eigen_native", "Eigen native"),
     ("xsimd_native", "xsimd native"),
 ];
+
+/// The columns of ratios: ours over the best of these builds.
+const RATIOS: [(&str, [usize; 2]); 3] = [("best x86-64", [0, 1]), ("best x86-64-v3", [2, 3]), ("best native", [4, 5])];
 
 /// One side's figures for one case over the passes: each pass's median
 /// and fastest round, ns per step.
@@ -502,12 +510,14 @@ fn main() {
     println!();
     println!("ns per step, fastest round | median of the passes' medians:");
     println!();
-    let cols: Vec<&str> = BUILDS.iter().map(|b| b.1).collect();
-    println!(
-        "| case | ours | RTNeural {} | {} | {} | {} | ours / best x86-64 | ours / best native |",
-        cols[0], cols[1], cols[2], cols[3]
-    );
-    println!("|---|---|---|---|---|---|---|---|");
+    let header: Vec<String> = BUILDS
+        .iter()
+        .enumerate()
+        .map(|(b, (_, label))| if b == 0 { format!("RTNeural {label}") } else { label.to_string() })
+        .chain(RATIOS.iter().map(|(label, _)| format!("ours / {label}")))
+        .collect();
+    println!("| case | ours | {} |", header.join(" | "));
+    println!("|---|---|{}", "---|".repeat(header.len()));
     for (k, c) in cases.iter().enumerate() {
         let fig = |f: &Figures| format!("{} \\| {}", ns(f.min()), ns(f.median()));
         let best = |bs: &[usize]| bs.iter().filter_map(|&b| theirs[k][b].min()).reduce(f64::min);
@@ -515,17 +525,9 @@ fn main() {
             (Some(o), Some(t)) => format!("{:.2}×", o / t),
             _ => "–".into(),
         };
-        println!(
-            "| {} | {} | {} | {} | {} | {} | {} | {} |",
-            c.label,
-            fig(&ours[k]),
-            fig(&theirs[k][0]),
-            fig(&theirs[k][1]),
-            fig(&theirs[k][2]),
-            fig(&theirs[k][3]),
-            ratio(best(&[0, 1])),
-            ratio(best(&[2, 3])),
-        );
+        let cells: Vec<String> =
+            theirs[k].iter().map(fig).chain(RATIOS.iter().map(|(_, bs)| ratio(best(bs)))).collect();
+        println!("| {} | {} | {} |", c.label, fig(&ours[k]), cells.join(" | "));
     }
     println!();
     println!("load average at each pass's start and at the end: {}", loads.join("; "));

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Builds RTNeural's side of benches/rtneural.rs: bench.cpp (RTNeural's
-# compile-time API, one `model.forward(&x)` per time step) in four variants,
-# {Eigen, xsimd} x {default x86-64 flags, -march=native}, with RTNeural's
-# CMake alignment settings (16, or 32 with its AVX option):
+# compile-time API, one `model.forward(&x)` per time step) in six variants,
+# {Eigen, xsimd} x {default x86-64 flags, -march=x86-64-v3 (AVX2 and FMA),
+# -march=native}, with RTNeural's CMake alignment settings (16, or 32 with
+# its AVX option):
 #
 #   $OUT/bench_eigen_default  $OUT/bench_xsimd_default
+#   $OUT/bench_eigen_v3       $OUT/bench_xsimd_v3
 #   $OUT/bench_eigen_native   $OUT/bench_xsimd_native
 #
 # OUT defaults to target/rtneural (of this repository, or $CARGO_TARGET_DIR).
@@ -92,6 +94,7 @@ fi
 COMMON=(-std=c++17 -O3 -DNDEBUG -I"$VENDOR")
 DEF=(-DRTNEURAL_DEFAULT_ALIGNMENT=16)                 # RTNeural's CMake without its AVX option
 NAT=(-march=native -DRTNEURAL_DEFAULT_ALIGNMENT=32)   # RTNeural's CMake with RTNEURAL_USE_AVX
+V3=(-march=x86-64-v3 -DRTNEURAL_DEFAULT_ALIGNMENT=32) # the same for any CPU with AVX2 and FMA
 EIG=(-DRTNEURAL_USE_EIGEN=1 -I"$EIGEN")
 XS=(-DRTNEURAL_USE_XSIMD=1 -I"$VENDOR/xsimd/include")
 mkdir -p "$OUT"
@@ -108,6 +111,8 @@ build() {
 }
 build eigen_default "${DEF[@]}" "${EIG[@]}"
 build eigen_native "${NAT[@]}" "${EIG[@]}"
+build eigen_v3 "${V3[@]}" "${EIG[@]}"
 build xsimd_default "${DEF[@]}" "${XS[@]}"
 build xsimd_native "${NAT[@]}" "${XS[@]}"
+build xsimd_v3 "${V3[@]}" "${XS[@]}"
 echo "$OUT"

@@ -208,12 +208,13 @@ macro_rules! step_body {
                 // One pair reads `h` before it writes it.
                 let one_pair = whole == 2;
                 for u0 in (0..u).step_by(2 * L) {
-                    for (k, acc) in both::<GATES, KINDS, D>(d, u0, p).into_iter().enumerate() {
-                        if $budget >= 16 {
-                            finish::<GATES, KINDS, 1, false>([acc], u0 + k * L, L, p, one_pair);
-                        } else {
-                            finish_apart::<GATES, KINDS>(acc, u0 + k * L, p, one_pair);
-                        }
+                    let [a, b] = both::<GATES, KINDS, D>(d, u0, p);
+                    if $budget >= 16 {
+                        finish::<GATES, KINDS, 1, false>([a], u0, L, p, one_pair);
+                        finish::<GATES, KINDS, 1, false>([b], u0 + L, L, p, one_pair);
+                    } else {
+                        finish_apart::<GATES, KINDS>(a, u0, p, one_pair);
+                        finish_apart::<GATES, KINDS>(b, u0 + L, p, one_pair);
                     }
                 }
                 if !one_pair {
