@@ -62,6 +62,34 @@ fn ints(name: &str) -> HashMap<String, (Vec<usize>, Vec<i64>)> {
         .collect()
 }
 
+/// Every sample of fixture `f`'s int8 `input` through `forward` against
+/// TFLite's int8 `output` for it, exactly; returns how many samples.
+fn assert_equals_tflite<const IN: usize, const OUT: usize>(
+    f: &HashMap<String, (Vec<usize>, Vec<i64>)>,
+    forward: impl Fn(&SVector<i8, IN>) -> SVector<i8, OUT>,
+) -> usize {
+    let (shape, input) = &f["input"];
+    let (_, output) = &f["output"];
+    let n = shape[0];
+    assert_eq!(shape[1], IN, "input values per sample");
+    let mut differing = Vec::new();
+    for s in 0..n {
+        let x = SVector::<i8, IN>::from_iterator(input[s * IN..(s + 1) * IN].iter().map(|&v| v as i8));
+        let got: Vec<i64> = forward(&x).iter().map(|&v| i64::from(v)).collect();
+        let want = &output[s * OUT..(s + 1) * OUT];
+        if got != want {
+            differing.push((s, got, want.to_vec()));
+        }
+    }
+    assert!(
+        differing.is_empty(),
+        "{} of {n} samples differ from TFLite, first: {:?}",
+        differing.len(),
+        differing.first()
+    );
+    n
+}
+
 fn flat_kernel<const I: usize, const O: usize>(k: &[[i8; I]; O]) -> Vec<i64> {
     k.iter().flatten().map(|&v| i64::from(v)).collect()
 }
@@ -83,27 +111,8 @@ fn quantized_weights_equal_tflites() {
 
 #[test]
 fn int8_outputs_equal_tflites_exactly() {
-    let f = ints("int8_seed_mlp");
-    let (shape, input) = &f["input"];
-    let (_, output) = &f["output"];
-    assert_eq!(shape[1], 64);
-    let n = shape[0];
+    let n = assert_equals_tflite(&ints("int8_seed_mlp"), |x| MODEL.forward_quantized(x));
     assert!(n > 300, "{n} test images");
-    let mut differing = Vec::new();
-    for s in 0..n {
-        let x = SVector::<i8, 64>::from_iterator(input[s * 64..(s + 1) * 64].iter().map(|&v| v as i8));
-        let got: Vec<i64> = MODEL.forward_quantized(&x).iter().map(|&v| i64::from(v)).collect();
-        let want = &output[s * 10..(s + 1) * 10];
-        if got != want {
-            differing.push((s, got, want.to_vec()));
-        }
-    }
-    assert!(
-        differing.is_empty(),
-        "{} of {n} samples differ from TFLite, first: {:?}",
-        differing.len(),
-        differing.first()
-    );
     println!("{n} of {n} test images: int8 outputs equal TFLite's (BUILTIN_REF) exactly");
 }
 
@@ -232,27 +241,7 @@ fn kws_quantized_weights_equal_tflites() {
 
 #[test]
 fn kws_int8_outputs_equal_tflites_exactly() {
-    let f = ints("int8_kws");
-    let (shape, input) = &f["input"];
-    let (_, output) = &f["output"];
-    let (n, len) = (shape[0], shape[1]);
-    assert_eq!(len, 490);
-    let m = KwsInt8::PRETRAINED;
-    let mut differing = Vec::new();
-    for s in 0..n {
-        let x = SVector::<i8, 490>::from_iterator(input[s * len..(s + 1) * len].iter().map(|&v| v as i8));
-        let got: Vec<i64> = m.forward_quantized(&x).iter().map(|&v| i64::from(v)).collect();
-        let want = &output[s * 12..(s + 1) * 12];
-        if got != want {
-            differing.push((s, got, want.to_vec()));
-        }
-    }
-    assert!(
-        differing.is_empty(),
-        "{} of {n} samples differ from TFLite, first: {:?}",
-        differing.len(),
-        differing.first()
-    );
+    let n = assert_equals_tflite(&ints("int8_kws"), |x| KwsInt8::PRETRAINED.forward_quantized(x));
     println!("{n} of {n} KWS inputs: int8 outputs equal TFLite's (BUILTIN_REF) exactly");
 }
 
@@ -278,30 +267,12 @@ staticnet::network! {
 #[test]
 fn pooling_cnn_int8_outputs_equal_tflites_exactly() {
     let f = ints("int8_pools");
-    let (shape, input) = &f["input"];
-    let (_, output) = &f["output"];
-    let (n, len) = (shape[0], shape[1]);
-    assert_eq!(len, 288);
     let m = PoolsInt8::PRETRAINED;
     assert_eq!(
         (as_i64(&m.conv.kernel), as_i64(&m.dw.kernel)),
         (f["tflite/conv.kernel"].1.clone(), f["tflite/dw.kernel"].1.clone())
     );
-    let mut differing = Vec::new();
-    for s in 0..n {
-        let x = SVector::<i8, 288>::from_iterator(input[s * len..(s + 1) * len].iter().map(|&v| v as i8));
-        let got: Vec<i64> = m.forward_quantized(&x).iter().map(|&v| i64::from(v)).collect();
-        let want = &output[s * 4..(s + 1) * 4];
-        if got != want {
-            differing.push((s, got, want.to_vec()));
-        }
-    }
-    assert!(
-        differing.is_empty(),
-        "{} of {n} samples differ from TFLite, first: {:?}",
-        differing.len(),
-        differing.first()
-    );
+    assert_equals_tflite(&f, |x| m.forward_quantized(x));
 }
 
 kws_network! {
