@@ -65,6 +65,14 @@ struct Step {
     len: usize,
 }
 
+impl Step {
+    /// Node `owner`'s step into the field `field`, its output `tensor` of
+    /// `len` values per sample: linear, nothing folded in.
+    fn new(owner: NodeId, field: String, kind: StepKind, tensor: String, len: usize) -> Step {
+        Step { owner, field, kind, activation: Activation::Linear, bn: None, softmax: false, tensor, len }
+    }
+}
+
 /// Reads the `quantize(…)` statement and builds the int8 plan into
 /// `graph.int8`.
 pub fn finish(ctx: &mut Ctx, mut graph: Graph, stmt: Option<(&Expr, Span)>) -> Graph {
@@ -164,21 +172,17 @@ fn chain(ctx: &mut Ctx, g: &Graph, span: Span) -> Option<Vec<Step>> {
                     );
                     return None;
                 }
+                let kind = StepKind::Weighted {
+                    conv: None,
+                    rows: ins[0].last(),
+                    out: units,
+                    kernel_key: "kernel",
+                    bias_key: use_bias.then_some("bias"),
+                };
                 steps.push(Step {
-                    owner: k,
-                    field: node.layer.clone(),
-                    kind: StepKind::Weighted {
-                        conv: None,
-                        rows: ins[0].last(),
-                        out: units,
-                        kernel_key: "kernel",
-                        bias_key: use_bias.then_some("bias"),
-                    },
                     activation: if softmax { Activation::Linear } else { activation },
-                    bn: None,
                     softmax,
-                    tensor: node.name.clone(),
-                    len,
+                    ..Step::new(k, node.layer.clone(), kind, node.name.clone(), len)
                 });
                 fusable = !softmax;
             }
@@ -198,57 +202,45 @@ fn chain(ctx: &mut Ctx, g: &Graph, span: Span) -> Option<Vec<Step>> {
                 let c_in = geometry.channels;
                 let layer = node.layer.clone();
                 let bias_key = use_bias.then_some("bias");
+                // A convolution's product: `geometry` with `depthwise`, its
+                // kernel `[rows, out]` under `kernel_key`.
+                let weighted = |geometry, depthwise, rows, out, kernel_key, bias_key| StepKind::Weighted {
+                    conv: Some((geometry, depthwise)),
+                    rows,
+                    out,
+                    kernel_key,
+                    bias_key,
+                };
                 match form {
                     ConvForm::Full => steps.push(Step {
-                        owner: k,
-                        field: layer,
-                        kind: StepKind::Weighted {
-                            conv: Some((geometry, false)),
-                            rows: taps * c_in,
-                            out: filters,
-                            kernel_key: "kernel",
-                            bias_key,
-                        },
                         activation,
-                        bn: None,
-                        softmax: false,
-                        tensor: node.name.clone(),
-                        len,
+                        ..Step::new(
+                            k,
+                            layer,
+                            weighted(geometry, false, taps * c_in, filters, "kernel", bias_key),
+                            node.name.clone(),
+                            len,
+                        )
                     }),
                     ConvForm::Depthwise => steps.push(Step {
-                        owner: k,
-                        field: layer,
-                        kind: StepKind::Weighted {
-                            conv: Some((geometry, true)),
-                            rows: taps,
-                            out: c_in * multiplier,
-                            kernel_key: "kernel",
-                            bias_key,
-                        },
                         activation,
-                        bn: None,
-                        softmax: false,
-                        tensor: node.name.clone(),
-                        len,
+                        ..Step::new(
+                            k,
+                            layer,
+                            weighted(geometry, true, taps, c_in * multiplier, "kernel", bias_key),
+                            node.name.clone(),
+                            len,
+                        )
                     }),
                     ConvForm::Separable => {
                         let mid = c_in * multiplier;
-                        steps.push(Step {
-                            owner: k,
-                            field: format!("{layer}_depthwise"),
-                            kind: StepKind::Weighted {
-                                conv: Some((geometry, true)),
-                                rows: taps,
-                                out: mid,
-                                kernel_key: "depthwise_kernel",
-                                bias_key: None,
-                            },
-                            activation: Activation::Linear,
-                            bn: None,
-                            softmax: false,
-                            tensor: format!("{}.depthwise", node.name),
-                            len: geometry.out_h * geometry.out_w * mid,
-                        });
+                        steps.push(Step::new(
+                            k,
+                            format!("{layer}_depthwise"),
+                            weighted(geometry, true, taps, mid, "depthwise_kernel", None),
+                            format!("{}.depthwise", node.name),
+                            geometry.out_h * geometry.out_w * mid,
+                        ));
                         let pointwise = Geometry {
                             in_h: geometry.out_h,
                             in_w: geometry.out_w,
@@ -264,20 +256,14 @@ fn chain(ctx: &mut Ctx, g: &Graph, span: Span) -> Option<Vec<Step>> {
                             ..geometry
                         };
                         steps.push(Step {
-                            owner: k,
-                            field: format!("{layer}_pointwise"),
-                            kind: StepKind::Weighted {
-                                conv: Some((pointwise, false)),
-                                rows: mid,
-                                out: filters,
-                                kernel_key: "pointwise_kernel",
-                                bias_key,
-                            },
                             activation,
-                            bn: None,
-                            softmax: false,
-                            tensor: node.name.clone(),
-                            len,
+                            ..Step::new(
+                                k,
+                                format!("{layer}_pointwise"),
+                                weighted(pointwise, false, mid, filters, "pointwise_kernel", bias_key),
+                                node.name.clone(),
+                                len,
+                            )
                         });
                     }
                 }
@@ -329,26 +315,13 @@ fn chain(ctx: &mut Ctx, g: &Graph, span: Span) -> Option<Vec<Step>> {
                     return None;
                 }
             }
-            Some(QuantKind::Mean) => steps.push(Step {
-                owner: k,
-                field: node.layer.clone(),
-                kind: StepKind::Mean { positions: ins[0].positions(), channels: ins[0].last() },
-                activation: Activation::Linear,
-                bn: None,
-                softmax: false,
-                tensor: node.name.clone(),
-                len,
-            }),
-            Some(QuantKind::Pool { max, geometry }) => steps.push(Step {
-                owner: k,
-                field: node.layer.clone(),
-                kind: StepKind::Pool { max, geometry },
-                activation: Activation::Linear,
-                bn: None,
-                softmax: false,
-                tensor: node.name.clone(),
-                len,
-            }),
+            Some(QuantKind::Mean) => {
+                let kind = StepKind::Mean { positions: ins[0].positions(), channels: ins[0].last() };
+                steps.push(Step::new(k, node.layer.clone(), kind, node.name.clone(), len))
+            }
+            Some(QuantKind::Pool { max, geometry }) => {
+                steps.push(Step::new(k, node.layer.clone(), StepKind::Pool { max, geometry }, node.name.clone(), len))
+            }
         }
     }
     if steps.is_empty() {
