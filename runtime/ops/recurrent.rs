@@ -473,7 +473,8 @@ fn fused_gates<T: Scalar>(
     h_new: &mut [T],
 ) -> bool {
     #[cfg(target_arch = "x86_64")]
-    if T::BYTES == 4 && !saves_pre && cell.activations() == (Activation::Tanh, Activation::Sigmoid) {
+    if T::BYTES == 4 && !saves_pre {
+        use Activation::{Sigmoid, Tanh};
         let g = cell.gates() * u;
         let (p, rec, state, h_new) = (&mut p[..g], &rec[..g], &mut state[..u], &mut h_new[..u]);
         let (p, rec, state, h_new) =
@@ -483,9 +484,13 @@ fn fused_gates<T: Scalar>(
         // reads and writes, and distinct `&mut` do not overlap.
         return unsafe {
             match cell {
-                Cell::Lstm { .. } => stream::x86::batch_gates::<4>(u, p, rec, state, h_new),
-                Cell::Gru { .. } => stream::x86::batch_gates::<3>(u, p, rec, state, h_new),
-                Cell::SimpleRnn { .. } => false,
+                Cell::Lstm { activation: Tanh, recurrent_activation: Sigmoid } => {
+                    stream::x86::batch_gates::<4>(u, p, rec, state, h_new)
+                }
+                Cell::Gru { activation: Tanh, recurrent_activation: Sigmoid } => {
+                    stream::x86::batch_gates::<3>(u, p, rec, state, h_new)
+                }
+                _ => false,
             }
         };
     }

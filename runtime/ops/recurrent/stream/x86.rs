@@ -104,7 +104,7 @@ const SHIFTER: f32 = 12_582_912.0; // 1.5·2^23
 const LN2_HI: f32 = 0.693_145_75;
 const LN2_LO: f32 = 1.428_606_8e-6;
 
-/// The step of one width: `$v` vectors of `$l` lanes, `$m` a lane mask;
+/// The step of one width, its kernels compiled with the features `$feat`:
 /// `$budget` vectors of sums per group (the rest of the registers hold the
 /// weights and the gate arithmetic).
 macro_rules! step_body {
@@ -237,7 +237,7 @@ macro_rules! step_body {
         /// be hoisted out of it, all live at once, and spilled. (Each
         /// group's products ahead of the gates of the one before measured
         /// slower, as did keeping every group's results in registers until
-        /// the end, but for two groups with AVX-512's registers: [`both`].)
+        /// the end, but for groups in pairs: [`both`].)
         #[inline(never)]
         #[target_feature(enable = $feat)]
         unsafe fn group<const GATES: usize, const KINDS: usize, const S: usize, const TAIL: bool, D: Sizes>(
@@ -390,14 +390,10 @@ macro_rules! step_body {
             to_h: bool,
         ) {
             let m = mask_of(live);
-            // The sets added pairwise, where they are used.
+            // The sets added where they are used.
             macro_rules! sum {
                 ($kind:expr) => {
-                    match S {
-                        4 => add(add(acc[0][$kind], acc[1][$kind]), add(acc[2][$kind], acc[3][$kind])),
-                        2 => add(acc[0][$kind], acc[1][$kind]),
-                        _ => acc[0][$kind],
-                    }
+                    set_sum(&acc, $kind)
                 };
             }
             let one = splat(1.0);
@@ -467,19 +463,26 @@ macro_rules! step_body {
             finish::<GATES, KINDS, 1, false>([acc], u0, L, p, to_h);
         }
 
-        /// The sets of sums added pairwise.
+        /// The sets of sums added pairwise, every kind.
         #[inline]
         #[target_feature(enable = $feat)]
         unsafe fn reduce<const KINDS: usize, const S: usize>(acc: [[V; KINDS]; S]) -> [V; KINDS] {
             let mut out = [zero(); KINDS];
             for (k, out) in out.iter_mut().enumerate() {
-                *out = match S {
-                    4 => add(add(acc[0][k], acc[1][k]), add(acc[2][k], acc[3][k])),
-                    2 => add(acc[0][k], acc[1][k]),
-                    _ => acc[0][k],
-                };
+                *out = set_sum(&acc, k);
             }
             out
+        }
+
+        /// Kind `k`'s `S` sets of sums added pairwise.
+        #[inline]
+        #[target_feature(enable = $feat)]
+        unsafe fn set_sum<const KINDS: usize, const S: usize>(acc: &[[V; KINDS]; S], k: usize) -> V {
+            match S {
+                4 => add(add(acc[0][k], acc[1][k]), add(acc[2][k], acc[3][k])),
+                2 => add(acc[0][k], acc[1][k]),
+                _ => acc[0][k],
+            }
         }
 
         /// `n` values from `src` to `dst`.
