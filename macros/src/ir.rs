@@ -391,7 +391,7 @@ pub fn state_fields(nodes: &[Node]) -> Vec<StateField> {
         .filter(|node| !node.is_input())
         .filter_map(|node| {
             let in_shapes: Vec<&Shape> = node.inputs.iter().map(|&i| &nodes[i].shape).collect();
-            let Stream::Stateful(len) = node.op.stream(&in_shapes) else { return None };
+            let Stream::Stateful(len @ 1..) = node.op.stream(&in_shapes) else { return None };
             let doc = match node.op.class() {
                 "LSTM" => format!("`{}` (LSTM): `h`, then `c` ({len} values).", node.name),
                 "Conv1D" => format!(
@@ -400,7 +400,7 @@ pub fn state_fields(nodes: &[Node]) -> Vec<StateField> {
                 ),
                 class => format!("`{}` ({class}): `h` ({len} values).", node.name),
             };
-            (len > 0).then(|| StateField { name: node.name.clone(), len, doc })
+            Some(StateField { name: node.name.clone(), len, doc })
         })
         .collect()
 }

@@ -43,8 +43,8 @@ pub fn emit(vis: &syn::Visibility, name: &Ident, iface: &Interface) -> TokenStre
             // head's size is its values at one step
             let heads = sig.heads.iter().map(|h| (h.field.clone(), h.size)).collect();
             let ss = StreamSig::new(name, format_ident!("__sn_input0"), channels, heads);
-            let state = super::stream::state_fields(&iface.stream_state);
-            let (state_struct, output_struct) = (ss.state_struct(vis, &state), ss.output_struct(vis, true));
+            let (state_struct, output_struct) =
+                (ss.state_struct(vis, &iface.stream_state), ss.output_struct(vis, true));
             let (step, forward_steps) = (ss.decl_step(), ss.decl_forward_steps());
             (quote!(#state_struct #output_struct), quote!(#step { loop {} } #forward_steps { loop {} }))
         }

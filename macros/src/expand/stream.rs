@@ -53,14 +53,14 @@ impl StreamSig {
     }
 
     /// `{Name}State<T>`, `Default` (all zeros) and `reset`: one field per
-    /// stateful layer (name, values, doc), or a hidden marker when there is
-    /// none (a placeholder knows none).
-    pub fn state_struct(&self, vis: &syn::Visibility, stateful: &[(Ident, usize, String)]) -> TokenStream {
+    /// stateful layer, or a hidden marker when there is none (a network
+    /// without one, or a placeholder whose stateful layers were not built).
+    pub fn state_struct(&self, vis: &syn::Visibility, stateful: &[StateField]) -> TokenStream {
         let (p, name, state) = (&self.p, &self.name, &self.state);
-        let fields = stateful.iter().map(|(f, _, _)| f);
-        let inits = fields.clone();
-        let lens: Vec<_> = stateful.iter().map(|&(_, n, _)| lit(n)).collect();
-        let docs = stateful.iter().map(|(_, _, d)| d);
+        let fields: Vec<Ident> = stateful.iter().map(|f| ident(&f.name)).collect();
+        let inits = &fields;
+        let lens: Vec<_> = stateful.iter().map(|f| lit(f.len)).collect();
+        let docs = stateful.iter().map(|f| &f.doc);
         let marker =
             stateful.is_empty().then(|| quote!(#[doc(hidden)] pub __sn_scalar: ::core::marker::PhantomData<T>,));
         let marker_init = stateful.is_empty().then(|| quote!(__sn_scalar: ::core::marker::PhantomData,));
@@ -135,11 +135,6 @@ impl StreamSig {
     }
 }
 
-/// The state struct's fields: (field, values, doc) per stateful layer.
-pub fn state_fields(fields: &[StateField]) -> Vec<(Ident, usize, String)> {
-    fields.iter().map(|f| (ident(&f.name), f.len, f.doc.clone())).collect()
-}
-
 /// The types and methods of a streaming model, or nothing when `g` cannot
 /// stream.
 pub fn emit(name: &Ident, vis: &syn::Visibility, g: &Graph) -> TokenStream {
@@ -152,8 +147,7 @@ pub fn emit(name: &Ident, vis: &syn::Visibility, g: &Graph) -> TokenStream {
     let (state, step_output) = (&sig.state, &sig.step_output);
 
     // The state: one vector per stateful layer, zeros at the start.
-    let stateful = state_fields(&g.state_fields());
-    let state_struct = sig.state_struct(vis, &stateful);
+    let state_struct = sig.state_struct(vis, &g.state_fields());
     // The output of one step (and of `forward_steps`, a column per step).
     let output_struct = sig.output_struct(vis, false);
     let (step_ret, step, forward_steps) = (sig.step_ret(), sig.decl_step(), sig.decl_forward_steps());
